@@ -1,0 +1,99 @@
+"""Client SDK and command line tool for the debt-sharing registry.
+
+>>> from lender_client import RegistryClient, LoanReport
+>>> with RegistryClient() as client:  # doctest: +SKIP
+...     summary = client.report_loans(reports)
+...     print(summary.accepted, summary.unchanged, summary.stale, summary.rejected_count)
+
+See :class:`RegistryClient` for the calls and :mod:`lender_client.errors` for what they raise.
+"""
+
+from lender_client._version import __version__
+from lender_client.client import (
+    DEFAULT_BASE_URL,
+    MAX_BATCH_SIZE,
+    RegistryClient,
+    backoff_delay,
+    is_retryable,
+    new_idempotency_key,
+    parse_retry_after,
+)
+from lender_client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RegistryError,
+    ServerError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from lender_client.models import (
+    BatchResult,
+    Flag,
+    FlagCode,
+    InquiryReport,
+    InquirySummary,
+    InquiryWindows,
+    Loan,
+    LoanPage,
+    LoanReport,
+    LoanStatus,
+    OwnPosition,
+    Product,
+    Purpose,
+    RecordRejection,
+    Rejection,
+    SubmissionResult,
+    UploadSummary,
+    format_money,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_BATCH_SIZE",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BatchResult",
+    "ConfigurationError",
+    "ConflictError",
+    "FieldError",
+    "Flag",
+    "FlagCode",
+    "InquiryReport",
+    "InquirySummary",
+    "InquiryWindows",
+    "Loan",
+    "LoanPage",
+    "LoanReport",
+    "LoanStatus",
+    "NotFoundError",
+    "OwnPosition",
+    "PermissionDeniedError",
+    "Product",
+    "Purpose",
+    "RateLimitError",
+    "RecordRejection",
+    "RegistryClient",
+    "RegistryError",
+    "Rejection",
+    "ServerError",
+    "SubmissionResult",
+    "UnexpectedResponseError",
+    "UploadSummary",
+    "ValidationError",
+    "__version__",
+    "backoff_delay",
+    "format_money",
+    "is_retryable",
+    "new_idempotency_key",
+    "parse_retry_after",
+]

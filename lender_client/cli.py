@@ -1,0 +1,690 @@
+"""The ``lender-client`` command: upload loan reports, look up a loan, inquire about a borrower."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from lender_client._version import __version__
+from lender_client.client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, RegistryClient
+from lender_client.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    ConfigurationError,
+    PermissionDeniedError,
+    RegistryError,
+)
+from lender_client.files import BadLine, FileFormatError, RecordReader, open_records
+from lender_client.models import (
+    RECORD_FIELDS,
+    BatchResult,
+    InquiryReport,
+    Loan,
+    LoanStatus,
+    Purpose,
+    UploadSummary,
+    format_money,
+    format_timestamp,
+)
+
+__all__ = ["cli", "main"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+REJECTS_HEADER = ("line", "loan_ref", "field", "message")
+_TOKEN = re.compile(r"[0-9a-f]{64}")
+
+@dataclass
+class Settings:
+    url: str
+    api_key: str | None
+    timeout: float
+    retries: int
+
+    def client(self) -> RegistryClient:
+        if not self.api_key:
+            raise click.UsageError(
+                "no API key: pass --api-key KEY or set REGISTRY_API_KEY in the environment"
+            )
+        try:
+            return RegistryClient(
+                self.url, self.api_key, timeout=self.timeout, max_retries=self.retries
+            )
+        except ConfigurationError as exc:
+            raise click.UsageError(exc.message) from None
+
+
+def _fail(exc: RegistryError, settings: Settings | None = None) -> NoReturn:
+    """Print an API failure as one line (plus its field errors) and exit with status 3."""
+    text = f"HTTP {exc.status}: {exc.message}" if exc.status is not None else exc.message
+    if exc.request_id:
+        text += f" (request id {exc.request_id})"
+    click.echo(f"error: {text}", err=True)
+    for error in exc.field_errors:
+        name = error.field or "(request)"
+        click.echo(f"  {name}: {error.message}", err=True)
+    hint = None
+    if isinstance(exc, AuthenticationError):
+        hint = "check the API key given by --api-key or REGISTRY_API_KEY"
+    elif isinstance(exc, PermissionDeniedError):
+        hint = "this lender may be suspended; contact the registry operator"
+    elif isinstance(exc, APIConnectionError) and settings is not None:
+        hint = f"is the registry running at {settings.url}? (set --url or REGISTRY_URL)"
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(EXIT_API)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    if obj is None:  # pragma: no cover - the group always sets it
+        raise click.UsageError("internal error: no settings")
+    return obj
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--url",
+    envvar="REGISTRY_URL",
+    show_envvar=True,
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    metavar="URL",
+    help="Base URL of the registry.",
+)
+@click.option(
+    "--api-key",
+    envvar="REGISTRY_API_KEY",
+    show_envvar=True,
+    metavar="KEY",
+    help="Your lender API key. Prefer the environment variable: a key given on the command "
+    "line is visible to other users of the machine in the process list.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Connect and read timeout of each HTTP request.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Retries of a request that failed for a passing reason (network, 429, 5xx).",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log each HTTP request to stderr (never the key)."
+)
+@click.version_option(__version__, prog_name="lender-client")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str,
+    api_key: str | None,
+    timeout: float,
+    retries: int,
+    verbose: bool,
+) -> None:
+    """Report loans to the debt-sharing registry and ask how indebted an applicant is.
+
+    \b
+    Set up once:
+      export REGISTRY_URL=https://registry.example.org
+      export REGISTRY_API_KEY=...            # your lender's key
+    \b
+    Then:
+      lender-client upload loans.csv         # report (or re-report) your loan book
+      lender-client loan L-2026-0001         # what the registry holds for one of your loans
+      lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
+
+    Run "lender-client COMMAND --help" for the details of a command.
+
+    \b
+    Exit status: 0 success; 1 some rows were rejected (upload);
+    2 usage error (bad option, unreadable file, no API key);
+    3 the registry refused the request or could not be reached.
+    """
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger = logging.getLogger("lender_client")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    ctx.obj = Settings(url=url, api_key=api_key, timeout=timeout, retries=retries)
+
+
+# -- upload ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _RejectsFile:
+    """Writes rejected rows as they come, opening the file only once there is one."""
+
+    path: Path
+    rows: int = 0
+    records: int = 0
+    _handle: IO[str] | None = None
+    _writer: Any = None
+
+    def write(self, line: int, loan_ref: str | None, fields: list[tuple[str, str]]) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(REJECTS_HEADER)
+        self.records += 1
+        for name, message in fields or [("", "rejected")]:
+            self._writer.writerow((line, loan_ref or "", name, message))
+            self.rows += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def remove_stale(self) -> bool:
+        """Remove a rejects file left by an earlier run (only if it is one of ours)."""
+        if self._writer is not None or not self.path.is_file():
+            return False
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                first = handle.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        if first != ",".join(REJECTS_HEADER):
+            return False
+        self.path.unlink()
+        return True
+
+
+@dataclass
+class _UploadTracker:
+    """Maps the records sent back to their source lines and writes rejections in line order."""
+
+    reader: RecordReader
+    rejects: _RejectsFile
+    on_progress: Callable[[], None]
+    records_read: int = 0
+    unreadable: int = 0
+    rejected: int = 0
+    _lines: deque[int] = field(default_factory=deque)
+    _bad: list[BadLine] = field(default_factory=list)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for item in self.reader:
+            if isinstance(item, BadLine):
+                self.unreadable += 1
+                self._bad.append(item)
+                continue
+            self.records_read += 1
+            self._lines.append(item.line)
+            yield item.data
+
+    def on_batch(self, batch: BatchResult) -> None:
+        lines = [self._lines.popleft() for _ in range(batch.size)]
+        out: list[tuple[int, str | None, list[tuple[str, str]]]] = []
+        for rejection in batch.rejected:
+            position = rejection.index - batch.start_index
+            line = lines[position] if 0 <= position < len(lines) else 0
+            out.append((line, rejection.loan_ref, [(e.field, e.message) for e in rejection.errors]))
+        self.rejected += len(batch.rejected)
+        last_line = lines[-1] if lines else 0
+        keep: list[BadLine] = []
+        for bad in self._bad:
+            if bad.line <= last_line:
+                out.append((bad.line, bad.loan_ref, [(bad.field, bad.message)]))
+            else:
+                keep.append(bad)
+        self._bad = keep
+        for line, ref, errors in sorted(out, key=lambda row: row[0]):
+            self.rejects.write(line, ref, errors)
+        self.on_progress()
+
+    def flush(self) -> None:
+        for bad in sorted(self._bad, key=lambda b: b.line):
+            self.rejects.write(bad.line, bad.loan_ref, [(bad.field, bad.message)])
+        self._bad = []
+
+
+def _summary_table(summary: UploadSummary, tracker: _UploadTracker, elapsed: float) -> Table:
+    table = Table(title="Upload summary", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
+    table.add_row("Records read", f"{tracker.records_read:,}")
+    table.add_row("Accepted", Text(f"{summary.accepted:,}", style="green"))
+    table.add_row("Unchanged", f"{summary.unchanged:,}")
+    table.add_row("Stale (registry holds newer)", f"{summary.stale:,}")
+    style = "bold red" if summary.rejected_count else ""
+    table.add_row("Rejected by the registry", Text(f"{summary.rejected_count:,}", style=style))
+    style = "bold red" if tracker.unreadable else ""
+    table.add_row("Unreadable rows", Text(f"{tracker.unreadable:,}", style=style))
+    table.add_row("Batches", f"{summary.batches:,}")
+    table.add_row("Elapsed", f"{elapsed:.1f} s")
+    table.add_row("Throughput", f"{rate:,.0f} records/s")
+    return table
+
+
+UPLOAD_HELP = f"""Report the loans in FILE (CSV or JSON Lines; "-" reads standard input).
+
+The file is streamed in batches of --batch-size records, so it can be of any size. Each row
+is the current state of one of your loans; report every loan again whenever it changes (or
+daily). Re-running an upload is safe: loans the registry already holds as they are count as
+"unchanged", and a report older than the one held counts as "stale".
+
+\b
+CSV: a header row naming the columns, in any order:
+  {", ".join(RECORD_FIELDS)}
+\b
+  loan_ref       your reference for the loan, 1-64 characters
+  borrower       the borrower's registry token: 64 lowercase hex characters
+  product        cash_loan, installment, credit_line, bnpl, auto, mortgage or other
+  currency       ISO 4217 code, e.g. CNY
+  principal      amount lent, in minor units (fen/cents): 500000 = 5,000.00 CNY
+  outstanding    amount still owed, in minor units
+  opened_on      YYYY-MM-DD
+  due_on         YYYY-MM-DD; may be empty (or the column left out) for a credit_line
+  status         open, closed or written_off
+  days_past_due  whole days overdue, 0 if current
+  as_of          when this state was true, ISO 8601 UTC, e.g. 2026-11-20T10:00:00Z
+\b
+Example:
+  loan_ref,borrower,product,currency,principal,outstanding,opened_on,due_on,status,days_past_due,as_of
+  L-1001,3f9a...c2,cash_loan,CNY,500000,320000,2026-03-01,2027-03-01,open,0,2026-11-20T10:00:00Z
+
+JSON Lines: one object per line with the same fields (due_on may be null).
+
+Rows the registry rejects, and rows that cannot be parsed at all, are written to the rejects
+file (default FILE.rejected.csv) with the columns line, loan_ref, field, message, where line
+is the row's line number in FILE (the CSV header is line 1). Fix those rows and upload the
+file again. Exit status 0 if nothing was rejected, 1 if some rows were, 2 on a usage error,
+3 if the registry could not be reached or refused the upload.
+
+\b
+Examples:
+  lender-client upload book-2026-11-20.csv
+  lender-client upload --batch-size 5000 --no-progress big.jsonl
+  zcat book.csv.gz | lender-client upload --format csv -
+"""
+
+
+@cli.command(help=UPLOAD_HELP, short_help="Report loans from a CSV or JSON Lines file.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "jsonl"]),
+    default="auto",
+    show_default=True,
+    help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, MAX_BATCH_SIZE),
+    default=1000,
+    show_default=True,
+    help="Records per request.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write rejected rows [default: FILE.rejected.csv].",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.pass_context
+def upload(
+    ctx: click.Context,
+    file: str,
+    fmt: str,
+    batch_size: int,
+    rejects: str | None,
+    no_progress: bool,
+) -> None:
+    settings = _settings(ctx)
+    client = settings.client()
+    default_rejects = "stdin.rejected.csv" if file == "-" else f"{file}.rejected.csv"
+    rejects_path = Path(rejects or default_rejects)
+    if file != "-" and rejects_path.exists() and os.path.samefile(rejects_path, file):
+        raise click.UsageError("the rejects file must not be the input file")
+
+    out = Console()
+    err = Console(stderr=True)
+    show_progress = not no_progress and err.is_terminal
+    rejects_file = _RejectsFile(rejects_path)
+    started = time.monotonic()
+    failure: RegistryError | None = None
+    interrupted = False
+    summary = UploadSummary()
+
+    with client, open_records(file, fmt) as reader:
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]Uploading[/]"),
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[records]:>10,} records"),
+            TextColumn("{task.fields[rate]:>8,.0f} rec/s"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show_progress,
+        )
+        task = progress.add_task("upload", total=reader.total_bytes, records=0, rate=0.0)
+
+        def update() -> None:
+            elapsed = time.monotonic() - started
+            rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
+            progress.update(
+                task, completed=reader.position, records=tracker.records_read, rate=rate
+            )
+
+        tracker = _UploadTracker(reader, rejects_file, update)
+        try:
+            with progress:
+                summary = client.report_loans(
+                    tracker.records(),
+                    batch_size=batch_size,
+                    on_batch=tracker.on_batch,
+                    keep_rejections=False,
+                )
+                update()
+        except FileFormatError as exc:
+            raise click.UsageError(f"{file}: {exc}") from None
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+        except RegistryError as exc:
+            failure = exc
+            summary = exc.partial_summary or summary
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if failure is None and not interrupted:
+                tracker.flush()
+            rejects_file.close()
+
+    elapsed = time.monotonic() - started
+    out.print(_summary_table(summary, tracker, elapsed))
+    if rejects_file.records:
+        out.print(
+            f"{rejects_file.records:,} rejected row(s) written to {rejects_path} "
+            "(columns: line, loan_ref, field, message)"
+        )
+    elif failure is None and not interrupted:
+        if rejects_file.remove_stale():
+            out.print(f"Nothing rejected; removed the old {rejects_path}.")
+        else:
+            out.print("Nothing rejected.")
+    if interrupted:
+        click.echo("interrupted: re-running the same upload is safe.", err=True)
+        sys.exit(130)
+    if failure is not None:
+        click.echo(
+            "The upload stopped part-way; re-running it is safe (records already reported "
+            "count as unchanged).",
+            err=True,
+        )
+        _fail(failure, settings)
+    sys.exit(EXIT_REJECTED if rejects_file.records else EXIT_OK)
+
+
+# -- loan ------------------------------------------------------------------------------------
+
+
+def _loan_table(loan: Loan) -> Table:
+    table = Table(title=f"Loan {loan.loan_ref}", show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    status_style = {"open": "green", "closed": "dim", "written_off": "bold red"}.get(
+        str(loan.status), ""
+    )
+    table.add_row("Borrower", loan.borrower)
+    table.add_row("Product", str(loan.product))
+    table.add_row("Status", Text(str(loan.status), style=status_style))
+    table.add_row("Principal", format_money(loan.principal, loan.currency))
+    table.add_row("Outstanding", format_money(loan.outstanding, loan.currency))
+    table.add_row("Opened on", loan.opened_on.isoformat())
+    table.add_row("Due on", loan.due_on.isoformat() if loan.due_on else "-")
+    dpd_style = "bold red" if loan.days_past_due > 0 else ""
+    table.add_row("Days past due", Text(str(loan.days_past_due), style=dpd_style))
+    table.add_row("As of", format_timestamp(loan.as_of))
+    if loan.first_reported_at is not None:
+        table.add_row("First reported", format_timestamp(loan.first_reported_at))
+    if loan.last_reported_at is not None:
+        table.add_row("Last reported", format_timestamp(loan.last_reported_at))
+    return table
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry's JSON as it is.")
+@click.pass_context
+def loan(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show what the registry holds for your loan REF.
+
+    \b
+    Examples:
+      lender-client loan L-2026-0001
+      lender-client loan L-2026-0001 --json | jq .outstanding
+    """
+    settings = _settings(ctx)
+    with settings.client() as client:
+        try:
+            result = client.get_loan(ref)
+        except RegistryError as exc:
+            _fail(exc, settings)
+    if as_json:
+        click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False))
+    else:
+        Console().print(_loan_table(result))
+
+
+@cli.command()
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in LoanStatus]),
+    default=None,
+    help="Only loans with this status.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+@click.pass_context
+def loans(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """List your loans as the registry holds them (all pages).
+
+    \b
+    Examples:
+      lender-client loans --status open
+      lender-client loans --json > my-loans.jsonl
+    """
+    settings = _settings(ctx)
+    console = Console()
+    count = 0
+    with settings.client() as client:
+        try:
+            for item in client.iter_loans(status=status, page_size=500):
+                count += 1
+                if as_json:
+                    click.echo(json.dumps(item.raw, ensure_ascii=False))
+                else:
+                    due = item.due_on.isoformat() if item.due_on else "-"
+                    console.print(
+                        f"{item.loan_ref}\t{item.status}\t"
+                        f"{format_money(item.outstanding, item.currency)}\t"
+                        f"due {due}\tdpd {item.days_past_due}",
+                        markup=False,
+                        highlight=False,
+                    )
+        except RegistryError as exc:
+            _fail(exc, settings)
+    if not as_json:
+        click.echo(f"{count:,} loan(s)", err=True)
+
+
+# -- inquire ---------------------------------------------------------------------------------
+
+
+def _money_lines(amounts: dict[str, int]) -> str:
+    if not amounts:
+        return "none"
+    return "\n".join(format_money(v, k) for k, v in sorted(amounts.items()))
+
+
+def _render_inquiry(console: Console, report: InquiryReport) -> None:
+    s = report.summary
+    console.print(
+        Text.assemble(
+            ("Inquiry ", "bold"),
+            (report.inquiry_id, "bold"),
+            f"  {report.purpose}  generated {format_timestamp(report.generated_at)}",
+        )
+    )
+    console.print(f"Borrower {report.borrower}", markup=False, highlight=False)
+
+    table = Table(title="Across all lenders", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+
+    def alarm(value: int) -> Text:
+        return Text(f"{value:,}", style="bold red" if value else "")
+
+    table.add_row("Open loans", f"{s.open_loans:,}")
+    table.add_row(
+        "Lenders with open loans",
+        f"{s.lenders_with_open_loans:,} ({s.other_lenders_with_open_loans:,} other)",
+    )
+    table.add_row("Outstanding", _money_lines(s.outstanding))
+    table.add_row("Max days past due", alarm(s.max_days_past_due))
+    table.add_row("Past-due loans", alarm(s.past_due_loans))
+    table.add_row("Written-off loans", alarm(s.written_off_loans))
+    table.add_row("Loans opened in the last 30 days", f"{s.loans_opened_last_30d:,}")
+    w = s.other_lenders_inquiring
+    table.add_row(
+        "Inquiries by other lenders 1d / 7d / 30d / 90d",
+        f"{w.last_1d} / {w.last_7d} / {w.last_30d} / {w.last_90d}",
+    )
+    console.print(table)
+
+    own = Table(title="Your own", show_header=False, title_justify="left")
+    own.add_column("what")
+    own.add_column("value", justify="right")
+    own.add_row("Open loans", f"{report.own.open_loans:,}")
+    own.add_row("Outstanding", _money_lines(report.own.outstanding))
+    console.print(own)
+
+    if report.flags:
+        console.print(Text("Flags", style="bold"))
+        for flag in report.flags:
+            console.print(
+                Text.assemble(
+                    ("  ! ", "bold red"), (str(flag.code), "bold red"), f"  {flag.detail}"
+                )
+            )
+    else:
+        console.print(Text("No flags.", style="green"))
+
+
+@cli.command()
+@click.argument("borrower")
+@click.option(
+    "--consent-ref",
+    metavar="REF",
+    help="Reference of the applicant's consent to this inquiry (required for new_credit).",
+)
+@click.option(
+    "--purpose",
+    type=click.Choice([p.value for p in Purpose]),
+    default=Purpose.NEW_CREDIT.value,
+    show_default=True,
+    help="new_credit for an application, account_review for a loan you already hold.",
+)
+@click.option(
+    "--amount",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Amount requested, in minor units (500000 = 5,000.00 CNY).",
+)
+@click.option("--currency", metavar="CODE", help="ISO 4217 currency of --amount, e.g. CNY.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry's JSON as it is.")
+@click.pass_context
+def inquire(
+    ctx: click.Context,
+    borrower: str,
+    consent_ref: str | None,
+    purpose: str,
+    amount: int | None,
+    currency: str | None,
+    as_json: bool,
+) -> None:
+    """Ask how indebted BORROWER (a 64-hex registry token) is across all lenders.
+
+    Shows their open loans, outstanding amounts per currency, arrears, write-offs, recent
+    borrowing and how many other lenders asked about them lately, with warning flags
+    (MULTI_LENDER, APPLICATION_SPREE, PAST_DUE_ELSEWHERE, WRITTEN_OFF, RAPID_BORROWING).
+    A new_credit inquiry is recorded and seen by other lenders; it needs --consent-ref.
+
+    \b
+    Examples:
+      lender-client inquire 3f9a...c2 --consent-ref APP-2026-0077
+      lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
+      lender-client inquire 3f9a...c2 --purpose account_review --json
+    """
+    settings = _settings(ctx)
+    token = borrower.strip().lower()
+    if not _TOKEN.fullmatch(token):
+        raise click.BadParameter(
+            "a borrower token is 64 hexadecimal characters", param_hint="BORROWER"
+        )
+    if purpose == Purpose.NEW_CREDIT and not consent_ref:
+        raise click.UsageError("--consent-ref is required for a new_credit inquiry")
+    with settings.client() as client:
+        try:
+            report = client.inquire(
+                token,
+                purpose=purpose,
+                consent_ref=consent_ref,
+                amount_requested=amount,
+                currency=currency.upper() if currency else None,
+            )
+        except RegistryError as exc:
+            _fail(exc, settings)
+    if as_json:
+        click.echo(json.dumps(report.raw, indent=2, ensure_ascii=False))
+    else:
+        _render_inquiry(Console(), report)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``lender-client`` console script."""
+    cli.main(args=argv, prog_name="lender-client")

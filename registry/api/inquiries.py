@@ -1,0 +1,34 @@
+"""`/v1/inquiries`: the over-indebtedness report for one borrower token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from registry import metrics
+from registry.api.auth import current_lender, lender_required
+from registry.api.parsing import json_body, parse_model
+from registry.api.problems import invalid
+from registry.api.schemas import InquiryBody
+from registry.extensions import db, now
+from registry.services import inquiries
+from registry.services.errors import InvalidInput
+
+bp = Blueprint("inquiries", __name__)
+
+
+@bp.post("/inquiries")
+@lender_required
+def inquire() -> Response:
+    body = parse_model(InquiryBody, json_body())
+    request = inquiries.InquiryRequest(
+        borrower=body.borrower, purpose=body.purpose, consent_ref=body.consent_ref,
+        amount_requested=body.amount_requested, currency=body.currency,
+    )
+    try:
+        report = inquiries.inquire(db(), current_lender().id, request, now())
+    except InvalidInput as exc:
+        raise invalid(exc.errors, str(exc)) from None
+    metrics.INQUIRIES.labels(report.purpose).inc()
+    for flag in report.flags:
+        metrics.FLAGS.labels(flag.code).inc()
+    return jsonify(report.to_json())

@@ -1,0 +1,143 @@
+"""`/v1/loans`: report loan states in batches, read back the caller's own loans."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from registry import metrics
+from registry.api.auth import current_lender, lender_required
+from registry.api.parsing import json_body
+from registry.api.problems import Problem, invalid
+from registry.extensions import db, now
+from registry.models import Loan, LoanStatus
+from registry.services import loans, reporting
+from registry.services.errors import Conflict, FieldError, NotFound
+from registry.services.inquiries import iso
+
+bp = Blueprint("loans", __name__)
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+
+
+def loan_json(loan: Loan) -> dict[str, Any]:
+    return {
+        "loan_ref": loan.loan_ref,
+        "borrower": loan.borrower.hex(),
+        "product": loan.product,
+        "currency": loan.currency,
+        "principal": loan.principal,
+        "outstanding": loan.outstanding,
+        "opened_on": loan.opened_on.isoformat(),
+        "due_on": loan.due_on.isoformat() if loan.due_on else None,
+        "status": loan.status,
+        "days_past_due": loan.days_past_due,
+        "as_of": iso(loan.as_of),
+        "first_reported_at": iso(loan.first_reported_at),
+        "last_reported_at": iso(loan.last_reported_at),
+    }
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise Problem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                      errors=[FieldError("headers.Idempotency-Key", "1 to 255 printable ASCII")])
+    return key
+
+
+def _batch(body: Any) -> list[Any]:
+    """The request-level checks; each record is then judged on its own by the service."""
+    if not isinstance(body, dict):
+        raise invalid([FieldError("(body)", "must be a JSON object with a 'loans' list")])
+    errors = [FieldError(name, "unknown field") for name in body if name != "loans"]
+    records = body.get("loans")
+    if records is None:
+        errors.append(FieldError("loans", "required"))
+    elif not isinstance(records, list):
+        errors.append(FieldError("loans", "must be a list of loan reports"))
+    elif not 1 <= len(records) <= reporting.MAX_BATCH:
+        errors.append(FieldError("loans", f"must hold 1 to {reporting.MAX_BATCH} reports, "
+                                          f"not {len(records)}"))
+    if errors:
+        raise invalid(errors)
+    assert isinstance(records, list)
+    return records
+
+
+@bp.post("/loans")
+@lender_required
+def submit_loans() -> Response:
+    key = _idempotency_key()
+    body = json_body()
+    records = _batch(body)
+    try:
+        result = reporting.submit_loans(
+            db(), current_lender().id, records, now(),
+            idempotency_key=key, request_hash=reporting.fingerprint(body),
+        )
+    except Conflict as exc:
+        raise Problem(409, str(exc), "idempotency-conflict") from None
+    response = jsonify(result.to_json())
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.LOAN_RECORDS.labels("accepted").inc(result.accepted)
+        metrics.LOAN_RECORDS.labels("unchanged").inc(result.unchanged)
+        metrics.LOAN_RECORDS.labels("stale").inc(result.stale)
+        metrics.LOAN_RECORDS.labels("rejected").inc(len(result.rejected))
+    return response
+
+
+@bp.get("/loans/<path:loan_ref>")
+@lender_required
+def get_loan(loan_ref: str) -> Response:
+    try:
+        loan = loans.get_loan(db(), current_lender().id, loan_ref)
+    except NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    return jsonify(loan_json(loan))
+
+
+def _encode_cursor(loan_ref: str) -> str:
+    return base64.urlsafe_b64encode(loan_ref.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        after = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = ""
+    if not 1 <= len(after) <= 64:
+        raise invalid([FieldError("cursor", "not a cursor this API returned")])
+    return after
+
+
+@bp.get("/loans")
+@lender_required
+def list_loans() -> Response:
+    errors = []
+    status = request.args.get("status")
+    if status is not None and status not in set(LoanStatus):
+        errors.append(FieldError("status", "must be one of open, closed, written_off"))
+    raw_limit = request.args.get("limit", str(DEFAULT_PAGE))
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    if not 1 <= limit <= MAX_PAGE:
+        errors.append(FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}"))
+    if errors:
+        raise invalid(errors)
+    cursor = request.args.get("cursor")
+    after = _decode_cursor(cursor) if cursor else None
+    page, last = loans.list_loans(db(), current_lender().id, status, after, limit)
+    return jsonify({
+        "data": [loan_json(loan) for loan in page],
+        "next_cursor": _encode_cursor(last) if last is not None else None,
+    })

@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 document, generated from the same pydantic models that validate input."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from registry.api.schemas import (
+    InquiryBody,
+    InquiryReportOut,
+    LoanBatch,
+    LoanOut,
+    LoanPage,
+    ProblemOut,
+    SubmissionOut,
+)
+
+_REF = "#/components/schemas/{model}"
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "malformed JSON or header", 401: "missing, unknown or revoked API key",
+        403: "the lender is suspended", 404: "not found (or not the caller's)",
+        409: "Idempotency-Key reused with a different body", 413: "body too large",
+        415: "body is not JSON", 422: "the request failed validation",
+    }
+    return {
+        str(status): {
+            "description": reasons[status],
+            "content": {"application/problem+json": {"schema": _ref(ProblemOut)}},
+        }
+        for status in statuses
+    }
+
+
+_AUTH_ERRORS = (401, 403)
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [
+        (LoanBatch, "validation"), (InquiryBody, "validation"),
+        (SubmissionOut, "serialization"), (LoanOut, "serialization"),
+        (LoanPage, "serialization"), (InquiryReportOut, "serialization"),
+        (ProblemOut, "serialization"),
+    ]
+    _, schemas = models_json_schema(models, ref_template=_REF)
+
+    def body(model: type[BaseModel]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Debt-sharing registry: lender API",
+            "version": "1",
+            "description": "Report loans against pseudonymous borrower tokens and ask how "
+            "indebted an applicant is across all member lenders. Money is in integer minor "
+            "units with an ISO 4217 currency; timestamps are UTC. Errors are RFC 9457 "
+            "problem documents.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": {
+            "/v1/loans": {
+                "post": {
+                    "operationId": "submitLoans",
+                    "summary": "Report the current state of up to 5,000 loans",
+                    "description": "Each record is judged on its own: the answer is 200 "
+                    "whenever the request is well-formed, with per-record rejections.",
+                    "parameters": [{
+                        "name": "Idempotency-Key", "in": "header", "required": False,
+                        "description": "a retry with the same key and body returns the first "
+                        "answer without writing again",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                   "pattern": "^[\\x20-\\x7e]+$"},
+                    }],
+                    "requestBody": body(LoanBatch),
+                    "responses": {
+                        "200": _json(SubmissionOut, "per-record outcome of the batch"),
+                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422),
+                    },
+                },
+                "get": {
+                    "operationId": "listLoans",
+                    "summary": "The caller's own loans, a page at a time, in loan_ref order",
+                    "parameters": [
+                        {"name": "status", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": ["open", "closed", "written_off"]}},
+                        {"name": "cursor", "in": "query", "required": False,
+                         "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 1000,
+                                    "default": 100}},
+                    ],
+                    "responses": {
+                        "200": _json(LoanPage, "one page of loans"),
+                        **_problems(*_AUTH_ERRORS, 422),
+                    },
+                },
+            },
+            "/v1/loans/{loan_ref}": {
+                "get": {
+                    "operationId": "getLoan",
+                    "summary": "The stored state of one of the caller's loans",
+                    "parameters": [{
+                        "name": "loan_ref", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                    }],
+                    "responses": {
+                        "200": _json(LoanOut, "the loan"),
+                        **_problems(*_AUTH_ERRORS, 404),
+                    },
+                },
+            },
+            "/v1/inquiries": {
+                "post": {
+                    "operationId": "inquire",
+                    "summary": "The over-indebtedness report for a borrower token",
+                    "description": "new_credit inquiries are recorded and counted for later "
+                    "callers; account_review inquiries are recorded for audit only.",
+                    "requestBody": body(InquiryBody),
+                    "responses": {
+                        "200": _json(InquiryReportOut, "the report"),
+                        **_problems(400, *_AUTH_ERRORS, 413, 415, 422),
+                    },
+                },
+            },
+        },
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "the lender's API key: rk_<prefix>_<secret>"},
+            },
+        },
+    }

@@ -1,0 +1,109 @@
+"""RFC 9457 problem details: the one error format of the API, with stable `type`s."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, json, request
+from werkzeug.exceptions import HTTPException
+
+from registry.services.errors import FieldError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# slug -> title. A slug, once published, never changes meaning.
+PROBLEM_TITLES = {
+    "malformed-request": "Malformed request",
+    "unauthenticated": "Authentication required",
+    "forbidden": "Forbidden",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "idempotency-conflict": "Idempotency key reused with a different request",
+    "payload-too-large": "Request body too large",
+    "unsupported-media-type": "Unsupported media type",
+    "validation": "Invalid request",
+    "rate-limited": "Too many requests",
+    "internal": "Internal error",
+    "unavailable": "Service unavailable",
+    "http-error": "HTTP error",
+}
+
+_SLUG_BY_STATUS = {
+    400: "malformed-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "idempotency-conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "rate-limited",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        slug: str | None = None,
+        errors: Iterable[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug or _SLUG_BY_STATUS.get(status, "http-error")
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    def to_response(self) -> Response:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": PROBLEM_TITLES.get(self.slug, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "instance": request.path,
+            "request_id": g.get("request_id"),
+        }
+        if self.errors:
+            body["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
+        response = current_app.response_class(
+            json.dumps(body), status=self.status, mimetype=PROBLEM_MEDIA_TYPE
+        )
+        response.headers.update(self.headers)
+        return response
+
+
+def invalid(errors: list[FieldError], detail: str = "the request is invalid") -> Problem:
+    return Problem(422, detail, "validation", errors)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return problem.to_response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        detail = exc.description or PROBLEM_TITLES.get(_SLUG_BY_STATUS.get(status, ""), "Error")
+        if status == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            detail = f"the request body exceeds the limit of {limit} bytes"
+        headers = {}
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return Problem(status, detail, headers=headers).to_response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Never a stack trace to the caller: the log line carries it, with the request id.
+        current_app.logger.exception("unhandled error")
+        return Problem(500, "an internal error occurred; quote the request_id to the operator").to_response()

@@ -1,0 +1,130 @@
+"""Request and response models of the `/v1` API. They validate input and, through
+`registry.api.openapi`, are the published schema: one definition for both."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from registry.models import LoanStatus, Product, Purpose
+from registry.services.loan_report import (
+    BorrowerToken,
+    CurrencyCode,
+    LoanReport,
+    MinorAmount,
+)
+
+ConsentRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class InquiryBody(_Strict):
+    """`POST /v1/inquiries`."""
+
+    borrower: BorrowerToken
+    purpose: Annotated[Purpose, Field(strict=False)]
+    consent_ref: ConsentRef | None = Field(
+        default=None, description="the applicant's consent reference; required for new_credit"
+    )
+    amount_requested: MinorAmount | None = None
+    currency: CurrencyCode | None = Field(
+        default=None, description="currency of amount_requested; required with it"
+    )
+
+
+class LoanBatch(_Strict):
+    """`POST /v1/loans`: records are validated one by one (see the 200 response)."""
+
+    loans: Annotated[list[LoanReport], Field(min_length=1, max_length=5000)]
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="JSON path of the offending value, e.g. loans[3].due_on")
+    message: str
+
+
+class RejectedRecord(BaseModel):
+    index: int = Field(description="position of the record in the request's loans list")
+    loan_ref: str | None
+    errors: list[FieldErrorOut]
+
+
+class SubmissionOut(BaseModel):
+    submission_id: str
+    accepted: int = Field(description="records that created a loan or changed its state")
+    unchanged: int = Field(description="records equal to the stored state (a newer as_of is kept)")
+    stale: int = Field(description="records older than the stored state; nothing changed")
+    rejected: list[RejectedRecord]
+
+
+class LoanOut(BaseModel):
+    loan_ref: str
+    borrower: str
+    product: Product
+    currency: str
+    principal: int
+    outstanding: int
+    opened_on: date
+    due_on: date | None
+    status: LoanStatus
+    days_past_due: int
+    as_of: datetime
+    first_reported_at: datetime
+    last_reported_at: datetime
+
+
+class LoanPage(BaseModel):
+    data: list[LoanOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+Windows = Literal["1d", "7d", "30d", "90d"]
+
+
+class SummaryOut(BaseModel):
+    open_loans: int
+    lenders_with_open_loans: int
+    other_lenders_with_open_loans: int
+    outstanding: dict[str, int] = Field(description="open loans' outstanding, per currency")
+    max_days_past_due: int
+    past_due_loans: int
+    written_off_loans: int
+    loans_opened_last_30d: int
+    other_lenders_inquiring: dict[Windows, int]
+
+
+class OwnOut(BaseModel):
+    open_loans: int
+    outstanding: dict[str, int]
+
+
+class FlagOut(BaseModel):
+    code: Literal[
+        "MULTI_LENDER", "APPLICATION_SPREE", "PAST_DUE_ELSEWHERE", "WRITTEN_OFF", "RAPID_BORROWING"
+    ]
+    detail: str
+
+
+class InquiryReportOut(BaseModel):
+    inquiry_id: str
+    borrower: str
+    generated_at: datetime
+    purpose: Purpose
+    summary: SummaryOut
+    own: OwnOut
+    flags: list[FlagOut]
+
+
+class ProblemOut(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldErrorOut] | None = None

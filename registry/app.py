@@ -1,0 +1,43 @@
+"""The application factory: `create_app()` wires each concern with its own `init_app`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from registry import logging as registry_logging
+from registry import metrics
+from registry.api import init_app as init_api
+from registry.api import problems
+from registry.clock import Clock, SystemClock
+from registry.config import Settings
+from registry.db import make_engine, make_session_factory
+from registry.extensions import RegistryState, close_session
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the registry app. `config` overrides environment settings (tests pass
+    `database_url`, and may pass `clock` for a controllable time)."""
+    settings = Settings.from_env().override(config or {}).validated()
+
+    app = Flask("registry")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    clock: Clock = settings.extra.get("clock") or SystemClock()
+    engine = make_engine(settings.database_url)
+    app.extensions["registry"] = RegistryState(
+        settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.teardown_appcontext(close_session)
+
+    registry_logging.init_app(app, settings.log_level, settings.production)
+    metrics.init_app(app)
+    problems.init_app(app)
+    init_api(app)
+    return app

@@ -1,0 +1,60 @@
+"""Prometheus metrics. Module-level collectors: one set per process, whatever the app count.
+
+Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (the Dockerfile does) and
+`/metrics` aggregates every worker's values.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "registry_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "registry_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LOAN_RECORDS = Counter(
+    "registry_loan_records_total", "Loan records received, by outcome", ["outcome"]
+)
+INQUIRIES = Counter("registry_inquiries_total", "Inquiries answered, by purpose", ["purpose"])
+FLAGS = Counter("registry_flags_raised_total", "Flags raised in inquiry reports", ["code"])
+
+
+def render() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        payload = generate_latest(registry)
+    else:
+        payload = generate_latest()
+    return Response(payload, mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.get("metrics_started")
+        if started is not None:
+            route = request.url_rule.rule if request.url_rule else "<unmatched>"
+            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        return response

@@ -1,0 +1,25 @@
+"""Tables. Plain SQLAlchemy 2.0 typed models; nothing here knows about HTTP."""
+
+from registry.models.base import Base
+from registry.models.inquiry import Inquiry, Purpose
+from registry.models.lender import ApiKey, Lender, LenderStatus
+from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
+from registry.models.policy import PolicyRule
+from registry.models.submission import Submission
+
+__all__ = [
+    "STATE_FIELDS",
+    "ApiKey",
+    "Base",
+    "Inquiry",
+    "Lender",
+    "LenderStatus",
+    "Loan",
+    "LoanHistory",
+    "LoanRef",
+    "LoanStatus",
+    "PolicyRule",
+    "Product",
+    "Purpose",
+    "Submission",
+]

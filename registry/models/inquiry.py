@@ -1,0 +1,35 @@
+"""Inquiries: who asked about which borrower token, when, why and under which consent."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models.base import Base, MinorUnits, Timestamp, Token
+
+
+class Purpose(enum.StrEnum):
+    NEW_CREDIT = "new_credit"  # a hard inquiry: counted for later callers
+    ACCOUNT_REVIEW = "account_review"  # recorded for audit, never counted
+
+
+class Inquiry(Base):
+    __tablename__ = "inquiries"
+    __table_args__ = (
+        Index("ix_inquiries_borrower_created_at", "borrower", "created_at"),
+        Index("ix_inquiries_lender_id_created_at", "lender_id", "created_at"),
+        Index("ix_inquiries_created_at", "created_at"),
+    )
+
+    borrower: Mapped[Token] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    consent_ref: Mapped[str | None] = mapped_column(String(128))
+    amount_requested: Mapped[MinorUnits | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[Timestamp]

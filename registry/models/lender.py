@@ -1,0 +1,49 @@
+"""Member lenders and their API keys."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Base
+
+
+class LenderStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Lender(Base):
+    __tablename__ = "lenders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=LenderStatus.ACTIVE)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="lender", order_by="ApiKey.id")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == LenderStatus.ACTIVE
+
+
+class ApiKey(Base):
+    """One credential of a lender. Only a hash of the secret is kept; the prefix finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    lender: Mapped[Lender] = relationship(back_populates="api_keys")

@@ -1,0 +1,97 @@
+"""Loans: the latest state per loan, its append-only history, and the lender's reference map.
+
+`loans` and `loan_history` are keyed by the borrower token first, so that they can be
+distributed by it (Citus) with every unique key intact. `loan_refs` is keyed by lender and
+maps a lender's own reference to the one token it was first reported with.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models.base import Base, Currency, MinorUnits, Timestamp, Token
+
+
+class LoanStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    WRITTEN_OFF = "written_off"
+
+
+class Product(enum.StrEnum):
+    CASH_LOAN = "cash_loan"
+    INSTALLMENT = "installment"
+    CREDIT_LINE = "credit_line"
+    BNPL = "bnpl"
+    AUTO = "auto"
+    MORTGAGE = "mortgage"
+    OTHER = "other"
+
+
+# The fields of a report that make up a loan's state (everything but keys and timestamps).
+STATE_FIELDS = (
+    "product",
+    "currency",
+    "principal",
+    "outstanding",
+    "opened_on",
+    "due_on",
+    "status",
+    "days_past_due",
+)
+
+
+class LoanRef(Base):
+    __tablename__ = "loan_refs"
+
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    loan_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    borrower: Mapped[Token]
+    created_at: Mapped[datetime]
+
+
+class _LoanState:
+    """Columns shared by the current state and each history row."""
+
+    product: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[Currency]
+    principal: Mapped[MinorUnits]
+    outstanding: Mapped[MinorUnits]
+    opened_on: Mapped[date]
+    due_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16))
+    days_past_due: Mapped[int]
+
+
+class Loan(_LoanState, Base):
+    __tablename__ = "loans"
+    __table_args__ = (
+        Index("ix_loans_lender_id_loan_ref", "lender_id", "loan_ref"),
+        Index("ix_loans_lender_id_status_loan_ref", "lender_id", "status", "loan_ref"),
+    )
+
+    borrower: Mapped[Token] = mapped_column(primary_key=True)
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    loan_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[Timestamp]
+    first_reported_at: Mapped[Timestamp]
+    last_reported_at: Mapped[Timestamp]
+    last_submission_id: Mapped[str] = mapped_column(String(36))
+
+
+class LoanHistory(_LoanState, Base):
+    """Every accepted report, append-only. One row per (loan, as_of): a second, different
+    state with the same as_of is rejected, and an unchanged state writes no row."""
+
+    __tablename__ = "loan_history"
+
+    borrower: Mapped[Token] = mapped_column(primary_key=True)
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    loan_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[Timestamp] = mapped_column(primary_key=True)
+    submission_id: Mapped[str] = mapped_column(String(36))
+    recorded_at: Mapped[Timestamp]

@@ -1,0 +1,1 @@
+"""Domain services: each takes a SQLAlchemy `Session` and plain values, and imports no Flask."""

@@ -1,0 +1,135 @@
+"""Demo data: a few lenders, hundreds of borrowers, some of them over-indebted, and recent
+inquiries. Everything goes through the same services as real traffic. Idempotent: data is
+created once; each run issues fresh demo keys (the old ones are revoked)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.models import ApiKey, Lender, Loan, Purpose
+from registry.services import inquiries, lenders, reporting
+
+DEMO_LENDERS = (
+    ("lendwell", "Lendwell Consumer Finance"),
+    ("quickcash", "QuickCash Online"),
+    ("harbor", "Harbor Microcredit"),
+    ("pinetree", "Pinetree Installments"),
+    ("northstar", "Northstar Credit Line"),
+)
+BORROWERS = 400
+# Borrower 1 owes two demo lenders: a third lender's loan makes MULTI_LENDER fire (README).
+WALKTHROUGH_BORROWER = 1
+DEMO_KEY_LABEL = "demo"
+
+
+def demo_token(number: int) -> str:
+    """A fixed stand-in token for demo borrower `number` (real tokens come from IDs)."""
+    return hashlib.sha256(f"demo-borrower:{number}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created: bool
+    keys: list[tuple[str, str, str]]  # (code, name, api key)
+    walkthrough_borrower: str
+    over_indebted_borrower: str
+
+
+def _lender_count(rng: random.Random, number: int) -> int:
+    if number == WALKTHROUGH_BORROWER:
+        return 2
+    if number <= 40:  # a tenth of the book is spread over 3 to 5 lenders
+        return rng.randint(3, 5)
+    return rng.choices([1, 2], weights=[75, 25])[0]
+
+
+def _loan(rng: random.Random, number: int, seq: int, today: date, as_of: datetime) -> dict[str, Any]:
+    product = rng.choice(["cash_loan", "installment", "bnpl", "credit_line", "cash_loan"])
+    opened = today - timedelta(days=rng.randint(3, 400) if number > 40 else rng.randint(1, 60))
+    principal = rng.choice([50_000, 100_000, 200_000, 500_000, 1_000_000, 3_000_000])
+    roll = rng.random()
+    status, days_past_due = "open", 0
+    if number != WALKTHROUGH_BORROWER:
+        if roll < 0.15:
+            status = "closed"
+        elif roll < 0.20:
+            status, days_past_due = "written_off", rng.randint(120, 360)
+        elif roll < 0.35:
+            days_past_due = rng.choice([5, 15, 31, 45, 90])
+    outstanding = 0 if status == "closed" else principal * rng.randint(20, 100) // 100
+    return {
+        "loan_ref": f"D{number:04d}-{seq}",
+        "borrower": demo_token(number),
+        "product": product,
+        "currency": "CNY",
+        "principal": principal,
+        "outstanding": outstanding,
+        "opened_on": opened.isoformat(),
+        "due_on": None if product == "credit_line" else (opened + timedelta(days=180)).isoformat(),
+        "status": status,
+        "days_past_due": days_past_due,
+        "as_of": as_of.isoformat(),
+    }
+
+
+def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
+    rng = random.Random(seed)
+    existing = {lender.code: lender for lender in session.scalars(select(Lender))}
+    demo_lenders: list[Lender] = []
+    for code, name in DEMO_LENDERS:
+        lender = existing.get(code)
+        if lender is None:
+            lender, _ = lenders.create_lender(session, code, name, now)
+        demo_lenders.append(lender)
+    session.commit()
+
+    has_loans = session.scalar(
+        select(func.count()).select_from(Loan).where(Loan.lender_id == demo_lenders[0].id)
+    )
+    created = not has_loans
+    if created:
+        _seed_loans_and_inquiries(session, rng, demo_lenders, now)
+
+    keys = []
+    for lender in demo_lenders:
+        for key in session.scalars(select(ApiKey).where(ApiKey.lender_id == lender.id)):
+            if key.revoked_at is None:
+                key.revoked_at = now
+        issued = lenders.issue_key(session, lender, now, label=DEMO_KEY_LABEL)
+        keys.append((lender.code, lender.name, issued.secret))
+    session.commit()
+    return DemoResult(created, keys, demo_token(WALKTHROUGH_BORROWER), demo_token(2))
+
+
+def _seed_loans_and_inquiries(
+    session: Session, rng: random.Random, demo_lenders: list[Lender], now: datetime
+) -> None:
+    today = now.date()
+    as_of = datetime.combine(today, time(0), tzinfo=UTC)
+    books: dict[int, list[dict[str, Any]]] = {lender.id: [] for lender in demo_lenders}
+    for number in range(1, BORROWERS + 1):
+        holders = rng.sample(demo_lenders, _lender_count(rng, number))
+        for seq, lender in enumerate(holders):
+            books[lender.id].append(_loan(rng, number, seq, today, as_of))
+    for lender_id, book in books.items():
+        for start in range(0, len(book), reporting.MAX_BATCH):
+            reporting.submit_loans(session, lender_id, book[start:start + reporting.MAX_BATCH], now)
+
+    # Application sprees: the most indebted borrowers were asked about by many lenders lately.
+    for number in range(2, 41):
+        askers = rng.sample(demo_lenders, rng.randint(1, len(demo_lenders)))
+        for lender in askers:
+            at = now - timedelta(hours=rng.randint(1, 24 * 20))
+            request = inquiries.InquiryRequest(
+                borrower=demo_token(number), purpose=Purpose.NEW_CREDIT,
+                consent_ref=f"demo-consent-{number}-{lender.code}",
+                amount_requested=rng.choice([100_000, 300_000, 500_000]), currency="CNY",
+            )
+            inquiries.inquire(session, lender.id, request, at)

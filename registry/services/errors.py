@@ -1,0 +1,37 @@
+"""Failures a service reports; the HTTP layer maps each to a problem response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ServiceError(Exception):
+    """Base class: `str(error)` is safe to show to the caller."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class AuthenticationFailed(ServiceError):
+    pass
+
+
+class LenderSuspended(ServiceError):
+    pass
+
+
+class InvalidInput(ServiceError):
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []

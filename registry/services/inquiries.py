@@ -1,0 +1,213 @@
+"""The over-indebtedness report: exact aggregates over every lender's loans for one token.
+
+Two reads (the token's loans, and other lenders' recent hard inquiries), both by token,
+then one write (the inquiry itself). A borrower has a handful of loans, so the figures are
+computed in Python from the rows, which keeps every rule readable and exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.models import Inquiry, Loan, LoanStatus, Purpose
+from registry.services.errors import FieldError, InvalidInput
+from registry.services.policy import Policy, load_policy
+
+WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+RECENT_OPENING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class InquiryRequest:
+    borrower: str  # 64 lower-case hex
+    purpose: Purpose
+    consent_ref: str | None = None
+    amount_requested: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    detail: str
+
+
+@dataclass
+class Summary:
+    open_loans: int = 0
+    lenders_with_open_loans: int = 0
+    other_lenders_with_open_loans: int = 0
+    outstanding: dict[str, int] = field(default_factory=dict)
+    max_days_past_due: int = 0
+    past_due_loans: int = 0
+    written_off_loans: int = 0
+    loans_opened_last_30d: int = 0
+    other_lenders_inquiring: dict[str, int] = field(default_factory=dict)
+    # Not reported as such; used by PAST_DUE_ELSEWHERE.
+    max_days_past_due_elsewhere: int = 0
+
+
+@dataclass
+class OwnPart:
+    open_loans: int = 0
+    outstanding: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class InquiryReport:
+    inquiry_id: str
+    borrower: str
+    generated_at: datetime
+    purpose: str
+    summary: Summary
+    own: OwnPart
+    flags: list[Flag]
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "inquiry_id": self.inquiry_id,
+            "borrower": self.borrower,
+            "generated_at": iso(self.generated_at),
+            "purpose": self.purpose,
+            "summary": {
+                "open_loans": s.open_loans,
+                "lenders_with_open_loans": s.lenders_with_open_loans,
+                "other_lenders_with_open_loans": s.other_lenders_with_open_loans,
+                "outstanding": dict(sorted(s.outstanding.items())),
+                "max_days_past_due": s.max_days_past_due,
+                "past_due_loans": s.past_due_loans,
+                "written_off_loans": s.written_off_loans,
+                "loans_opened_last_30d": s.loans_opened_last_30d,
+                "other_lenders_inquiring": dict(s.other_lenders_inquiring),
+            },
+            "own": {
+                "open_loans": self.own.open_loans,
+                "outstanding": dict(sorted(self.own.outstanding.items())),
+            },
+            "flags": [{"code": f.code, "detail": f.detail} for f in self.flags],
+        }
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def summarise(
+    session: Session, borrower: bytes, caller_id: int, now: datetime
+) -> tuple[Summary, OwnPart]:
+    """The report's figures for `borrower` as seen by lender `caller_id` at `now`."""
+    summary, own = Summary(), OwnPart()
+    open_lenders: set[int] = set()
+    outstanding: dict[str, int] = defaultdict(int)
+    own_outstanding: dict[str, int] = defaultdict(int)
+    opened_since = now.date() - timedelta(days=RECENT_OPENING_DAYS)
+    loans = session.execute(
+        select(Loan.lender_id, Loan.status, Loan.currency, Loan.outstanding,
+               Loan.days_past_due, Loan.opened_on).where(Loan.borrower == borrower)
+    )
+    for lender_id, status, currency, amount, days_past_due, opened_on in loans:
+        if opened_on >= opened_since:
+            summary.loans_opened_last_30d += 1
+        if status == LoanStatus.WRITTEN_OFF:
+            summary.written_off_loans += 1
+        if status != LoanStatus.OPEN:
+            continue
+        summary.open_loans += 1
+        open_lenders.add(lender_id)
+        outstanding[currency] += amount
+        summary.max_days_past_due = max(summary.max_days_past_due, days_past_due)
+        summary.past_due_loans += days_past_due > 0
+        if lender_id == caller_id:
+            own.open_loans += 1
+            own_outstanding[currency] += amount
+        else:
+            summary.max_days_past_due_elsewhere = max(
+                summary.max_days_past_due_elsewhere, days_past_due
+            )
+    summary.lenders_with_open_loans = len(open_lenders)
+    summary.other_lenders_with_open_loans = len(open_lenders - {caller_id})
+    summary.outstanding = dict(outstanding)
+    own.outstanding = dict(own_outstanding)
+
+    # Each other lender's latest hard inquiry within the widest window.
+    latest = session.execute(
+        select(Inquiry.lender_id, func.max(Inquiry.created_at))
+        .where(
+            Inquiry.borrower == borrower,
+            Inquiry.purpose == Purpose.NEW_CREDIT,
+            Inquiry.created_at >= now - timedelta(days=max(WINDOWS.values())),
+            Inquiry.lender_id != caller_id,
+        )
+        .group_by(Inquiry.lender_id)
+    ).tuples().all()
+    summary.other_lenders_inquiring = {
+        name: sum(1 for _, at in latest if at >= now - timedelta(days=days))
+        for name, days in WINDOWS.items()
+    }
+    return summary, own
+
+
+def evaluate_flags(summary: Summary, policy: Policy) -> list[Flag]:
+    t = policy.thresholds
+    flags = []
+    if "MULTI_LENDER" in t and summary.lenders_with_open_loans >= t["MULTI_LENDER"]:
+        flags.append(Flag("MULTI_LENDER", f"{summary.lenders_with_open_loans} lenders have open "
+                          f"loans to this borrower (threshold {t['MULTI_LENDER']})"))
+    spree = summary.other_lenders_inquiring.get("7d", 0)
+    if "APPLICATION_SPREE" in t and spree >= t["APPLICATION_SPREE"]:
+        flags.append(Flag("APPLICATION_SPREE", f"{spree} other lenders made credit inquiries "
+                          f"in the last 7 days (threshold {t['APPLICATION_SPREE']})"))
+    elsewhere = summary.max_days_past_due_elsewhere
+    if "PAST_DUE_ELSEWHERE" in t and elsewhere >= t["PAST_DUE_ELSEWHERE"]:
+        flags.append(Flag("PAST_DUE_ELSEWHERE", f"an open loan at another lender is {elsewhere} "
+                          f"days past due (threshold {t['PAST_DUE_ELSEWHERE']})"))
+    if "WRITTEN_OFF" in t and summary.written_off_loans >= t["WRITTEN_OFF"]:
+        flags.append(Flag("WRITTEN_OFF", f"{summary.written_off_loans} written-off loan(s) "
+                          f"(threshold {t['WRITTEN_OFF']})"))
+    opened = summary.loans_opened_last_30d
+    if "RAPID_BORROWING" in t and opened >= t["RAPID_BORROWING"]:
+        flags.append(Flag("RAPID_BORROWING", f"{opened} loans opened in the last 30 days "
+                          f"(threshold {t['RAPID_BORROWING']})"))
+    return flags
+
+
+def check_request(request: InquiryRequest) -> list[FieldError]:
+    """Rules across fields; types and ranges are checked where the request is parsed."""
+    errors = []
+    if request.purpose == Purpose.NEW_CREDIT and not request.consent_ref:
+        errors.append(FieldError("consent_ref", "required when purpose is new_credit"))
+    if request.amount_requested is not None and request.currency is None:
+        errors.append(FieldError("currency", "required when amount_requested is given"))
+    return errors
+
+
+def inquire(
+    session: Session, caller_id: int, request: InquiryRequest, now: datetime
+) -> InquiryReport:
+    """Build the report, record the inquiry and commit."""
+    errors = check_request(request)
+    if errors:
+        raise InvalidInput("the inquiry is invalid", errors)
+    borrower = bytes.fromhex(request.borrower)
+    summary, own = summarise(session, borrower, caller_id, now)
+    flags = evaluate_flags(summary, load_policy(session))
+    report = InquiryReport(
+        inquiry_id=str(uuid.uuid4()), borrower=request.borrower, generated_at=now,
+        purpose=request.purpose.value, summary=summary, own=own, flags=flags,
+    )
+    session.add(Inquiry(
+        borrower=borrower, id=report.inquiry_id, lender_id=caller_id,
+        purpose=request.purpose.value, consent_ref=request.consent_ref,
+        amount_requested=request.amount_requested, currency=request.currency,
+        flags=[f.code for f in flags], created_at=now,
+    ))
+    session.commit()
+    return report

@@ -1,0 +1,139 @@
+"""Lenders and their API keys.
+
+A key is `rk_<prefix>_<secret>`: the prefix (non-secret, unique) finds the row, the secret
+(256 random bits) is kept only as its SHA-256 and compared in constant time. A slow password
+hash is not needed: the secret is random, not chosen by a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from registry.models import ApiKey, Lender, LenderStatus, Loan, LoanStatus
+from registry.services.errors import AuthenticationFailed, Conflict, LenderSuspended, NotFound
+
+KEY_PATTERN = re.compile(r"rk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})")
+CODE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{1,31}")
+_PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key. `secret` is the only copy: show it once, never store it."""
+
+    lender_code: str
+    prefix: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class LenderOverview:
+    id: int
+    code: str
+    name: str
+    status: str
+    active_keys: list[str]
+    open_loans: int
+    created_at: datetime
+
+
+def _hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def create_lender(session: Session, code: str, name: str, now: datetime) -> tuple[Lender, IssuedKey]:
+    code = code.strip().lower()
+    if not CODE_PATTERN.fullmatch(code):
+        raise Conflict(
+            "lender code must be 2-32 characters: a lower-case letter, then letters, digits, - or _"
+        )
+    if not name.strip():
+        raise Conflict("lender name must not be empty")
+    if session.scalar(select(Lender.id).where(Lender.code == code)) is not None:
+        raise Conflict(f"a lender with code {code!r} already exists")
+    lender = Lender(code=code, name=name.strip(), status=LenderStatus.ACTIVE,
+                    created_at=now, updated_at=now)
+    session.add(lender)
+    session.flush()
+    return lender, issue_key(session, lender, now, label="initial")
+
+
+def get_lender(session: Session, code: str) -> Lender:
+    lender = session.scalar(select(Lender).where(Lender.code == code.strip().lower()))
+    if lender is None:
+        raise NotFound(f"no lender with code {code!r}")
+    return lender
+
+
+def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") -> IssuedKey:
+    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(12))
+    secret = secrets.token_urlsafe(32)
+    session.add(ApiKey(lender_id=lender.id, prefix=prefix, secret_hash=_hash_secret(secret),
+                       label=label, created_at=now, revoked_at=None))
+    session.flush()
+    return IssuedKey(lender_code=lender.code, prefix=prefix, secret=f"rk_{prefix}_{secret}")
+
+
+def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> None:
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.lender_id == lender.id, ApiKey.prefix == prefix)
+    )
+    if key is None:
+        raise NotFound(f"lender {lender.code!r} has no key with prefix {prefix!r}")
+    if key.revoked_at is None:
+        key.revoked_at = now
+
+
+def set_status(session: Session, lender: Lender, status: LenderStatus, now: datetime) -> None:
+    lender.status = status
+    lender.updated_at = now
+
+
+def authenticate(session: Session, presented: str) -> Lender:
+    """The lender behind an API key. Unknown, revoked or malformed: AuthenticationFailed;
+    a suspended lender's valid key: LenderSuspended."""
+    match = KEY_PATTERN.fullmatch(presented)
+    if match is None:
+        raise AuthenticationFailed("malformed API key")
+    prefix, secret = match.groups()
+    row = session.execute(
+        select(ApiKey, Lender).join(Lender).where(ApiKey.prefix == prefix)
+    ).first()
+    # Compare against a dummy hash when the prefix is unknown, so timing says nothing.
+    stored = row[0].secret_hash if row else b"\0" * 32
+    if not hmac.compare_digest(stored, _hash_secret(secret)) or row is None:
+        raise AuthenticationFailed("unknown API key")
+    key, lender = row
+    if key.revoked_at is not None:
+        raise AuthenticationFailed("revoked API key")
+    if not lender.is_active:
+        raise LenderSuspended(f"lender {lender.code!r} is suspended")
+    return lender
+
+
+def list_lenders(session: Session) -> list[LenderOverview]:
+    open_loans = dict(
+        session.execute(
+            select(Loan.lender_id, func.count())
+            .where(Loan.status == LoanStatus.OPEN)
+            .group_by(Loan.lender_id)
+        ).tuples().all()
+    )
+    overviews = []
+    for lender in session.scalars(
+        select(Lender).options(selectinload(Lender.api_keys)).order_by(Lender.code)
+    ):
+        overviews.append(LenderOverview(
+            id=lender.id, code=lender.code, name=lender.name, status=lender.status,
+            active_keys=[k.prefix for k in lender.api_keys if k.revoked_at is None],
+            open_loans=open_loans.get(lender.id, 0), created_at=lender.created_at,
+        ))
+    return overviews

@@ -1,0 +1,63 @@
+"""The flag policy: thresholds an operator sets, stored in `policy_rules`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.models import PolicyRule
+from registry.services.errors import FieldError, InvalidInput
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    code: str
+    default: int
+    meaning: str  # how the threshold is compared, for people
+
+
+RULES: tuple[RuleSpec, ...] = (
+    RuleSpec("MULTI_LENDER", 3, "lenders with open loans >= threshold"),
+    RuleSpec("APPLICATION_SPREE", 3, "other lenders with new_credit inquiries in 7 days >= threshold"),
+    RuleSpec("PAST_DUE_ELSEWHERE", 30, "another lender's open loan days past due >= threshold"),
+    RuleSpec("WRITTEN_OFF", 1, "written-off loans >= threshold"),
+    RuleSpec("RAPID_BORROWING", 3, "loans opened in the last 30 days >= threshold"),
+)
+RULE_CODES = tuple(rule.code for rule in RULES)
+
+
+@dataclass(frozen=True)
+class Policy:
+    thresholds: dict[str, int]  # only the enabled rules
+
+    @classmethod
+    def defaults(cls) -> Policy:
+        return cls({rule.code: rule.default for rule in RULES})
+
+
+def load_policy(session: Session) -> Policy:
+    rows = session.scalars(select(PolicyRule)).all()
+    if not rows:
+        return Policy.defaults()
+    return Policy({row.code: row.threshold for row in rows if row.enabled})
+
+
+def set_threshold(
+    session: Session, code: str, threshold: int, now: datetime, enabled: bool = True
+) -> tuple[int, int]:
+    """Change one rule; returns (old, new) threshold for the audit trail. Does not commit."""
+    if code not in RULE_CODES:
+        raise InvalidInput("unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")])
+    if not 1 <= threshold <= 100_000:
+        raise InvalidInput("bad threshold", [FieldError("threshold", "must be 1 to 100000")])
+    rule = session.get(PolicyRule, code)
+    if rule is None:
+        default = next(r.default for r in RULES if r.code == code)
+        rule = PolicyRule(code=code, threshold=default, enabled=True, updated_at=now)
+        session.add(rule)
+    old = rule.threshold
+    rule.threshold, rule.enabled, rule.updated_at = threshold, enabled, now
+    return old, threshold

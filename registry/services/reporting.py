@@ -1,0 +1,220 @@
+"""Loan reporting: a batch of full-state reports becomes a handful of set-based statements.
+
+Per batch: validate every record on its own, lock the lender (one batch of a lender at a
+time, which also makes the idempotency check race-free), read the stored state of every
+loan named in the batch with two queries, decide each record in memory in batch order,
+then write the new state, the history rows and the submission in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from registry.models import STATE_FIELDS, Lender, Loan, LoanHistory, LoanRef, Submission
+from registry.services.errors import Conflict, FieldError
+from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
+
+MAX_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    loan_ref: str | None
+    errors: list[FieldError]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "loan_ref": self.loan_ref,
+            "errors": [{"field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+@dataclass
+class SubmissionResult:
+    submission_id: str
+    accepted: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    # True when this is the stored answer to an earlier request with the same key.
+    replayed: bool = False
+    response: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.response is not None:
+            return self.response
+        return {
+            "submission_id": self.submission_id,
+            "accepted": self.accepted,
+            "unchanged": self.unchanged,
+            "stale": self.stale,
+            "rejected": [r.to_json() for r in self.rejected],
+        }
+
+
+@dataclass
+class _Current:
+    """A loan's state while the batch is being decided."""
+
+    borrower: bytes
+    state: tuple[Any, ...]
+    as_of: datetime
+    first_reported_at: datetime
+    touched: bool = False
+
+
+def fingerprint(body: Any) -> bytes:
+    """A hash of the request's meaning, not its bytes: key order and spacing don't matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def submit_loans(
+    session: Session,
+    lender_id: int,
+    records: list[Any],
+    now: datetime,
+    idempotency_key: str | None = None,
+    request_hash: bytes | None = None,
+) -> SubmissionResult:
+    """Apply a batch of reports for one lender and commit. See the module docstring."""
+    request_hash = request_hash or fingerprint({"loans": records})
+    valid: list[tuple[int, LoanReport]] = []
+    result = SubmissionResult(submission_id=str(uuid.uuid4()))
+    for index, raw in enumerate(records):
+        report, errors = parse_record(raw, f"loans[{index}]", now)
+        if report is None:
+            result.rejected.append(Rejection(index, loan_ref_of(raw), errors))
+        else:
+            valid.append((index, report))
+
+    session.execute(select(Lender.id).where(Lender.id == lender_id).with_for_update())
+    if idempotency_key is not None:
+        earlier = session.scalar(
+            select(Submission).where(
+                Submission.lender_id == lender_id, Submission.idempotency_key == idempotency_key
+            )
+        )
+        if earlier is not None:
+            session.rollback()
+            if earlier.request_hash != request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was already used with a different request body"
+                )
+            return SubmissionResult(
+                submission_id=earlier.id, replayed=True, response=earlier.response
+            )
+
+    current = _load_current(session, lender_id, [report for _, report in valid])
+    new_refs: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for index, report in valid:
+        token = bytes.fromhex(report.borrower)
+        loan = current.get(report.loan_ref)
+        if loan is None:
+            current[report.loan_ref] = _Current(token, report.state(), report.as_of, now, True)
+            new_refs.append({"lender_id": lender_id, "loan_ref": report.loan_ref,
+                             "borrower": token, "created_at": now})
+            history.append(_history_row(lender_id, report, result.submission_id, now))
+            result.accepted += 1
+        elif loan.borrower != token:
+            result.rejected.append(Rejection(index, report.loan_ref, [FieldError(
+                f"loans[{index}].borrower",
+                "differs from the borrower this loan_ref was first reported with; "
+                "a loan's borrower never changes",
+            )]))
+        elif report.as_of < loan.as_of:
+            result.stale += 1
+        elif report.state() == loan.state:
+            if report.as_of > loan.as_of:
+                loan.as_of, loan.touched = report.as_of, True
+            result.unchanged += 1
+        elif report.as_of == loan.as_of:
+            result.rejected.append(Rejection(index, report.loan_ref, [FieldError(
+                f"loans[{index}].as_of",
+                "a different state was already reported for this loan with the same as_of",
+            )]))
+        else:
+            loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
+            history.append(_history_row(lender_id, report, result.submission_id, now))
+            result.accepted += 1
+    result.rejected.sort(key=lambda r: r.index)
+
+    if new_refs:
+        session.execute(insert(LoanRef), new_refs)
+    upserts = [
+        {"borrower": loan.borrower, "lender_id": lender_id, "loan_ref": ref,
+         **dict(zip(STATE_FIELDS, loan.state, strict=True)), "as_of": loan.as_of,
+         "first_reported_at": loan.first_reported_at, "last_reported_at": now,
+         "last_submission_id": result.submission_id}
+        for ref, loan in current.items() if loan.touched
+    ]
+    if upserts:
+        session.execute(_upsert_statement(session, Loan.__table__), upserts)  # type: ignore[arg-type]
+    if history:
+        session.execute(insert(LoanHistory), history)
+    session.add(Submission(
+        id=result.submission_id, lender_id=lender_id, idempotency_key=idempotency_key,
+        request_hash=request_hash, records=len(records), accepted=result.accepted,
+        unchanged=result.unchanged, stale=result.stale, rejected=len(result.rejected),
+        response=result.to_json(), created_at=now,
+    ))
+    session.commit()
+    return result
+
+
+def _load_current(session: Session, lender_id: int, reports: list[LoanReport]) -> dict[str, _Current]:
+    refs = {r.loan_ref for r in reports}
+    if not refs:
+        return {}
+    known = dict(session.execute(
+        select(LoanRef.loan_ref, LoanRef.borrower)
+        .where(LoanRef.lender_id == lender_id, LoanRef.loan_ref.in_(refs))
+    ).tuples().all())
+    if not known:
+        return {}
+    columns = [getattr(Loan, name) for name in STATE_FIELDS]
+    rows = session.execute(
+        select(Loan.loan_ref, Loan.as_of, Loan.first_reported_at, *columns).where(
+            Loan.borrower.in_(set(known.values())),
+            Loan.lender_id == lender_id,
+            Loan.loan_ref.in_(known.keys()),
+        )
+    )
+    current = {}
+    for ref, as_of, first_reported_at, *state in rows:
+        current[ref] = _Current(known[ref], tuple(state), as_of, first_reported_at)
+    return current
+
+
+def _history_row(lender_id: int, report: LoanReport, submission_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "borrower": bytes.fromhex(report.borrower),
+        "lender_id": lender_id,
+        "loan_ref": report.loan_ref,
+        **dict(zip(STATE_FIELDS, report.state(), strict=True)),
+        "as_of": report.as_of,
+        "submission_id": submission_id,
+        "recorded_at": now,
+    }
+
+
+def _upsert_statement(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id")
+    return statement.on_conflict_do_update(
+        index_elements=["borrower", "lender_id", "loan_ref"],
+        set_={name: statement.excluded[name] for name in updated},
+    )

@@ -1,0 +1,191 @@
+"""Fixtures: a fresh database per backend (built by the migrations), an app per test with a
+frozen clock, lenders made through the service, and a live server on a loopback port.
+
+Every test that uses the database runs on SQLite and on PostgreSQL. PostgreSQL at
+127.0.0.1:5432 must be up (`make test` starts it when it is down); when it is not, the
+PostgreSQL tests fail, they do not skip. REGISTRY_TEST_BACKENDS=sqlite limits a local run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from werkzeug.serving import make_server
+
+from registry import create_app
+from registry.clock import FrozenClock, SystemClock
+from registry.db import make_engine, make_session_factory
+from registry.migrations import upgrade
+from registry.models import LenderStatus
+from registry.services import lenders
+from registry.services.policy import RULES
+from tests.helpers import NOW
+
+PG_ADMIN_URL = os.environ.get("REGISTRY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = [b for b in os.environ.get("REGISTRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+# Children first, so that plain DELETE works where TRUNCATE ... CASCADE does not exist.
+TABLES = ["inquiries", "loan_history", "loans", "loan_refs", "submissions", "api_keys", "lenders"]
+
+
+def _create_pg_database() -> tuple[str, str]:
+    name = f"registry_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}). Start it with "
+            "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' "
+            "(make test does), or run only SQLite: REGISTRY_TEST_BACKENDS=sqlite",
+            pytrace=False,
+        )
+    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A new database for this test session, with the schema built by the migrations."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "registry.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    name, url = _create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> None:
+    """Empty every table before each database test; the policy goes back to its defaults."""
+    if "database_url" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+        for rule in RULES:
+            conn.execute(
+                text("UPDATE policy_rules SET threshold = :t, enabled = :e WHERE code = :c"),
+                {"t": rule.default, "e": True, "c": rule.code},
+            )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def app(database_url: str, clock: FrozenClock) -> Iterator[Flask]:
+    app = create_app({"database_url": database_url, "clock": clock})
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["registry"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass(frozen=True)
+class LenderCredentials:
+    id: int
+    code: str
+    name: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Any]:
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def new_lender(engine: Engine) -> Callable[..., LenderCredentials]:
+    """`new_lender(code=None)`: an active lender with one API key."""
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, name: str | None = None) -> LenderCredentials:
+        code = code or f"lender{next(counter)}"
+        session = make_session_factory(engine)()
+        try:
+            lender, key = lenders.create_lender(session, code, name or code.title(), NOW)
+            session.commit()
+            return LenderCredentials(lender.id, lender.code, lender.name, key.secret)
+        finally:
+            session.close()
+
+    return make
+
+
+@pytest.fixture
+def suspend_lender(engine: Engine) -> Callable[[str], None]:
+    def suspend(code: str) -> None:
+        session = make_session_factory(engine)()
+        try:
+            lender = lenders.get_lender(session, code)
+            lenders.set_status(session, lender, LenderStatus.SUSPENDED, NOW)
+            session.commit()
+        finally:
+            session.close()
+
+    return suspend
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """The real app over real HTTP on 127.0.0.1 (random port), with the real clock."""
+    app = create_app({"database_url": database_url, "clock": SystemClock()})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["registry"].engine.dispose()

@@ -1,0 +1,46 @@
+"""Factories and small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+# The frozen "now" of the API tests (the live server uses the real clock).
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def token(n: int | str) -> str:
+    """A deterministic borrower token (64 lower-case hex) for test borrower `n`."""
+    return hashlib.sha256(f"test-borrower:{n}".encode()).hexdigest()
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def loan(loan_ref: str = "L-1", borrower: int | str = 1, **fields: Any) -> dict[str, Any]:
+    """A valid loan report; keyword arguments override fields (None removes one)."""
+    record: dict[str, Any] = {
+        "loan_ref": loan_ref,
+        "borrower": token(borrower),
+        "product": "cash_loan",
+        "currency": "CNY",
+        "principal": 1_000_000,
+        "outstanding": 800_000,
+        "opened_on": "2026-09-01",
+        "due_on": "2027-03-01",
+        "status": "open",
+        "days_past_due": 0,
+        "as_of": iso(NOW),
+    }
+    for name, value in fields.items():
+        if value is None:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return record
+
+
+def bearer(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
