@@ -305,7 +305,8 @@ daily). Re-running an upload is safe: loans the registry already holds as they a
 
 \b
 CSV: a header row naming the columns, in any order:
-  {", ".join(RECORD_FIELDS)}
+  {", ".join(RECORD_FIELDS[:6])},
+  {", ".join(RECORD_FIELDS[6:])}
 \b
   loan_ref       your reference for the loan, 1-64 characters
   borrower       the borrower's registry token: 64 lowercase hex characters
@@ -335,7 +336,8 @@ file again. Exit status 0 if nothing was rejected, 1 if some rows were, 2 on a u
 Examples:
   lender-client upload book-2026-11-20.csv
   lender-client upload --batch-size 5000 --no-progress big.jsonl
-  zcat book.csv.gz | lender-client upload --format csv -
+  lender-client upload book.csv.gz            # gzip is recognised
+  export-loans | lender-client upload --format jsonl -
 """
 
 

@@ -1,0 +1,116 @@
+"""Idempotency-Key: a retry returns the first answer, a different body conflicts, and
+concurrent requests with one key write once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from registry.models import LoanHistory, Submission
+from tests.helpers import loan
+
+
+def count(db_session: Any, model: Any) -> int:
+    try:
+        return int(db_session.scalar(select(func.count()).select_from(model)))
+    finally:
+        db_session.rollback()
+
+
+def post(client: Any, lender: Any, records: list[Any], key: str | None) -> Any:
+    headers = {**lender.headers, **({"Idempotency-Key": key} if key is not None else {})}
+    return client.post("/v1/loans", json={"loans": records}, headers=headers)
+
+
+def test_retry_with_the_same_key_returns_the_first_answer(client, new_lender, db_session):
+    lender = new_lender()
+    first = post(client, lender, [loan("A"), loan("B", currency="x")], "batch-0001")
+    again = post(client, lender, [loan("A"), loan("B", currency="x")], "batch-0001")
+    assert first.status_code == again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert count(db_session, Submission) == 1
+    assert count(db_session, LoanHistory) == 1
+
+
+def test_key_order_and_spacing_do_not_make_a_different_body(client, new_lender):
+    lender = new_lender()
+    first = post(client, lender, [loan("A")], "k-1").get_json()
+    record = dict(reversed(list(loan("A").items())))
+    again = client.post("/v1/loans", data='{"loans":  [' + __import__("json").dumps(record) + "]}",
+                        content_type="application/json",
+                        headers={**lender.headers, "Idempotency-Key": "k-1"})
+    assert again.get_json() == first
+
+
+def test_same_key_with_another_body_is_a_409_problem(client, new_lender, db_session):
+    lender = new_lender()
+    post(client, lender, [loan("A")], "k-1")
+    response = post(client, lender, [loan("A", outstanding=1)], "k-1")
+    assert response.status_code == 409
+    assert response.content_type == "application/problem+json"
+    assert response.get_json()["type"] == "/problems/idempotency-conflict"
+    assert count(db_session, Submission) == 1
+
+
+def test_keys_are_scoped_to_the_lender(client, new_lender, db_session):
+    a, b = new_lender(), new_lender()
+    first = post(client, a, [loan("A")], "shared-key").get_json()
+    second = post(client, b, [loan("A")], "shared-key").get_json()
+    assert first["submission_id"] != second["submission_id"]
+    assert second["accepted"] == 1
+    assert count(db_session, Submission) == 2
+
+
+def test_without_a_key_every_request_is_applied(client, new_lender, db_session):
+    lender = new_lender()
+    post(client, lender, [loan("A")], None)
+    body = post(client, lender, [loan("A")], None).get_json()
+    assert body["unchanged"] == 1
+    assert count(db_session, Submission) == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "clé", "tab\there", "bell\x07"])
+def test_malformed_key_is_a_400_problem(client, new_lender, key):
+    lender = new_lender()
+    response = client.post("/v1/loans", json={"loans": [loan()]},
+                           headers={**lender.headers, "Idempotency-Key": key})
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "headers.Idempotency-Key"
+
+
+@pytest.mark.parametrize("key", ["a", "x" * 255, "~!@# $%^&*()_+"])
+def test_any_printable_ascii_key_up_to_255_works(client, new_lender, key):
+    assert post(client, new_lender(), [loan()], key).status_code == 200
+
+
+def test_concurrent_requests_with_one_key_write_once(live_server, new_lender, db_session):
+    lender = new_lender()
+    records = [loan(f"C-{i}", borrower=i) for i in range(300)]
+    answers: list[dict[str, Any]] = []
+    start = threading.Barrier(4)
+
+    def send() -> None:
+        start.wait()
+        response = requests.post(
+            f"{live_server.url}/v1/loans", json={"loans": records}, timeout=60,
+            headers={**lender.headers, "Idempotency-Key": "concurrent-1"},
+        )
+        assert response.status_code == 200
+        answers.append(response.json())
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["accepted"] == 300
+    assert count(db_session, Submission) == 1
+    assert count(db_session, LoanHistory) == 300

@@ -1,0 +1,157 @@
+"""Every field of a loan report is checked, and a bad value is named by its JSON path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.helpers import NOW, iso, loan
+
+
+def rejected_fields(client: Any, lender: Any, record: Any) -> list[str]:
+    response = client.post("/v1/loans", json={"loans": [loan("OK"), record]}, headers=lender.headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["accepted"] + body["unchanged"] == 2 - len(body["rejected"])
+    if not body["rejected"]:
+        return []
+    (rejection,) = body["rejected"]
+    assert rejection["index"] == 1
+    return [error["field"] for error in rejection["errors"]]
+
+
+BAD_VALUES = [
+    ("loan_ref", ""), ("loan_ref", "x" * 65), ("loan_ref", 17), ("loan_ref", None),
+    ("borrower", "ab" * 31), ("borrower", "AB" * 32), ("borrower", "zz" * 32), ("borrower", 1),
+    ("product", "payday"), ("product", ""), ("product", 3),
+    ("currency", "cny"), ("currency", "CN"), ("currency", "CNYY"), ("currency", 156),
+    ("principal", -1), ("principal", 1.5), ("principal", "100"), ("principal", True),
+    ("principal", 2**63),
+    ("outstanding", -5), ("outstanding", 10.0), ("outstanding", None),
+    ("opened_on", "2026-02-30"), ("opened_on", "26-01-01"), ("opened_on", "2026-01-01T00:00:00Z"),
+    ("opened_on", 20260101),
+    ("due_on", "2026-13-01"), ("due_on", 5),
+    ("status", "active"), ("status", "OPEN"),
+    ("days_past_due", -1), ("days_past_due", 1.0), ("days_past_due", "3"),
+    ("as_of", "2026-11-25T12:00:00"), ("as_of", "yesterday"), ("as_of", 1764072000),
+]
+
+
+@pytest.mark.parametrize("field, value", BAD_VALUES)
+def test_bad_value_is_rejected_with_its_path(client, new_lender, field, value):
+    record = loan("BAD")
+    if value is None:
+        del record[field]  # missing
+    else:
+        record[field] = value
+    assert rejected_fields(client, new_lender(), record) == [f"loans[1].{field}"]
+
+
+def test_unknown_field_is_rejected_on_its_own(client, new_lender):
+    assert rejected_fields(client, new_lender(), loan("BAD", colour="red")) == ["loans[1].colour"]
+
+
+def test_several_errors_are_all_reported(client, new_lender):
+    fields = rejected_fields(client, new_lender(), loan("BAD", principal=-1, currency="x", extra=1))
+    assert sorted(fields) == ["loans[1].currency", "loans[1].extra", "loans[1].principal"]
+
+
+def test_due_on_is_required_except_for_credit_lines(client, new_lender):
+    lender = new_lender()
+    assert rejected_fields(client, lender, loan("BAD", due_on=None)) == ["loans[1].due_on"]
+    assert rejected_fields(client, lender, loan("CL", product="credit_line", due_on=None)) == []
+
+
+def test_explicit_null_due_on_is_allowed_for_credit_lines(client, new_lender):
+    record = loan("CL", product="credit_line")
+    record["due_on"] = None
+    assert rejected_fields(client, new_lender(), record) == []
+
+
+def test_due_on_may_not_precede_opened_on(client, new_lender):
+    lender = new_lender()
+    bad = loan("BAD", opened_on="2026-05-02", due_on="2026-05-01")
+    assert rejected_fields(client, lender, bad) == ["loans[1].due_on"]
+    same_day = loan("SAME", opened_on="2026-05-01", due_on="2026-05-01")
+    assert rejected_fields(client, lender, same_day) == []
+
+
+@pytest.mark.parametrize("status, days, ok", [
+    ("open", 45, True), ("written_off", 200, True), ("closed", 0, True), ("closed", 1, False),
+])
+def test_days_past_due_only_on_open_or_written_off_loans(client, new_lender, status, days, ok):
+    record = loan("X", status=status, days_past_due=days, outstanding=0)
+    assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].days_past_due"])
+
+
+@pytest.mark.parametrize("ahead, ok", [
+    (timedelta(minutes=5), True), (timedelta(minutes=5, microseconds=1), False),
+    (timedelta(days=1), False), (-timedelta(days=400), True),
+])
+def test_as_of_at_most_five_minutes_ahead(client, new_lender, ahead, ok):
+    record = loan("X", as_of=iso(NOW + ahead))
+    assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].as_of"])
+
+
+def test_as_of_with_an_offset_is_stored_in_utc(client, new_lender):
+    lender = new_lender()
+    client.post("/v1/loans", json={"loans": [loan("TZ", as_of="2026-11-25T19:30:00+08:00")]},
+                headers=lender.headers)
+    assert client.get("/v1/loans/TZ", headers=lender.headers).get_json()["as_of"] == "2026-11-25T11:30:00Z"
+
+
+def test_a_record_that_is_not_an_object(client, new_lender):
+    assert rejected_fields(client, new_lender(), ["not", "an", "object"]) == ["loans[1]"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ([loan()], "(body)"),
+    ("loans", "(body)"),
+    ({}, "loans"),
+    ({"loans": {}}, "loans"),
+    ({"loans": "x"}, "loans"),
+    ({"loans": []}, "loans"),
+    ({"loans": [loan()], "extra": 1}, "extra"),
+])
+def test_request_level_errors_are_one_422_problem(client, new_lender, body, field):
+    response = client.post("/v1/loans", json=body, headers=new_lender().headers)
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    problem = response.get_json()
+    assert problem["type"] == "/problems/validation" and problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]]
+
+
+def test_batch_size_limits(client, new_lender):
+    lender = new_lender()
+    too_many = [loan(f"L{i}", borrower=i) for i in range(5001)]
+    response = client.post("/v1/loans", json={"loans": too_many}, headers=lender.headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "loans"
+    response = client.post("/v1/loans", json={"loans": too_many[:5000]}, headers=lender.headers)
+    assert response.status_code == 200 and response.get_json()["accepted"] == 5000
+
+
+def test_malformed_json_is_a_400_problem(client, new_lender):
+    response = client.post("/v1/loans", data="{not json", content_type="application/json",
+                           headers=new_lender().headers)
+    assert response.status_code == 400
+    assert response.get_json()["type"] == "/problems/malformed-request"
+
+
+def test_wrong_content_type_is_a_415_problem(client, new_lender):
+    response = client.post("/v1/loans", data="loans=1", content_type="text/plain",
+                           headers=new_lender().headers)
+    assert response.status_code == 415
+    assert response.content_type == "application/problem+json"
+
+
+def test_oversize_body_is_a_413_problem(client, new_lender):
+    lender = new_lender()
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    response = client.post("/v1/loans", data=b"[" + b" " * limit + b"]",
+                           content_type="application/json", headers=lender.headers)
+    assert response.status_code == 413
+    assert response.get_json()["type"] == "/problems/payload-too-large"
