@@ -20,10 +20,12 @@ def iso(moment: datetime) -> str:
 
 
 def loan(loan_ref: str = "L-1", borrower: int | str = 1, **fields: Any) -> dict[str, Any]:
-    """A valid loan report; keyword arguments override fields (None removes one)."""
+    """A valid loan report; keyword arguments override fields (None removes one).
+    `borrower` is a test borrower's number or name, or already a 64-hex token."""
+    is_token = isinstance(borrower, str) and len(borrower) == 64
     record: dict[str, Any] = {
         "loan_ref": loan_ref,
-        "borrower": token(borrower),
+        "borrower": borrower if is_token else token(borrower),
         "product": "cash_loan",
         "currency": "CNY",
         "principal": 1_000_000,
