@@ -1,0 +1,130 @@
+"""Health, readiness, metrics, request ids, problem bodies and the OpenAPI document."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from flask import Flask
+
+from registry import create_app
+from registry.api.openapi import openapi_document
+from tests.helpers import loan, token
+
+
+def test_healthz_needs_no_database(tmp_path):
+    app = create_app({"database_url": f"sqlite:///{tmp_path}/missing/never.db"})
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_reports_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.get_json()["database"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_is_unreachable():
+    app = create_app({"database_url": "postgresql://nobody@127.0.0.1:1/none"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+
+
+def test_every_response_carries_a_request_id(client):
+    first, second = client.get("/healthz"), client.get("/healthz")
+    assert len(first.headers["X-Request-ID"]) >= 16
+    assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+def test_a_sane_incoming_request_id_is_kept(client):
+    response = client.get("/v1/loans", headers={"X-Request-ID": "trace-1234567890"})
+    assert response.headers["X-Request-ID"] == "trace-1234567890"
+    assert response.get_json()["request_id"] == "trace-1234567890"
+    hostile = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})
+    assert "<" not in hostile.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/nowhere"), ("delete", "/v1/loans"), ("put", "/v1/inquiries"),
+])
+def test_unknown_routes_and_methods_are_problems_not_html(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code in (404, 405)
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert set(body) >= {"type", "title", "status", "detail", "request_id"}
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_an_unexpected_error_is_a_500_problem_without_a_trace(database_url):
+    app = create_app({"database_url": database_url})
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.content_type == "application/problem+json"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_metrics_count_requests_records_inquiries_and_flags(client, new_lender):
+    lenders = [new_lender(f"l{i}") for i in range(3)]
+    for i, lender in enumerate(lenders):
+        records = [loan(f"M{i}", "metrics-borrower"), loan("BAD", currency="x")]
+        client.post("/v1/loans", json={"loans": records}, headers=lender.headers)
+    client.post("/v1/inquiries", headers=lenders[0].headers, json={
+        "borrower": token("metrics-borrower"), "purpose": "new_credit", "consent_ref": "c"})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'registry_http_requests_total{method="POST",route="/v1/loans",status="200"}' in text
+    assert 'registry_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/loans"}' in text
+    for outcome in ("accepted", "rejected", "stale", "unchanged"):
+        assert f'registry_loan_records_total{{outcome="{outcome}"}}' in text
+    assert 'registry_inquiries_total{purpose="new_credit"}' in text
+    assert 'registry_flags_raised_total{code="MULTI_LENDER"}' in text
+
+
+def test_openapi_documents_every_v1_route(app: Flask):
+    document = app.test_client().get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item
+    }
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/v1/"):
+            path = rule.rule.replace("<path:loan_ref>", "{loan_ref}")
+            served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served
+
+
+def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
+    document = openapi_document()
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_openapi_request_schemas_agree_with_validation():
+    batch = _validator("LoanBatch")
+    assert batch.is_valid({"loans": [loan()]})
+    assert batch.is_valid({"loans": [loan(product="credit_line", due_on=None)]})
+    for bad in ({"loans": []}, {"loans": [loan(currency="cny")]}, {"loans": [loan(extra=1)]},
+                {"loans": [loan(principal=-1)]}, {"loans": [loan()], "more": 1}):
+        assert not batch.is_valid(bad)
+    inquiry = _validator("InquiryBody")
+    assert inquiry.is_valid({"borrower": token(1), "purpose": "account_review"})
+    assert not inquiry.is_valid({"borrower": token(1), "purpose": "other"})
+
+
+def test_openapi_response_schemas_match_real_responses(client, new_lender):
+    lender = new_lender()
+    submitted = client.post("/v1/loans", json={"loans": [loan(), loan("X", currency="x")]},
+                            headers=lender.headers).get_json()
+    _validator("SubmissionOut").validate(submitted)
+    _validator("LoanOut").validate(client.get("/v1/loans/L-1", headers=lender.headers).get_json())
+    _validator("LoanPage").validate(client.get("/v1/loans", headers=lender.headers).get_json())
+    report = client.post("/v1/inquiries", headers=lender.headers, json={
+        "borrower": token(1), "purpose": "new_credit", "consent_ref": "c"}).get_json()
+    _validator("InquiryReportOut").validate(report)
+    problem = client.get("/v1/loans/nope", headers=lender.headers).get_json()
+    _validator("ProblemOut").validate(problem)

@@ -1,0 +1,110 @@
+"""The operator CLI, `registry`, against a real database through the environment."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from registry.cli import main
+from registry.models import Inquiry, Lender, Loan
+
+KEY = re.compile(r"rk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.delenv("REGISTRY_ENV", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output
+        return result
+
+    return invoke
+
+
+def test_lender_lifecycle(run, client):
+    added = run("lenders", "add", "acme", "Acme Credit")
+    (key,) = KEY.findall(added.output)
+    assert "shown once" in added.output
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/v1/loans", headers=headers).status_code == 200
+
+    listing = run("lenders", "list").output
+    assert "acme" in listing and "active" in listing and key.split("_")[1] in listing
+    assert key not in listing  # the secret is never shown again
+
+    run("lenders", "suspend", "acme")
+    assert client.get("/v1/loans", headers=headers).status_code == 403
+    run("lenders", "reactivate", "acme")
+    assert client.get("/v1/loans", headers=headers).status_code == 200
+
+    (second,) = KEY.findall(run("lenders", "new-key", "acme", "--label", "rotation").output)
+    run("lenders", "revoke-key", "acme", key.split("_")[1])
+    assert client.get("/v1/loans", headers=headers).status_code == 401
+    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+
+
+def test_errors_are_one_line_not_tracebacks(run):
+    run("lenders", "add", "acme", "Acme")
+    duplicate = run("lenders", "add", "acme", "Again", ok=False)
+    assert "already exists" in duplicate.output and "Traceback" not in duplicate.output
+    assert "no lender" in run("lenders", "suspend", "ghost", ok=False).output
+    assert "lender code" in run("lenders", "add", "Bad Code!", "X", ok=False).output
+
+
+def test_demo_is_idempotent_and_prints_working_keys(run, client, db_session):
+    first = run("demo")
+    keys = list(dict.fromkeys(KEY.findall(first.output)))  # the examples repeat the first
+    assert len(keys) == 5 and "curl" in first.output and "lender-client" in first.output
+
+    def totals():
+        try:
+            return tuple(db_session.scalar(select(func.count()).select_from(m))
+                         for m in (Lender, Loan, Inquiry))
+        finally:
+            db_session.rollback()
+
+    counts = totals()
+    assert counts[0] == 5 and counts[1] > 300 and counts[2] > 30
+    second = run("demo")
+    assert totals() == counts
+    new_keys = KEY.findall(second.output)
+    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {new_keys[0]}"}).status_code == 200
+    # Earlier demo keys are revoked by the new run.
+    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {keys[0]}"}).status_code == 401
+
+
+def test_demo_contains_over_indebted_borrowers(run, client):
+    output = run("demo").output
+    key = KEY.findall(output)[0]
+    borrower = re.search(r'"borrower": "([0-9a-f]{64})"', output).group(1)
+    report = client.post("/v1/inquiries", headers={"Authorization": f"Bearer {key}"}, json={
+        "borrower": borrower, "purpose": "new_credit", "consent_ref": "demo"}).get_json()
+    assert "MULTI_LENDER" in [f["code"] for f in report["flags"]]
+
+
+def test_demo_refuses_production(run, monkeypatch):
+    monkeypatch.setenv("REGISTRY_ENV", "production")
+    monkeypatch.setenv("REGISTRY_SECRET_KEY", "x" * 40)
+    assert "production" in run("demo", ok=False).output
+
+
+def test_db_upgrade_and_help_as_a_real_command(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    env = {"REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PATH": str(bin_dir)}
+    done = subprocess.run([str(bin_dir / "registry"), "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert "0001" in done.stdout
+    helped = subprocess.run([str(bin_dir / "registry"), "--help"], env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    for word in ("REGISTRY_DATABASE_URL", "lenders", "demo", "serve", "db"):
+        assert word in helped.stdout

@@ -1,0 +1,245 @@
+"""The lender client SDK against the real registry over HTTP (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lender_client import (
+    AuthenticationError,
+    BatchResult,
+    ConflictError,
+    FlagCode,
+    LoanReport,
+    LoanStatus,
+    NotFoundError,
+    PermissionDeniedError,
+    Product,
+    Purpose,
+    RegistryClient,
+    ValidationError,
+)
+from tests.helpers import token
+
+pytestmark = pytest.mark.live
+
+TODAY = datetime.now(UTC).date()
+AS_OF = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def loan_report(ref: str, borrower: int | str = 1, **overrides: Any) -> LoanReport:
+    values: dict[str, Any] = {
+        "loan_ref": ref,
+        "borrower": token(borrower),
+        "product": Product.CASH_LOAN,
+        "currency": "CNY",
+        "principal": 1_000_000,
+        "outstanding": 800_000,
+        "opened_on": TODAY - timedelta(days=90),
+        "due_on": TODAY + timedelta(days=275),
+        "status": LoanStatus.OPEN,
+        "days_past_due": 0,
+        "as_of": AS_OF,
+    }
+    values.update(overrides)
+    return LoanReport(**values)
+
+
+@pytest.fixture
+def connect(live_server: Any) -> Iterator[Callable[[str], RegistryClient]]:
+    clients: list[RegistryClient] = []
+
+    def make(api_key: str) -> RegistryClient:
+        client = RegistryClient(live_server.url, api_key, timeout=30, max_retries=1)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def lender_client(new_lender: Any, connect: Callable[[str], RegistryClient]) -> RegistryClient:
+    return connect(new_lender().api_key)
+
+
+def test_report_then_get_loan_round_trip(lender_client: RegistryClient) -> None:
+    sent = loan_report("L-2026/0001 a", due_on=None, product=Product.CREDIT_LINE)
+    summary = lender_client.report_loans([sent])
+    assert (summary.accepted, summary.unchanged, summary.stale, summary.rejected_count) == (
+        1, 0, 0, 0,
+    )
+    assert summary.ok and len(summary.submission_ids) == 1
+
+    loan = lender_client.get_loan("L-2026/0001 a")
+    assert loan.to_report() == sent
+    assert loan.product is Product.CREDIT_LINE and loan.due_on is None
+    assert loan.first_reported_at is not None and loan.last_reported_at is not None
+    assert loan.raw["loan_ref"] == "L-2026/0001 a"
+
+
+def test_large_stream_in_batches_then_rerun_is_unchanged(lender_client: RegistryClient) -> None:
+    def reports() -> Iterator[LoanReport]:
+        for i in range(2_500):
+            yield loan_report(f"L-{i:05d}", borrower=i)
+
+    batches: list[BatchResult] = []
+    summary = lender_client.report_loans(reports(), batch_size=1000, on_batch=batches.append)
+    assert summary.records == 2_500 and summary.batches == 3
+    assert [b.size for b in batches] == [1000, 1000, 500]
+    assert [b.start_index for b in batches] == [0, 1000, 2000]
+    assert summary.accepted == 2_500 and summary.rejected_count == 0
+    assert len(set(summary.submission_ids)) == 3
+    assert len({b.idempotency_key for b in batches}) == 3
+
+    again = lender_client.report_loans(reports(), batch_size=1000)
+    assert (again.accepted, again.unchanged, again.stale) == (0, 2_500, 0)
+
+
+def test_rejections_are_mapped_to_the_position_in_the_whole_stream(
+    lender_client: RegistryClient,
+) -> None:
+    def reports() -> Iterator[LoanReport | dict[str, Any]]:
+        for i in range(1_200):
+            if i == 5:
+                yield {**loan_report(f"L-{i}").to_json(), "product": "spaceship"}
+            elif i == 1_100:
+                yield loan_report(f"L-{i}", due_on=TODAY - timedelta(days=365))
+            else:
+                yield loan_report(f"L-{i}", borrower=i)
+
+    summary = lender_client.report_loans(reports(), batch_size=500)
+    assert summary.accepted == 1_198 and summary.rejected_count == 2
+    first, second = summary.rejected
+    assert (first.index, first.loan_ref, first.batch) == (5, "L-5", 0)
+    assert [e.field for e in first.errors] == ["product"]
+    assert (second.index, second.loan_ref, second.batch) == (1_100, "L-1100", 2)
+    assert [e.field for e in second.errors] == ["due_on"]
+    assert second.errors[0].message
+
+
+def test_older_report_is_stale(lender_client: RegistryClient) -> None:
+    lender_client.report_loans([loan_report("L-1")])
+    older = loan_report("L-1", outstanding=900_000, as_of=AS_OF - timedelta(days=1))
+    summary = lender_client.report_loans([older])
+    assert (summary.accepted, summary.stale) == (0, 1)
+    assert lender_client.get_loan("L-1").outstanding == 800_000
+
+
+def test_same_idempotency_key_replays_and_other_body_conflicts(
+    lender_client: RegistryClient,
+) -> None:
+    first = lender_client.submit_batch([loan_report("L-1")], idempotency_key="batch-7")
+    replay = lender_client.submit_batch([loan_report("L-1")], idempotency_key="batch-7")
+    assert replay.submission_id == first.submission_id and replay.accepted == 1
+    with pytest.raises(ConflictError) as info:
+        lender_client.submit_batch([loan_report("L-2")], idempotency_key="batch-7")
+    assert info.value.status == 409 and not info.value.in_progress
+    assert info.value.problem_type == "/problems/idempotency-conflict"
+
+
+def test_iter_loans_pages_through_everything(lender_client: RegistryClient) -> None:
+    reports = [loan_report(f"L-{i:03d}", borrower=i) for i in range(250)]
+    closed = {f"L-{i:03d}" for i in range(0, 250, 10)}
+    reports = [
+        loan_report(r.loan_ref, borrower=i, status=LoanStatus.CLOSED, outstanding=0)
+        if r.loan_ref in closed
+        else r
+        for i, r in enumerate(reports)
+    ]
+    lender_client.report_loans(reports)
+    refs = [loan.loan_ref for loan in lender_client.iter_loans(page_size=40)]
+    assert sorted(refs) == sorted(r.loan_ref for r in reports)
+    assert len(refs) == len(set(refs)) == 250
+    closed_refs = {loan.loan_ref for loan in lender_client.iter_loans(status="closed")}
+    assert closed_refs == closed
+    page = lender_client.list_loans(status=LoanStatus.OPEN, limit=7)
+    assert len(page.data) == 7 and page.next_cursor
+
+
+def test_inquiry_reports_multi_lender(
+    new_lender: Any, connect: Callable[[str], RegistryClient]
+) -> None:
+    holders = [connect(new_lender().api_key) for _ in range(3)]
+    for n, client in enumerate(holders):
+        client.report_loans(
+            [loan_report(f"L-{n}", borrower="applicant", outstanding=100_000 * (n + 1))]
+        )
+    asker = connect(new_lender().api_key)
+    report = asker.inquire(
+        token("applicant"),
+        consent_ref="APP-2026-0001",
+        amount_requested=500_000,
+        currency="CNY",
+    )
+    assert report.borrower == token("applicant")
+    assert report.purpose is Purpose.NEW_CREDIT
+    assert report.summary.open_loans == 3
+    assert report.summary.lenders_with_open_loans == 3
+    assert report.summary.other_lenders_with_open_loans == 3
+    assert report.summary.outstanding == {"CNY": 600_000}
+    assert report.own.open_loans == 0
+    assert report.has_flag(FlagCode.MULTI_LENDER)
+    assert report.raw["inquiry_id"] == report.inquiry_id
+
+    # The first holder sees the same position, with its own part split out, and sees the
+    # other lender's inquiry.
+    mine = holders[0].inquire(token("applicant"), purpose=Purpose.ACCOUNT_REVIEW)
+    assert mine.own.open_loans == 1 and mine.own.outstanding == {"CNY": 100_000}
+    assert mine.summary.other_lenders_with_open_loans == 2
+    assert mine.summary.other_lenders_inquiring.last_1d == 1
+
+
+def test_inquiry_without_consent_is_a_validation_error(lender_client: RegistryClient) -> None:
+    with pytest.raises(ValidationError) as info:
+        lender_client.inquire(token(1))
+    assert info.value.status == 422
+    assert "consent_ref" in [e.field for e in info.value.field_errors]
+
+
+def test_bad_api_key_is_an_authentication_error(live_server: Any) -> None:
+    with RegistryClient(live_server.url, "not-a-real-key") as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.get_loan("L-1")
+    assert info.value.status == 401 and info.value.request_id
+    assert "not-a-real-key" not in str(info.value)
+
+
+def test_another_lenders_loan_is_not_found(
+    new_lender: Any, connect: Callable[[str], RegistryClient]
+) -> None:
+    owner = connect(new_lender().api_key)
+    other = connect(new_lender().api_key)
+    owner.report_loans([loan_report("SHARED-REF")])
+    with pytest.raises(NotFoundError) as info:
+        other.get_loan("SHARED-REF")
+    assert info.value.status == 404 and info.value.problem_type == "/problems/not-found"
+
+
+def test_suspended_lender_is_denied(
+    new_lender: Any, suspend_lender: Callable[[str], None], connect: Callable[[str], RegistryClient]
+) -> None:
+    lender = new_lender()
+    client = connect(lender.api_key)
+    client.report_loans([loan_report("L-1")])
+    suspend_lender(lender.code)
+    with pytest.raises(PermissionDeniedError) as info:
+        client.report_loans([loan_report("L-2")])
+    assert info.value.status == 403
+    assert info.value.partial_summary is not None and info.value.partial_summary.records == 0
+
+
+def test_health_and_readiness(lender_client: RegistryClient) -> None:
+    assert isinstance(lender_client.health(), dict)
+    assert lender_client.ready() is True
+
+
+def test_opened_on_boundaries_are_dates(lender_client: RegistryClient) -> None:
+    sent = loan_report("L-date", opened_on=date(2020, 2, 29), due_on=date(2030, 2, 28))
+    lender_client.report_loans([sent])
+    got = lender_client.get_loan("L-date")
+    assert (got.opened_on, got.due_on) == (date(2020, 2, 29), date(2030, 2, 28))
