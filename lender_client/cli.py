@@ -471,7 +471,6 @@ def _loan_table(loan: Loan) -> Table:
     status_style = {"open": "green", "closed": "dim", "written_off": "bold red"}.get(
         str(loan.status), ""
     )
-    table.add_row("Borrower", loan.borrower)
     table.add_row("Product", str(loan.product))
     table.add_row("Status", Text(str(loan.status), style=status_style))
     table.add_row("Principal", format_money(loan.principal, loan.currency))
@@ -509,7 +508,9 @@ def loan(ctx: click.Context, ref: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False))
     else:
-        Console().print(_loan_table(result))
+        console = Console()
+        console.print(_loan_table(result))
+        console.print(f"Borrower {result.borrower}", markup=False, highlight=False)
 
 
 @cli.command()

@@ -1,0 +1,28 @@
+# The registry service: gunicorn, as a non-root user. Runs the migrations, then serves.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 registry \
+ && useradd --system --uid 10001 --gid registry --home-dir /app --shell /usr/sbin/nologin registry
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY registry ./registry
+COPY lender_client ./lender_client
+RUN pip install . && rm -rf /root/.cache
+
+ENV REGISTRY_ENV=production \
+    REGISTRY_BIND=0.0.0.0:8000 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+
+USER registry
+EXPOSE 8000
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
+
+CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && registry db upgrade && exec gunicorn -c python:registry.gunicorn_config 'registry:create_app()'"]

@@ -1,0 +1,71 @@
+"""docker-compose.yml and the Dockerfile, checked by reading them (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_postgres_16_with_a_pg_isready_health_check():
+    db = compose()["services"]["db"]
+    assert db["image"].startswith("postgres:16")
+    check = db["healthcheck"]["test"]
+    assert any("pg_isready" in part for part in check)
+    assert db["environment"]["POSTGRES_DB"] == "registry"
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in db["volumes"])
+
+
+def test_registry_waits_for_a_healthy_database_then_migrates_and_serves():
+    registry = compose()["services"]["registry"]
+    assert registry["depends_on"]["db"]["condition"] == "service_healthy"
+    command = " ".join(registry["command"])
+    assert command.index("registry db upgrade") < command.index("gunicorn")
+    assert "'registry:create_app()'" in command
+    env = registry["environment"]
+    assert env["REGISTRY_ENV"] == "production"
+    assert env["REGISTRY_DATABASE_URL"].startswith("postgresql://") and "@db:5432/" in env["REGISTRY_DATABASE_URL"]
+    # No default secret: compose refuses to start without one.
+    assert env["REGISTRY_SECRET_KEY"].startswith("${REGISTRY_SECRET_KEY:?")
+    assert registry["build"] == "."
+
+
+def test_dockerfile_runs_gunicorn_as_a_non_root_user_after_migrating():
+    text = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    cmd = re.search(r"^CMD\s+(.*)$", text, re.MULTILINE).group(1)
+    assert cmd.index("registry db upgrade") < cmd.index("gunicorn")
+    assert "registry:create_app()" in cmd
+    assert "REGISTRY_ENV=production" in text
+    assert re.search(r"^HEALTHCHECK", text, re.MULTILINE)
+    # Everything the image copies exists.
+    for source in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE):
+        for part in source.split():
+            assert (ROOT / part).exists(), part
+
+
+def test_gunicorn_config_and_app_import_as_the_image_does():
+    import importlib
+
+    config = importlib.import_module("registry.gunicorn_config")
+    assert config.bind.endswith(":8000") and config.workers >= 1
+    from registry import create_app
+
+    assert callable(create_app)
+
+
+def test_env_example_documents_every_variable_the_code_reads():
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    used = set()
+    for path in (ROOT / "registry").rglob("*.py"):
+        used |= set(re.findall(r"""environ(?:\.get)?\(\s*["'](REGISTRY_[A-Z_]+|WEB_CONCURRENCY|PROMETHEUS_MULTIPROC_DIR)""", path.read_text()))
+        used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", path.read_text()))
+    assert used <= documented, used - documented
