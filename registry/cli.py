@@ -100,8 +100,14 @@ def lenders_list() -> None:
     with _session() as session:
         table = Table("code", "name", "status", "active keys", "open loans", "since")
         for row in lenders.list_lenders(session):
-            table.add_row(row.code, row.name, row.status, ", ".join(row.active_keys) or "-",
-                          str(row.open_loans), row.created_at.date().isoformat())
+            table.add_row(
+                row.code,
+                row.name,
+                row.status,
+                ", ".join(row.active_keys) or "-",
+                str(row.open_loans),
+                row.created_at.date().isoformat(),
+            )
         console.print(table)
 
 
@@ -167,8 +173,12 @@ def serve(host: str, port: int, debug: bool) -> None:
 
 
 @main.command()
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
-              help="Where the registry will be served, for the printed examples.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:5000",
+    show_default=True,
+    help="Where the registry will be served, for the printed examples.",
+)
 def demo(url: str) -> None:
     """Load demo lenders, borrowers and inquiries (once) and print fresh demo API keys."""
     from registry.services.demo import seed_demo
@@ -177,8 +187,11 @@ def demo(url: str) -> None:
         raise click.ClickException("refusing to load demo data with REGISTRY_ENV=production")
     with _session() as session:
         result = seed_demo(session, _clock.now())
-    console.print("[green]demo data loaded[/green]" if result.created
-                  else "[yellow]demo data already present; issued fresh demo keys[/yellow]")
+    console.print(
+        "[green]demo data loaded[/green]"
+        if result.created
+        else "[yellow]demo data already present; issued fresh demo keys[/yellow]"
+    )
     console.print("Demo lenders and their API keys (each run revokes the previous demo keys):")
     for code, name, secret in result.keys:
         click.echo(f"  {code:<10} {secret}   # {name}")
@@ -187,8 +200,8 @@ def demo(url: str) -> None:
     click.echo(
         f"  curl -s -X POST {url}/v1/inquiries -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' "
-        f"-d '{{\"borrower\": \"{result.over_indebted_borrower}\", \"purpose\": \"new_credit\", "
-        f"\"consent_ref\": \"demo-1\"}}'"
+        f'-d \'{{"borrower": "{result.over_indebted_borrower}", "purpose": "new_credit", '
+        f'"consent_ref": "demo-1"}}\''
     )
     click.echo(
         f"  REGISTRY_URL={url} REGISTRY_API_KEY={key} "

@@ -48,10 +48,16 @@ class Settings:
 
     def validated(self) -> Settings:
         if self.env not in ("development", "production"):
-            raise ConfigError(f"REGISTRY_ENV must be 'development' or 'production', not {self.env!r}")
+            raise ConfigError(
+                f"REGISTRY_ENV must be 'development' or 'production', not {self.env!r}"
+            )
         if self.production:
             if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY:
-                raise ConfigError("REGISTRY_SECRET_KEY must be set to a random secret in production")
+                raise ConfigError(
+                    "REGISTRY_SECRET_KEY must be set to a random secret in production"
+                )
             if len(self.secret_key) < 32:
-                raise ConfigError("REGISTRY_SECRET_KEY must be at least 32 characters in production")
+                raise ConfigError(
+                    "REGISTRY_SECRET_KEY must be at least 32 characters in production"
+                )
         return self

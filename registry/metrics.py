@@ -20,7 +20,9 @@ from prometheus_client import (
 )
 
 REQUESTS = Counter(
-    "registry_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+    "registry_http_requests_total",
+    "HTTP requests by route and status",
+    ["method", "route", "status"],
 )
 LATENCY = Histogram(
     "registry_http_request_duration_seconds",

@@ -32,8 +32,12 @@ from registry.services import lenders
 from registry.services.policy import RULES
 from tests.helpers import NOW
 
-PG_ADMIN_URL = os.environ.get("REGISTRY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = [b for b in os.environ.get("REGISTRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+PG_ADMIN_URL = os.environ.get(
+    "REGISTRY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = [
+    b for b in os.environ.get("REGISTRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
+]
 # Children first, so that plain DELETE works where TRUNCATE ... CASCADE does not exist.
 TABLES = ["inquiries", "loan_history", "loans", "loan_refs", "submissions", "api_keys", "lenders"]
 
@@ -59,7 +63,9 @@ def _drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A new database for this test session, with the schema built by the migrations."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "registry.db"

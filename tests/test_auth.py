@@ -24,11 +24,21 @@ def call(client, method, path, body, headers):
 
 
 @pytest.mark.parametrize("method, path, body", ENDPOINTS)
-@pytest.mark.parametrize("authorization", [
-    None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer not-a-key",
-    "Bearer rk_aaaaaaaaaaaa_" + "A" * 43,
-])
-def test_missing_malformed_or_unknown_key_is_401(client, new_lender, method, path, body, authorization):
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-key",
+        "Bearer rk_aaaaaaaaaaaa_" + "A" * 43,
+    ],
+)
+def test_missing_malformed_or_unknown_key_is_401(
+    client, new_lender, method, path, body, authorization
+):
     new_lender()
     headers = {} if authorization is None else {"Authorization": authorization}
     response = call(client, method, path, body, headers)
@@ -59,12 +69,17 @@ def test_several_keys_work_and_a_revoked_one_does_not(client, new_lender, db_ses
     second = lenders.issue_key(db_session, row, NOW, label="rotation")
     db_session.commit()
     for key in (lender.api_key, second.secret):
-        assert client.get("/v1/loans", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            client.get("/v1/loans", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        )
     first_prefix = lender.api_key.split("_")[1]
     lenders.revoke_key(db_session, row, first_prefix, NOW + timedelta(minutes=1))
     db_session.commit()
     assert client.get("/v1/loans", headers=lender.headers).status_code == 401
-    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {second.secret}"}).status_code == 200
+    assert (
+        client.get("/v1/loans", headers={"Authorization": f"Bearer {second.secret}"}).status_code
+        == 200
+    )
 
 
 def test_keys_are_random_and_stored_only_as_hashes(new_lender, db_session):

@@ -16,12 +16,14 @@ def test_defaults_are_a_local_sqlite_development_setup():
 
 
 def test_values_come_from_the_environment():
-    settings = Settings.from_env({
-        "REGISTRY_ENV": "production",
-        "REGISTRY_DATABASE_URL": "postgresql://registry@db/registry",
-        "REGISTRY_SECRET_KEY": "s" * 40,
-        "REGISTRY_LOG_LEVEL": "warning",
-    }).validated()
+    settings = Settings.from_env(
+        {
+            "REGISTRY_ENV": "production",
+            "REGISTRY_DATABASE_URL": "postgresql://registry@db/registry",
+            "REGISTRY_SECRET_KEY": "s" * 40,
+            "REGISTRY_LOG_LEVEL": "warning",
+        }
+    ).validated()
     assert settings.production and settings.database_url.endswith("@db/registry")
     assert settings.log_level == "WARNING"
 

@@ -31,7 +31,10 @@ def test_registry_waits_for_a_healthy_database_then_migrates_and_serves():
     assert "'registry:create_app()'" in command
     env = registry["environment"]
     assert env["REGISTRY_ENV"] == "production"
-    assert env["REGISTRY_DATABASE_URL"].startswith("postgresql://") and "@db:5432/" in env["REGISTRY_DATABASE_URL"]
+    assert (
+        env["REGISTRY_DATABASE_URL"].startswith("postgresql://")
+        and "@db:5432/" in env["REGISTRY_DATABASE_URL"]
+    )
     # No default secret: compose refuses to start without one.
     assert env["REGISTRY_SECRET_KEY"].startswith("${REGISTRY_SECRET_KEY:?")
     assert registry["build"] == "."
@@ -66,6 +69,11 @@ def test_env_example_documents_every_variable_the_code_reads():
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     used = set()
     for path in (ROOT / "registry").rglob("*.py"):
-        used |= set(re.findall(r"""environ(?:\.get)?\(\s*["'](REGISTRY_[A-Z_]+|WEB_CONCURRENCY|PROMETHEUS_MULTIPROC_DIR)""", path.read_text()))
+        used |= set(
+            re.findall(
+                r"""environ(?:\.get)?\(\s*["'](REGISTRY_[A-Z_]+|WEB_CONCURRENCY|PROMETHEUS_MULTIPROC_DIR)""",
+                path.read_text(),
+            )
+        )
         used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", path.read_text()))
     assert used <= documented, used - documented

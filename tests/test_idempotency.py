@@ -42,9 +42,12 @@ def test_key_order_and_spacing_do_not_make_a_different_body(client, new_lender):
     lender = new_lender()
     first = post(client, lender, [loan("A")], "k-1").get_json()
     record = dict(reversed(list(loan("A").items())))
-    again = client.post("/v1/loans", data='{"loans":  [' + __import__("json").dumps(record) + "]}",
-                        content_type="application/json",
-                        headers={**lender.headers, "Idempotency-Key": "k-1"})
+    again = client.post(
+        "/v1/loans",
+        data='{"loans":  [' + __import__("json").dumps(record) + "]}",
+        content_type="application/json",
+        headers={**lender.headers, "Idempotency-Key": "k-1"},
+    )
     assert again.get_json() == first
 
 
@@ -78,8 +81,9 @@ def test_without_a_key_every_request_is_applied(client, new_lender, db_session):
 @pytest.mark.parametrize("key", ["", "x" * 256, "clé", "tab\there", "bell\x07"])
 def test_malformed_key_is_a_400_problem(client, new_lender, key):
     lender = new_lender()
-    response = client.post("/v1/loans", json={"loans": [loan()]},
-                           headers={**lender.headers, "Idempotency-Key": key})
+    response = client.post(
+        "/v1/loans", json={"loans": [loan()]}, headers={**lender.headers, "Idempotency-Key": key}
+    )
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "headers.Idempotency-Key"
 
@@ -98,7 +102,9 @@ def test_concurrent_requests_with_one_key_write_once(live_server, new_lender, db
     def send() -> None:
         start.wait()
         response = requests.post(
-            f"{live_server.url}/v1/loans", json={"loans": records}, timeout=60,
+            f"{live_server.url}/v1/loans",
+            json={"loans": records},
+            timeout=60,
             headers={**lender.headers, "Idempotency-Key": "concurrent-1"},
         )
         assert response.status_code == 200

@@ -22,8 +22,9 @@ def report(client: Any, lender: Any, records: list[dict[str, Any]]) -> None:
     assert response.status_code == 200 and not response.get_json()["rejected"], response.get_json()
 
 
-def inquire(client: Any, lender: Any, borrower: str = B, purpose: str = "new_credit",
-            **extra: Any) -> dict[str, Any]:
+def inquire(
+    client: Any, lender: Any, borrower: str = B, purpose: str = "new_credit", **extra: Any
+) -> dict[str, Any]:
     body = {"borrower": borrower, "purpose": purpose, "consent_ref": "consent-1", **extra}
     response = client.post("/v1/inquiries", json=body, headers=lender.headers)
     assert response.status_code == 200, response.get_json()
@@ -38,8 +39,13 @@ def codes(result: dict[str, Any]) -> list[str]:
 def test_unknown_borrower_gets_an_empty_report(client, new_lender):
     result = inquire(client, new_lender())
     assert result["summary"] == {
-        "open_loans": 0, "lenders_with_open_loans": 0, "other_lenders_with_open_loans": 0,
-        "outstanding": {}, "max_days_past_due": 0, "past_due_loans": 0, "written_off_loans": 0,
+        "open_loans": 0,
+        "lenders_with_open_loans": 0,
+        "other_lenders_with_open_loans": 0,
+        "outstanding": {},
+        "max_days_past_due": 0,
+        "past_due_loans": 0,
+        "written_off_loans": 0,
         "loans_opened_last_30d": 0,
         "other_lenders_inquiring": {"1d": 0, "7d": 0, "30d": 0, "90d": 0},
     }
@@ -52,19 +58,40 @@ def test_unknown_borrower_gets_an_empty_report(client, new_lender):
 def test_every_figure_matches_a_hand_computed_book(client, new_lender):
     me, a, b, c = new_lender("me"), new_lender("alpha"), new_lender("bravo"), new_lender("charlie")
     recent, old = (NOW - timedelta(days=10)).date().isoformat(), "2025-01-15"
-    report(client, me, [
-        loan("M1", B, outstanding=100_00, opened_on=old, due_on="2026-12-31"),
-        loan("M2", B, currency="USD", outstanding=5_00, opened_on=recent, due_on="2027-01-31"),
-    ])
-    report(client, a, [
-        loan("A1", B, outstanding=2_000_00, days_past_due=12, opened_on=recent),
-        loan("A2", B, status="closed", outstanding=0, opened_on=recent),  # closed: only "opened"
-    ])
-    report(client, b, [
-        loan("B1", B, status="written_off", outstanding=777_00, days_past_due=400, opened_on=old,
-             due_on="2025-06-01"),
-        loan("B2", B, outstanding=1, days_past_due=3, opened_on=old, due_on="2026-12-01"),
-    ])
+    report(
+        client,
+        me,
+        [
+            loan("M1", B, outstanding=100_00, opened_on=old, due_on="2026-12-31"),
+            loan("M2", B, currency="USD", outstanding=5_00, opened_on=recent, due_on="2027-01-31"),
+        ],
+    )
+    report(
+        client,
+        a,
+        [
+            loan("A1", B, outstanding=2_000_00, days_past_due=12, opened_on=recent),
+            loan(
+                "A2", B, status="closed", outstanding=0, opened_on=recent
+            ),  # closed: only "opened"
+        ],
+    )
+    report(
+        client,
+        b,
+        [
+            loan(
+                "B1",
+                B,
+                status="written_off",
+                outstanding=777_00,
+                days_past_due=400,
+                opened_on=old,
+                due_on="2025-06-01",
+            ),
+            loan("B2", B, outstanding=1, days_past_due=3, opened_on=old, due_on="2026-12-01"),
+        ],
+    )
     report(client, c, [loan("X1", token("someone else"), outstanding=9_999_99)])
 
     result = inquire(client, me)
@@ -157,9 +184,12 @@ def test_inquiry_windows_at_their_boundaries(client, new_lender, clock):
     """Lender i asks at NOW - offset_i; a window of N days holds [now - N x 24h, now]."""
     asker = new_lender("asker")
     offsets = {
-        "w1_in": timedelta(days=1), "w1_out": timedelta(days=1, seconds=1),
-        "w7_in": timedelta(days=7), "w7_out": timedelta(days=7, microseconds=1),
-        "w30_in": timedelta(days=30), "w90_in": timedelta(days=90),
+        "w1_in": timedelta(days=1),
+        "w1_out": timedelta(days=1, seconds=1),
+        "w7_in": timedelta(days=7),
+        "w7_out": timedelta(days=7, microseconds=1),
+        "w30_in": timedelta(days=30),
+        "w90_in": timedelta(days=90),
         "w90_out": timedelta(days=90, seconds=1),
     }
     for code, offset in offsets.items():
@@ -222,7 +252,11 @@ def test_new_credit_inquiry_is_recorded_with_amount_and_consent(client, new_lend
     db_session.rollback()
     assert row.id == result["inquiry_id"] and row.borrower.hex() == B
     assert (row.purpose, row.consent_ref, row.amount_requested, row.currency) == (
-        "new_credit", "C-77", 500_000, "CNY")
+        "new_credit",
+        "C-77",
+        500_000,
+        "CNY",
+    )
     assert row.lender_id == asker.id and row.created_at == NOW
 
 
@@ -241,21 +275,38 @@ def test_policy_change_applies_to_the_next_inquiry(client, new_lender, db_sessio
     assert "MULTI_LENDER" not in codes(inquire(client, asker))
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"borrower": "abc", "purpose": "new_credit", "consent_ref": "c"}, "borrower"),
-    ({"borrower": B, "purpose": "marketing", "consent_ref": "c"}, "purpose"),
-    ({"borrower": B, "purpose": "new_credit"}, "consent_ref"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": ""}, "consent_ref"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c" * 129}, "consent_ref"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": -1}, "amount_requested"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": 1.5}, "amount_requested"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": 100}, "currency"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "currency": "yen"}, "currency"),
-    ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "lender": "x"}, "lender"),
-    ({"purpose": "new_credit", "consent_ref": "c"}, "borrower"),
-    ([], "(body)"),
-])
-def test_bad_inquiries_are_422_problems_naming_the_field(client, new_lender, body, field, db_session):
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"borrower": "abc", "purpose": "new_credit", "consent_ref": "c"}, "borrower"),
+        ({"borrower": B, "purpose": "marketing", "consent_ref": "c"}, "purpose"),
+        ({"borrower": B, "purpose": "new_credit"}, "consent_ref"),
+        ({"borrower": B, "purpose": "new_credit", "consent_ref": ""}, "consent_ref"),
+        ({"borrower": B, "purpose": "new_credit", "consent_ref": "c" * 129}, "consent_ref"),
+        (
+            {"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": -1},
+            "amount_requested",
+        ),
+        (
+            {"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": 1.5},
+            "amount_requested",
+        ),
+        (
+            {"borrower": B, "purpose": "new_credit", "consent_ref": "c", "amount_requested": 100},
+            "currency",
+        ),
+        (
+            {"borrower": B, "purpose": "new_credit", "consent_ref": "c", "currency": "yen"},
+            "currency",
+        ),
+        ({"borrower": B, "purpose": "new_credit", "consent_ref": "c", "lender": "x"}, "lender"),
+        ({"purpose": "new_credit", "consent_ref": "c"}, "borrower"),
+        ([], "(body)"),
+    ],
+)
+def test_bad_inquiries_are_422_problems_naming_the_field(
+    client, new_lender, body, field, db_session
+):
     response = client.post("/v1/inquiries", json=body, headers=new_lender().headers)
     assert response.status_code == 422
     problem = response.get_json()

@@ -57,7 +57,9 @@ def test_unchanged_with_newer_as_of_remembers_it(client, new_lender, clock, db_s
     assert stored["first_reported_at"] == iso(NOW)
     assert count(db_session, LoanHistory) == 1
     # An older report now counts as stale against the remembered as_of.
-    body = post(client, lender, [loan(outstanding=1, as_of=iso(NOW - timedelta(days=2)))]).get_json()
+    body = post(
+        client, lender, [loan(outstanding=1, as_of=iso(NOW - timedelta(days=2)))]
+    ).get_json()
     assert body["stale"] == 1
 
 
@@ -73,7 +75,9 @@ def test_newer_state_is_accepted_with_a_history_row(client, new_lender, db_sessi
 def test_older_report_is_stale_and_changes_nothing(client, new_lender, db_session):
     lender = new_lender()
     post(client, lender, [loan(outstanding=500_000)])
-    body = post(client, lender, [loan(outstanding=1, as_of=iso(NOW - timedelta(seconds=1)))]).get_json()
+    body = post(
+        client, lender, [loan(outstanding=1, as_of=iso(NOW - timedelta(seconds=1)))]
+    ).get_json()
     assert (body["accepted"], body["stale"]) == (0, 1)
     assert client.get("/v1/loans/L-1", headers=lender.headers).get_json()["outstanding"] == 500_000
     assert count(db_session, LoanHistory) == 1
@@ -84,10 +88,15 @@ def test_same_as_of_with_different_content_is_rejected_on_as_of(client, new_lend
     post(client, lender, [loan()])
     body = post(client, lender, [loan(outstanding=1)]).get_json()
     assert body["accepted"] == 0
-    assert body["rejected"] == [{
-        "index": 0, "loan_ref": "L-1",
-        "errors": [{"field": "loans[0].as_of", "message": body["rejected"][0]["errors"][0]["message"]}],
-    }]
+    assert body["rejected"] == [
+        {
+            "index": 0,
+            "loan_ref": "L-1",
+            "errors": [
+                {"field": "loans[0].as_of", "message": body["rejected"][0]["errors"][0]["message"]}
+            ],
+        }
+    ]
     assert "same as_of" in body["rejected"][0]["errors"][0]["message"]
 
 
@@ -103,7 +112,9 @@ def test_borrower_token_never_changes(client, new_lender):
 @pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]])
 def test_out_of_order_reports_end_in_the_newest_state(client, new_lender, order):
     lender = new_lender()
-    states = [loan(outstanding=900 - i * 100, as_of=iso(NOW - timedelta(hours=3 - i))) for i in range(3)]
+    states = [
+        loan(outstanding=900 - i * 100, as_of=iso(NOW - timedelta(hours=3 - i))) for i in range(3)
+    ]
     for i in order:  # one request per report, in the given order
         post(client, lender, [states[i]])
     assert client.get("/v1/loans/L-1", headers=lender.headers).get_json()["outstanding"] == 700
@@ -112,7 +123,9 @@ def test_out_of_order_reports_end_in_the_newest_state(client, new_lender, order)
 @pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 0, 2]])
 def test_order_within_one_batch_is_honoured(client, new_lender, db_session, order):
     lender = new_lender()
-    states = [loan(outstanding=900 - i * 100, as_of=iso(NOW - timedelta(hours=3 - i))) for i in range(3)]
+    states = [
+        loan(outstanding=900 - i * 100, as_of=iso(NOW - timedelta(hours=3 - i))) for i in range(3)
+    ]
     body = post(client, lender, [states[i] for i in order]).get_json()
     assert client.get("/v1/loans/L-1", headers=lender.headers).get_json()["outstanding"] == 700
     # Each report counts as if sent alone, in batch order.
@@ -187,10 +200,16 @@ def test_listing_pages_through_every_loan_with_a_status_filter(client, new_lende
     assert len(everything["data"]) == 32 and everything["next_cursor"] is None
 
 
-@pytest.mark.parametrize("query, field", [
-    ("status=pending", "status"), ("limit=0", "limit"), ("limit=1001", "limit"),
-    ("limit=ten", "limit"), ("cursor=%25%25%25", "cursor"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("status=pending", "status"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=%25%25%25", "cursor"),
+    ],
+)
 def test_listing_rejects_bad_parameters(client, new_lender, query, field):
     response = client.get(f"/v1/loans?{query}", headers=new_lender().headers)
     assert response.status_code == 422
@@ -200,7 +219,9 @@ def test_listing_rejects_bad_parameters(client, new_lender, query, field):
 def test_history_keeps_every_accepted_state(client, new_lender, db_session):
     lender = new_lender()
     for hours, outstanding in [(5, 900), (4, 800), (3, 800), (2, 700)]:
-        post(client, lender, [loan(outstanding=outstanding, as_of=iso(NOW - timedelta(hours=hours)))])
+        post(
+            client, lender, [loan(outstanding=outstanding, as_of=iso(NOW - timedelta(hours=hours)))]
+        )
     rows = db_session.scalars(select(LoanHistory).order_by(LoanHistory.as_of)).all()
     db_session.rollback()
     assert [r.outstanding for r in rows] == [900, 800, 700]
@@ -228,6 +249,8 @@ def test_a_batch_is_a_handful_of_statements(client, new_lender):
     large = statements_for([loan(f"T-{i}", borrower=i) for i in range(2000)])
     assert large == small <= 12
     # Updating existing loans is set-based too.
-    updates = [loan(f"T-{i}", borrower=i, outstanding=1, as_of=iso(NOW + timedelta(seconds=1)))
-               for i in range(2000)]
+    updates = [
+        loan(f"T-{i}", borrower=i, outstanding=1, as_of=iso(NOW + timedelta(seconds=1)))
+        for i in range(2000)
+    ]
     assert statements_for(updates) <= 12

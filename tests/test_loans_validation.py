@@ -11,7 +11,9 @@ from tests.helpers import NOW, iso, loan
 
 
 def rejected_fields(client: Any, lender: Any, record: Any) -> list[str]:
-    response = client.post("/v1/loans", json={"loans": [loan("OK"), record]}, headers=lender.headers)
+    response = client.post(
+        "/v1/loans", json={"loans": [loan("OK"), record]}, headers=lender.headers
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["accepted"] + body["unchanged"] == 2 - len(body["rejected"])
@@ -23,19 +25,43 @@ def rejected_fields(client: Any, lender: Any, record: Any) -> list[str]:
 
 
 BAD_VALUES = [
-    ("loan_ref", ""), ("loan_ref", "x" * 65), ("loan_ref", 17), ("loan_ref", None),
-    ("borrower", "ab" * 31), ("borrower", "AB" * 32), ("borrower", "zz" * 32), ("borrower", 1),
-    ("product", "payday"), ("product", ""), ("product", 3),
-    ("currency", "cny"), ("currency", "CN"), ("currency", "CNYY"), ("currency", 156),
-    ("principal", -1), ("principal", 1.5), ("principal", "100"), ("principal", True),
+    ("loan_ref", ""),
+    ("loan_ref", "x" * 65),
+    ("loan_ref", 17),
+    ("loan_ref", None),
+    ("borrower", "ab" * 31),
+    ("borrower", "AB" * 32),
+    ("borrower", "zz" * 32),
+    ("borrower", 1),
+    ("product", "payday"),
+    ("product", ""),
+    ("product", 3),
+    ("currency", "cny"),
+    ("currency", "CN"),
+    ("currency", "CNYY"),
+    ("currency", 156),
+    ("principal", -1),
+    ("principal", 1.5),
+    ("principal", "100"),
+    ("principal", True),
     ("principal", 2**63),
-    ("outstanding", -5), ("outstanding", 10.0), ("outstanding", None),
-    ("opened_on", "2026-02-30"), ("opened_on", "26-01-01"), ("opened_on", "2026-01-01T00:00:00Z"),
+    ("outstanding", -5),
+    ("outstanding", 10.0),
+    ("outstanding", None),
+    ("opened_on", "2026-02-30"),
+    ("opened_on", "26-01-01"),
+    ("opened_on", "2026-01-01T00:00:00Z"),
     ("opened_on", 20260101),
-    ("due_on", "2026-13-01"), ("due_on", 5),
-    ("status", "active"), ("status", "OPEN"),
-    ("days_past_due", -1), ("days_past_due", 1.0), ("days_past_due", "3"),
-    ("as_of", "2026-11-25T12:00:00"), ("as_of", "yesterday"), ("as_of", 1764072000),
+    ("due_on", "2026-13-01"),
+    ("due_on", 5),
+    ("status", "active"),
+    ("status", "OPEN"),
+    ("days_past_due", -1),
+    ("days_past_due", 1.0),
+    ("days_past_due", "3"),
+    ("as_of", "2026-11-25T12:00:00"),
+    ("as_of", "yesterday"),
+    ("as_of", 1764072000),
 ]
 
 
@@ -78,18 +104,31 @@ def test_due_on_may_not_precede_opened_on(client, new_lender):
     assert rejected_fields(client, lender, same_day) == []
 
 
-@pytest.mark.parametrize("status, days, ok", [
-    ("open", 45, True), ("written_off", 200, True), ("closed", 0, True), ("closed", 1, False),
-])
+@pytest.mark.parametrize(
+    "status, days, ok",
+    [
+        ("open", 45, True),
+        ("written_off", 200, True),
+        ("closed", 0, True),
+        ("closed", 1, False),
+    ],
+)
 def test_days_past_due_only_on_open_or_written_off_loans(client, new_lender, status, days, ok):
     record = loan("X", status=status, days_past_due=days, outstanding=0)
-    assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].days_past_due"])
+    assert rejected_fields(client, new_lender(), record) == (
+        [] if ok else ["loans[1].days_past_due"]
+    )
 
 
-@pytest.mark.parametrize("ahead, ok", [
-    (timedelta(minutes=5), True), (timedelta(minutes=5, microseconds=1), False),
-    (timedelta(days=1), False), (-timedelta(days=400), True),
-])
+@pytest.mark.parametrize(
+    "ahead, ok",
+    [
+        (timedelta(minutes=5), True),
+        (timedelta(minutes=5, microseconds=1), False),
+        (timedelta(days=1), False),
+        (-timedelta(days=400), True),
+    ],
+)
 def test_as_of_at_most_five_minutes_ahead(client, new_lender, ahead, ok):
     record = loan("X", as_of=iso(NOW + ahead))
     assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].as_of"])
@@ -97,24 +136,33 @@ def test_as_of_at_most_five_minutes_ahead(client, new_lender, ahead, ok):
 
 def test_as_of_with_an_offset_is_stored_in_utc(client, new_lender):
     lender = new_lender()
-    client.post("/v1/loans", json={"loans": [loan("TZ", as_of="2026-11-25T19:30:00+08:00")]},
-                headers=lender.headers)
-    assert client.get("/v1/loans/TZ", headers=lender.headers).get_json()["as_of"] == "2026-11-25T11:30:00Z"
+    client.post(
+        "/v1/loans",
+        json={"loans": [loan("TZ", as_of="2026-11-25T19:30:00+08:00")]},
+        headers=lender.headers,
+    )
+    assert (
+        client.get("/v1/loans/TZ", headers=lender.headers).get_json()["as_of"]
+        == "2026-11-25T11:30:00Z"
+    )
 
 
 def test_a_record_that_is_not_an_object(client, new_lender):
     assert rejected_fields(client, new_lender(), ["not", "an", "object"]) == ["loans[1]"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ([loan()], "(body)"),
-    ("loans", "(body)"),
-    ({}, "loans"),
-    ({"loans": {}}, "loans"),
-    ({"loans": "x"}, "loans"),
-    ({"loans": []}, "loans"),
-    ({"loans": [loan()], "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ([loan()], "(body)"),
+        ("loans", "(body)"),
+        ({}, "loans"),
+        ({"loans": {}}, "loans"),
+        ({"loans": "x"}, "loans"),
+        ({"loans": []}, "loans"),
+        ({"loans": [loan()], "extra": 1}, "extra"),
+    ],
+)
 def test_request_level_errors_are_one_422_problem(client, new_lender, body, field):
     response = client.post("/v1/loans", json=body, headers=new_lender().headers)
     assert response.status_code == 422
@@ -135,15 +183,17 @@ def test_batch_size_limits(client, new_lender):
 
 
 def test_malformed_json_is_a_400_problem(client, new_lender):
-    response = client.post("/v1/loans", data="{not json", content_type="application/json",
-                           headers=new_lender().headers)
+    response = client.post(
+        "/v1/loans", data="{not json", content_type="application/json", headers=new_lender().headers
+    )
     assert response.status_code == 400
     assert response.get_json()["type"] == "/problems/malformed-request"
 
 
 def test_wrong_content_type_is_a_415_problem(client, new_lender):
-    response = client.post("/v1/loans", data="loans=1", content_type="text/plain",
-                           headers=new_lender().headers)
+    response = client.post(
+        "/v1/loans", data="loans=1", content_type="text/plain", headers=new_lender().headers
+    )
     assert response.status_code == 415
     assert response.content_type == "application/problem+json"
 
@@ -151,7 +201,11 @@ def test_wrong_content_type_is_a_415_problem(client, new_lender):
 def test_oversize_body_is_a_413_problem(client, new_lender):
     lender = new_lender()
     limit = client.application.config["MAX_CONTENT_LENGTH"]
-    response = client.post("/v1/loans", data=b"[" + b" " * limit + b"]",
-                           content_type="application/json", headers=lender.headers)
+    response = client.post(
+        "/v1/loans",
+        data=b"[" + b" " * limit + b"]",
+        content_type="application/json",
+        headers=lender.headers,
+    )
     assert response.status_code == 413
     assert response.get_json()["type"] == "/problems/payload-too-large"

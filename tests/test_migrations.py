@@ -49,5 +49,10 @@ def test_default_policy_is_seeded(engine):
 
     with engine.connect() as connection:
         rows = dict(connection.execute(text("SELECT code, threshold FROM policy_rules")).all())
-    assert rows == {"MULTI_LENDER": 3, "APPLICATION_SPREE": 3, "PAST_DUE_ELSEWHERE": 30,
-                    "WRITTEN_OFF": 1, "RAPID_BORROWING": 3}
+    assert rows == {
+        "MULTI_LENDER": 3,
+        "APPLICATION_SPREE": 3,
+        "PAST_DUE_ELSEWHERE": 30,
+        "WRITTEN_OFF": 1,
+        "RAPID_BORROWING": 3,
+    }

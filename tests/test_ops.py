@@ -42,9 +42,14 @@ def test_a_sane_incoming_request_id_is_kept(client):
     assert "<" not in hostile.headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/nowhere"), ("delete", "/v1/loans"), ("put", "/v1/inquiries"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/nowhere"),
+        ("delete", "/v1/loans"),
+        ("put", "/v1/inquiries"),
+    ],
+)
 def test_unknown_routes_and_methods_are_problems_not_html(client, method, path):
     response = getattr(client, method)(path)
     assert response.status_code in (404, 405)
@@ -73,11 +78,17 @@ def test_metrics_count_requests_records_inquiries_and_flags(client, new_lender):
     for i, lender in enumerate(lenders):
         records = [loan(f"M{i}", "metrics-borrower"), loan("BAD", currency="x")]
         client.post("/v1/loans", json={"loans": records}, headers=lender.headers)
-    client.post("/v1/inquiries", headers=lenders[0].headers, json={
-        "borrower": token("metrics-borrower"), "purpose": "new_credit", "consent_ref": "c"})
+    client.post(
+        "/v1/inquiries",
+        headers=lenders[0].headers,
+        json={"borrower": token("metrics-borrower"), "purpose": "new_credit", "consent_ref": "c"},
+    )
     text = client.get("/metrics").get_data(as_text=True)
     assert 'registry_http_requests_total{method="POST",route="/v1/loans",status="200"}' in text
-    assert 'registry_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/loans"}' in text
+    assert (
+        'registry_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/loans"}'
+        in text
+    )
     for outcome in ("accepted", "rejected", "stale", "unchanged"):
         assert f'registry_loan_records_total{{outcome="{outcome}"}}' in text
     assert 'registry_inquiries_total{purpose="new_credit"}' in text
@@ -108,8 +119,13 @@ def test_openapi_request_schemas_agree_with_validation():
     batch = _validator("LoanBatch")
     assert batch.is_valid({"loans": [loan()]})
     assert batch.is_valid({"loans": [loan(product="credit_line", due_on=None)]})
-    for bad in ({"loans": []}, {"loans": [loan(currency="cny")]}, {"loans": [loan(extra=1)]},
-                {"loans": [loan(principal=-1)]}, {"loans": [loan()], "more": 1}):
+    for bad in (
+        {"loans": []},
+        {"loans": [loan(currency="cny")]},
+        {"loans": [loan(extra=1)]},
+        {"loans": [loan(principal=-1)]},
+        {"loans": [loan()], "more": 1},
+    ):
         assert not batch.is_valid(bad)
     inquiry = _validator("InquiryBody")
     assert inquiry.is_valid({"borrower": token(1), "purpose": "account_review"})
@@ -118,13 +134,17 @@ def test_openapi_request_schemas_agree_with_validation():
 
 def test_openapi_response_schemas_match_real_responses(client, new_lender):
     lender = new_lender()
-    submitted = client.post("/v1/loans", json={"loans": [loan(), loan("X", currency="x")]},
-                            headers=lender.headers).get_json()
+    submitted = client.post(
+        "/v1/loans", json={"loans": [loan(), loan("X", currency="x")]}, headers=lender.headers
+    ).get_json()
     _validator("SubmissionOut").validate(submitted)
     _validator("LoanOut").validate(client.get("/v1/loans/L-1", headers=lender.headers).get_json())
     _validator("LoanPage").validate(client.get("/v1/loans", headers=lender.headers).get_json())
-    report = client.post("/v1/inquiries", headers=lender.headers, json={
-        "borrower": token(1), "purpose": "new_credit", "consent_ref": "c"}).get_json()
+    report = client.post(
+        "/v1/inquiries",
+        headers=lender.headers,
+        json={"borrower": token(1), "purpose": "new_credit", "consent_ref": "c"},
+    ).get_json()
     _validator("InquiryReportOut").validate(report)
     problem = client.get("/v1/loans/nope", headers=lender.headers).get_json()
     _validator("ProblemOut").validate(problem)

@@ -68,8 +68,10 @@ def test_demo_is_idempotent_and_prints_working_keys(run, client, db_session):
 
     def totals():
         try:
-            return tuple(db_session.scalar(select(func.count()).select_from(m))
-                         for m in (Lender, Loan, Inquiry))
+            return tuple(
+                db_session.scalar(select(func.count()).select_from(m))
+                for m in (Lender, Loan, Inquiry)
+            )
         finally:
             db_session.rollback()
 
@@ -78,17 +80,25 @@ def test_demo_is_idempotent_and_prints_working_keys(run, client, db_session):
     second = run("demo")
     assert totals() == counts
     new_keys = KEY.findall(second.output)
-    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {new_keys[0]}"}).status_code == 200
+    assert (
+        client.get("/v1/loans", headers={"Authorization": f"Bearer {new_keys[0]}"}).status_code
+        == 200
+    )
     # Earlier demo keys are revoked by the new run.
-    assert client.get("/v1/loans", headers={"Authorization": f"Bearer {keys[0]}"}).status_code == 401
+    assert (
+        client.get("/v1/loans", headers={"Authorization": f"Bearer {keys[0]}"}).status_code == 401
+    )
 
 
 def test_demo_contains_over_indebted_borrowers(run, client):
     output = run("demo").output
     key = KEY.findall(output)[0]
     borrower = re.search(r'"borrower": "([0-9a-f]{64})"', output).group(1)
-    report = client.post("/v1/inquiries", headers={"Authorization": f"Bearer {key}"}, json={
-        "borrower": borrower, "purpose": "new_credit", "consent_ref": "demo"}).get_json()
+    report = client.post(
+        "/v1/inquiries",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"borrower": borrower, "purpose": "new_credit", "consent_ref": "demo"},
+    ).get_json()
     assert "MULTI_LENDER" in [f["code"] for f in report["flags"]]
 
 
@@ -101,10 +111,22 @@ def test_demo_refuses_production(run, monkeypatch):
 def test_db_upgrade_and_help_as_a_real_command(tmp_path):
     bin_dir = Path(sys.executable).parent
     env = {"REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PATH": str(bin_dir)}
-    done = subprocess.run([str(bin_dir / "registry"), "db", "upgrade"], env=env,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [str(bin_dir / "registry"), "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "0001" in done.stdout
-    helped = subprocess.run([str(bin_dir / "registry"), "--help"], env=env,
-                            capture_output=True, text=True, timeout=60, check=True)
+    helped = subprocess.run(
+        [str(bin_dir / "registry"), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     for word in ("REGISTRY_DATABASE_URL", "lenders", "demo", "serve", "db"):
         assert word in helped.stdout

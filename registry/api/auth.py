@@ -30,8 +30,9 @@ def lender_required(view: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
-            raise Problem(401, "send the API key as 'Authorization: Bearer <key>'",
-                          headers=_CHALLENGE)
+            raise Problem(
+                401, "send the API key as 'Authorization: Bearer <key>'", headers=_CHALLENGE
+            )
         try:
             lender = lenders.authenticate(db(), presented.strip())
         except AuthenticationFailed as exc:

@@ -21,8 +21,11 @@ bp = Blueprint("inquiries", __name__)
 def inquire() -> Response:
     body = parse_model(InquiryBody, json_body())
     request = inquiries.InquiryRequest(
-        borrower=body.borrower, purpose=body.purpose, consent_ref=body.consent_ref,
-        amount_requested=body.amount_requested, currency=body.currency,
+        borrower=body.borrower,
+        purpose=body.purpose,
+        consent_ref=body.consent_ref,
+        amount_requested=body.amount_requested,
+        currency=body.currency,
     )
     try:
         report = inquiries.inquire(db(), current_lender().id, request, now())

@@ -48,8 +48,11 @@ def _idempotency_key() -> str | None:
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise Problem(400, "Idempotency-Key must be 1 to 255 printable ASCII characters",
-                      errors=[FieldError("headers.Idempotency-Key", "1 to 255 printable ASCII")])
+        raise Problem(
+            400,
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            errors=[FieldError("headers.Idempotency-Key", "1 to 255 printable ASCII")],
+        )
     return key
 
 
@@ -64,8 +67,9 @@ def _batch(body: Any) -> list[Any]:
     elif not isinstance(records, list):
         errors.append(FieldError("loans", "must be a list of loan reports"))
     elif not 1 <= len(records) <= reporting.MAX_BATCH:
-        errors.append(FieldError("loans", f"must hold 1 to {reporting.MAX_BATCH} reports, "
-                                          f"not {len(records)}"))
+        errors.append(
+            FieldError("loans", f"must hold 1 to {reporting.MAX_BATCH} reports, not {len(records)}")
+        )
     if errors:
         raise invalid(errors)
     assert isinstance(records, list)
@@ -80,8 +84,12 @@ def submit_loans() -> Response:
     records = _batch(body)
     try:
         result = reporting.submit_loans(
-            db(), current_lender().id, records, now(),
-            idempotency_key=key, request_hash=reporting.fingerprint(body),
+            db(),
+            current_lender().id,
+            records,
+            now(),
+            idempotency_key=key,
+            request_hash=reporting.fingerprint(body),
         )
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
@@ -137,7 +145,9 @@ def list_loans() -> Response:
     cursor = request.args.get("cursor")
     after = _decode_cursor(cursor) if cursor else None
     page, last = loans.list_loans(db(), current_lender().id, status, after, limit)
-    return jsonify({
-        "data": [loan_json(loan) for loan in page],
-        "next_cursor": _encode_cursor(last) if last is not None else None,
-    })
+    return jsonify(
+        {
+            "data": [loan_json(loan) for loan in page],
+            "next_cursor": _encode_cursor(last) if last is not None else None,
+        }
+    )

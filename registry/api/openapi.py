@@ -31,10 +31,14 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 def _problems(*statuses: int) -> dict[str, Any]:
     reasons = {
-        400: "malformed JSON or header", 401: "missing, unknown or revoked API key",
-        403: "the lender is suspended", 404: "not found (or not the caller's)",
-        409: "Idempotency-Key reused with a different body", 413: "body too large",
-        415: "body is not JSON", 422: "the request failed validation",
+        400: "malformed JSON or header",
+        401: "missing, unknown or revoked API key",
+        403: "the lender is suspended",
+        404: "not found (or not the caller's)",
+        409: "Idempotency-Key reused with a different body",
+        413: "body too large",
+        415: "body is not JSON",
+        422: "the request failed validation",
     }
     return {
         str(status): {
@@ -51,9 +55,12 @@ _AUTH_ERRORS = (401, 403)
 @cache
 def openapi_document() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Any]] = [
-        (LoanBatch, "validation"), (InquiryBody, "validation"),
-        (SubmissionOut, "serialization"), (LoanOut, "serialization"),
-        (LoanPage, "serialization"), (InquiryReportOut, "serialization"),
+        (LoanBatch, "validation"),
+        (InquiryBody, "validation"),
+        (SubmissionOut, "serialization"),
+        (LoanOut, "serialization"),
+        (LoanPage, "serialization"),
+        (InquiryReportOut, "serialization"),
         (ProblemOut, "serialization"),
     ]
     _, schemas = models_json_schema(models, ref_template=_REF)
@@ -80,13 +87,21 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Report the current state of up to 5,000 loans",
                     "description": "Each record is judged on its own: the answer is 200 "
                     "whenever the request is well-formed, with per-record rejections.",
-                    "parameters": [{
-                        "name": "Idempotency-Key", "in": "header", "required": False,
-                        "description": "a retry with the same key and body returns the first "
-                        "answer without writing again",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                                   "pattern": "^[\\x20-\\x7e]+$"},
-                    }],
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "a retry with the same key and body returns the first "
+                            "answer without writing again",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 255,
+                                "pattern": "^[\\x20-\\x7e]+$",
+                            },
+                        }
+                    ],
                     "requestBody": body(LoanBatch),
                     "responses": {
                         "200": _json(SubmissionOut, "per-record outcome of the batch"),
@@ -97,13 +112,29 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "listLoans",
                     "summary": "The caller's own loans, a page at a time, in loan_ref order",
                     "parameters": [
-                        {"name": "status", "in": "query", "required": False,
-                         "schema": {"type": "string", "enum": ["open", "closed", "written_off"]}},
-                        {"name": "cursor", "in": "query", "required": False,
-                         "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 1000,
-                                    "default": 100}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["open", "closed", "written_off"]},
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 1000,
+                                "default": 100,
+                            },
+                        },
                     ],
                     "responses": {
                         "200": _json(LoanPage, "one page of loans"),
@@ -115,10 +146,14 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getLoan",
                     "summary": "The stored state of one of the caller's loans",
-                    "parameters": [{
-                        "name": "loan_ref", "in": "path", "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                    }],
+                    "parameters": [
+                        {
+                            "name": "loan_ref",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                        }
+                    ],
                     "responses": {
                         "200": _json(LoanOut, "the loan"),
                         **_problems(*_AUTH_ERRORS, 404),
@@ -142,8 +177,11 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas["$defs"],
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer",
-                           "description": "the lender's API key: rk_<prefix>_<secret>"},
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the lender's API key: rk_<prefix>_<secret>",
+                },
             },
         },
     }

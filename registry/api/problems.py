@@ -106,4 +106,6 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # Never a stack trace to the caller: the log line carries it, with the request id.
         current_app.logger.exception("unhandled error")
-        return Problem(500, "an internal error occurred; quote the request_id to the operator").to_response()
+        return Problem(
+            500, "an internal error occurred; quote the request_id to the operator"
+        ).to_response()

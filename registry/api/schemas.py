@@ -80,7 +80,9 @@ class LoanOut(BaseModel):
 
 class LoanPage(BaseModel):
     data: list[LoanOut]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null at the end"
+    )
 
 
 Windows = Literal["1d", "7d", "30d", "90d"]

@@ -50,7 +50,9 @@ def _lender_count(rng: random.Random, number: int) -> int:
     return rng.choices([1, 2], weights=[75, 25])[0]
 
 
-def _loan(rng: random.Random, number: int, seq: int, today: date, as_of: datetime) -> dict[str, Any]:
+def _loan(
+    rng: random.Random, number: int, seq: int, today: date, as_of: datetime
+) -> dict[str, Any]:
     product = rng.choice(["cash_loan", "installment", "bnpl", "credit_line", "cash_loan"])
     opened = today - timedelta(days=rng.randint(3, 400) if number > 40 else rng.randint(1, 60))
     principal = rng.choice([50_000, 100_000, 200_000, 500_000, 1_000_000, 3_000_000])
@@ -120,7 +122,9 @@ def _seed_loans_and_inquiries(
             books[lender.id].append(_loan(rng, number, seq, today, as_of))
     for lender_id, book in books.items():
         for start in range(0, len(book), reporting.MAX_BATCH):
-            reporting.submit_loans(session, lender_id, book[start:start + reporting.MAX_BATCH], now)
+            reporting.submit_loans(
+                session, lender_id, book[start : start + reporting.MAX_BATCH], now
+            )
 
     # Application sprees: the most indebted borrowers were asked about by many lenders lately.
     for number in range(2, 41):
@@ -128,8 +132,10 @@ def _seed_loans_and_inquiries(
         for lender in askers:
             at = now - timedelta(hours=rng.randint(1, 24 * 20))
             request = inquiries.InquiryRequest(
-                borrower=demo_token(number), purpose=Purpose.NEW_CREDIT,
+                borrower=demo_token(number),
+                purpose=Purpose.NEW_CREDIT,
                 consent_ref=f"demo-consent-{number}-{lender.code}",
-                amount_requested=rng.choice([100_000, 300_000, 500_000]), currency="CNY",
+                amount_requested=rng.choice([100_000, 300_000, 500_000]),
+                currency="CNY",
             )
             inquiries.inquire(session, lender.id, request, at)

@@ -110,8 +110,14 @@ def summarise(
     own_outstanding: dict[str, int] = defaultdict(int)
     opened_since = now.date() - timedelta(days=RECENT_OPENING_DAYS)
     loans = session.execute(
-        select(Loan.lender_id, Loan.status, Loan.currency, Loan.outstanding,
-               Loan.days_past_due, Loan.opened_on).where(Loan.borrower == borrower)
+        select(
+            Loan.lender_id,
+            Loan.status,
+            Loan.currency,
+            Loan.outstanding,
+            Loan.days_past_due,
+            Loan.opened_on,
+        ).where(Loan.borrower == borrower)
     )
     for lender_id, status, currency, amount, days_past_due, opened_on in loans:
         if opened_on >= opened_since:
@@ -138,16 +144,20 @@ def summarise(
     own.outstanding = dict(own_outstanding)
 
     # Each other lender's latest hard inquiry within the widest window.
-    latest = session.execute(
-        select(Inquiry.lender_id, func.max(Inquiry.created_at))
-        .where(
-            Inquiry.borrower == borrower,
-            Inquiry.purpose == Purpose.NEW_CREDIT,
-            Inquiry.created_at >= now - timedelta(days=max(WINDOWS.values())),
-            Inquiry.lender_id != caller_id,
+    latest = (
+        session.execute(
+            select(Inquiry.lender_id, func.max(Inquiry.created_at))
+            .where(
+                Inquiry.borrower == borrower,
+                Inquiry.purpose == Purpose.NEW_CREDIT,
+                Inquiry.created_at >= now - timedelta(days=max(WINDOWS.values())),
+                Inquiry.lender_id != caller_id,
+            )
+            .group_by(Inquiry.lender_id)
         )
-        .group_by(Inquiry.lender_id)
-    ).tuples().all()
+        .tuples()
+        .all()
+    )
     summary.other_lenders_inquiring = {
         name: sum(1 for _, at in latest if at >= now - timedelta(days=days))
         for name, days in WINDOWS.items()
@@ -159,23 +169,46 @@ def evaluate_flags(summary: Summary, policy: Policy) -> list[Flag]:
     t = policy.thresholds
     flags = []
     if "MULTI_LENDER" in t and summary.lenders_with_open_loans >= t["MULTI_LENDER"]:
-        flags.append(Flag("MULTI_LENDER", f"{summary.lenders_with_open_loans} lenders have open "
-                          f"loans to this borrower (threshold {t['MULTI_LENDER']})"))
+        flags.append(
+            Flag(
+                "MULTI_LENDER",
+                f"{summary.lenders_with_open_loans} lenders have open "
+                f"loans to this borrower (threshold {t['MULTI_LENDER']})",
+            )
+        )
     spree = summary.other_lenders_inquiring.get("7d", 0)
     if "APPLICATION_SPREE" in t and spree >= t["APPLICATION_SPREE"]:
-        flags.append(Flag("APPLICATION_SPREE", f"{spree} other lenders made credit inquiries "
-                          f"in the last 7 days (threshold {t['APPLICATION_SPREE']})"))
+        flags.append(
+            Flag(
+                "APPLICATION_SPREE",
+                f"{spree} other lenders made credit inquiries "
+                f"in the last 7 days (threshold {t['APPLICATION_SPREE']})",
+            )
+        )
     elsewhere = summary.max_days_past_due_elsewhere
     if "PAST_DUE_ELSEWHERE" in t and elsewhere >= t["PAST_DUE_ELSEWHERE"]:
-        flags.append(Flag("PAST_DUE_ELSEWHERE", f"an open loan at another lender is {elsewhere} "
-                          f"days past due (threshold {t['PAST_DUE_ELSEWHERE']})"))
+        flags.append(
+            Flag(
+                "PAST_DUE_ELSEWHERE",
+                f"an open loan at another lender is {elsewhere} "
+                f"days past due (threshold {t['PAST_DUE_ELSEWHERE']})",
+            )
+        )
     if "WRITTEN_OFF" in t and summary.written_off_loans >= t["WRITTEN_OFF"]:
-        flags.append(Flag("WRITTEN_OFF", f"{summary.written_off_loans} written-off loan(s) "
-                          f"(threshold {t['WRITTEN_OFF']})"))
+        flags.append(
+            Flag(
+                "WRITTEN_OFF",
+                f"{summary.written_off_loans} written-off loan(s) (threshold {t['WRITTEN_OFF']})",
+            )
+        )
     opened = summary.loans_opened_last_30d
     if "RAPID_BORROWING" in t and opened >= t["RAPID_BORROWING"]:
-        flags.append(Flag("RAPID_BORROWING", f"{opened} loans opened in the last 30 days "
-                          f"(threshold {t['RAPID_BORROWING']})"))
+        flags.append(
+            Flag(
+                "RAPID_BORROWING",
+                f"{opened} loans opened in the last 30 days (threshold {t['RAPID_BORROWING']})",
+            )
+        )
     return flags
 
 
@@ -200,14 +233,26 @@ def inquire(
     summary, own = summarise(session, borrower, caller_id, now)
     flags = evaluate_flags(summary, load_policy(session))
     report = InquiryReport(
-        inquiry_id=str(uuid.uuid4()), borrower=request.borrower, generated_at=now,
-        purpose=request.purpose.value, summary=summary, own=own, flags=flags,
+        inquiry_id=str(uuid.uuid4()),
+        borrower=request.borrower,
+        generated_at=now,
+        purpose=request.purpose.value,
+        summary=summary,
+        own=own,
+        flags=flags,
     )
-    session.add(Inquiry(
-        borrower=borrower, id=report.inquiry_id, lender_id=caller_id,
-        purpose=request.purpose.value, consent_ref=request.consent_ref,
-        amount_requested=request.amount_requested, currency=request.currency,
-        flags=[f.code for f in flags], created_at=now,
-    ))
+    session.add(
+        Inquiry(
+            borrower=borrower,
+            id=report.inquiry_id,
+            lender_id=caller_id,
+            purpose=request.purpose.value,
+            consent_ref=request.consent_ref,
+            amount_requested=request.amount_requested,
+            currency=request.currency,
+            flags=[f.code for f in flags],
+            created_at=now,
+        )
+    )
     session.commit()
     return report

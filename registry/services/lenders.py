@@ -49,7 +49,9 @@ def _hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def create_lender(session: Session, code: str, name: str, now: datetime) -> tuple[Lender, IssuedKey]:
+def create_lender(
+    session: Session, code: str, name: str, now: datetime
+) -> tuple[Lender, IssuedKey]:
     code = code.strip().lower()
     if not CODE_PATTERN.fullmatch(code):
         raise Conflict(
@@ -59,8 +61,9 @@ def create_lender(session: Session, code: str, name: str, now: datetime) -> tupl
         raise Conflict("lender name must not be empty")
     if session.scalar(select(Lender.id).where(Lender.code == code)) is not None:
         raise Conflict(f"a lender with code {code!r} already exists")
-    lender = Lender(code=code, name=name.strip(), status=LenderStatus.ACTIVE,
-                    created_at=now, updated_at=now)
+    lender = Lender(
+        code=code, name=name.strip(), status=LenderStatus.ACTIVE, created_at=now, updated_at=now
+    )
     session.add(lender)
     session.flush()
     return lender, issue_key(session, lender, now, label="initial")
@@ -76,8 +79,16 @@ def get_lender(session: Session, code: str) -> Lender:
 def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") -> IssuedKey:
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(12))
     secret = secrets.token_urlsafe(32)
-    session.add(ApiKey(lender_id=lender.id, prefix=prefix, secret_hash=_hash_secret(secret),
-                       label=label, created_at=now, revoked_at=None))
+    session.add(
+        ApiKey(
+            lender_id=lender.id,
+            prefix=prefix,
+            secret_hash=_hash_secret(secret),
+            label=label,
+            created_at=now,
+            revoked_at=None,
+        )
+    )
     session.flush()
     return IssuedKey(lender_code=lender.code, prefix=prefix, secret=f"rk_{prefix}_{secret}")
 
@@ -104,9 +115,11 @@ def authenticate(session: Session, presented: str) -> Lender:
     if match is None:
         raise AuthenticationFailed("malformed API key")
     prefix, secret = match.groups()
-    row = session.execute(
-        select(ApiKey, Lender).join(Lender).where(ApiKey.prefix == prefix)
-    ).first()
+    row = (
+        session.execute(select(ApiKey, Lender).join(Lender).where(ApiKey.prefix == prefix))
+        .tuples()
+        .first()
+    )
     # Compare against a dummy hash when the prefix is unknown, so timing says nothing.
     stored = row[0].secret_hash if row else b"\0" * 32
     if not hmac.compare_digest(stored, _hash_secret(secret)) or row is None:
@@ -125,15 +138,23 @@ def list_lenders(session: Session) -> list[LenderOverview]:
             select(Loan.lender_id, func.count())
             .where(Loan.status == LoanStatus.OPEN)
             .group_by(Loan.lender_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     overviews = []
     for lender in session.scalars(
         select(Lender).options(selectinload(Lender.api_keys)).order_by(Lender.code)
     ):
-        overviews.append(LenderOverview(
-            id=lender.id, code=lender.code, name=lender.name, status=lender.status,
-            active_keys=[k.prefix for k in lender.api_keys if k.revoked_at is None],
-            open_loans=open_loans.get(lender.id, 0), created_at=lender.created_at,
-        ))
+        overviews.append(
+            LenderOverview(
+                id=lender.id,
+                code=lender.code,
+                name=lender.name,
+                status=lender.status,
+                active_keys=[k.prefix for k in lender.api_keys if k.revoked_at is None],
+                open_loans=open_loans.get(lender.id, 0),
+                created_at=lender.created_at,
+            )
+        )
     return overviews

@@ -98,8 +98,16 @@ class LoanReport(BaseModel):
 
     def state(self) -> tuple[Any, ...]:
         """The content that decides "unchanged": everything but the keys and as_of."""
-        return (self.product, self.currency, self.principal, self.outstanding,
-                self.opened_on, self.due_on, self.status, self.days_past_due)
+        return (
+            self.product,
+            self.currency,
+            self.principal,
+            self.outstanding,
+            self.opened_on,
+            self.due_on,
+            self.status,
+            self.days_past_due,
+        )
 
 
 def parse_record(raw: Any, path: str, now: datetime) -> tuple[LoanReport | None, list[FieldError]]:

@@ -21,7 +21,9 @@ class RuleSpec:
 
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec("MULTI_LENDER", 3, "lenders with open loans >= threshold"),
-    RuleSpec("APPLICATION_SPREE", 3, "other lenders with new_credit inquiries in 7 days >= threshold"),
+    RuleSpec(
+        "APPLICATION_SPREE", 3, "other lenders with new_credit inquiries in 7 days >= threshold"
+    ),
     RuleSpec("PAST_DUE_ELSEWHERE", 30, "another lender's open loan days past due >= threshold"),
     RuleSpec("WRITTEN_OFF", 1, "written-off loans >= threshold"),
     RuleSpec("RAPID_BORROWING", 3, "loans opened in the last 30 days >= threshold"),
@@ -50,7 +52,9 @@ def set_threshold(
 ) -> tuple[int, int]:
     """Change one rule; returns (old, new) threshold for the audit trail. Does not commit."""
     if code not in RULE_CODES:
-        raise InvalidInput("unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")])
+        raise InvalidInput(
+            "unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")]
+        )
     if not 1 <= threshold <= 100_000:
         raise InvalidInput("bad threshold", [FieldError("threshold", "must be 1 to 100000")])
     rule = session.get(PolicyRule, code)

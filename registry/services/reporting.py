@@ -24,6 +24,11 @@ from registry.services.errors import Conflict, FieldError
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
 
 MAX_BATCH = 5000
+BORROWER_CHANGED = (
+    "differs from the borrower this loan_ref was first reported with; "
+    "a loan's borrower never changes"
+)
+SAME_AS_OF_CONFLICT = "a different state was already reported for this loan with the same as_of"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,11 @@ class SubmissionResult:
     # True when this is the stored answer to an earlier request with the same key.
     replayed: bool = False
     response: dict[str, Any] | None = None
+
+    def reject(self, index: int, loan_ref: str, field: str, message: str) -> None:
+        self.rejected.append(
+            Rejection(index, loan_ref, [FieldError(f"loans[{index}].{field}", message)])
+        )
 
     def to_json(self) -> dict[str, Any]:
         if self.response is not None:
@@ -124,16 +134,18 @@ def submit_loans(
         loan = current.get(report.loan_ref)
         if loan is None:
             current[report.loan_ref] = _Current(token, report.state(), report.as_of, now, True)
-            new_refs.append({"lender_id": lender_id, "loan_ref": report.loan_ref,
-                             "borrower": token, "created_at": now})
+            new_refs.append(
+                {
+                    "lender_id": lender_id,
+                    "loan_ref": report.loan_ref,
+                    "borrower": token,
+                    "created_at": now,
+                }
+            )
             history.append(_history_row(lender_id, report, result.submission_id, now))
             result.accepted += 1
         elif loan.borrower != token:
-            result.rejected.append(Rejection(index, report.loan_ref, [FieldError(
-                f"loans[{index}].borrower",
-                "differs from the borrower this loan_ref was first reported with; "
-                "a loan's borrower never changes",
-            )]))
+            result.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
         elif report.as_of < loan.as_of:
             result.stale += 1
         elif report.state() == loan.state:
@@ -141,10 +153,7 @@ def submit_loans(
                 loan.as_of, loan.touched = report.as_of, True
             result.unchanged += 1
         elif report.as_of == loan.as_of:
-            result.rejected.append(Rejection(index, report.loan_ref, [FieldError(
-                f"loans[{index}].as_of",
-                "a different state was already reported for this loan with the same as_of",
-            )]))
+            result.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
         else:
             loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
             history.append(_history_row(lender_id, report, result.submission_id, now))
@@ -154,34 +163,57 @@ def submit_loans(
     if new_refs:
         session.execute(insert(LoanRef), new_refs)
     upserts = [
-        {"borrower": loan.borrower, "lender_id": lender_id, "loan_ref": ref,
-         **dict(zip(STATE_FIELDS, loan.state, strict=True)), "as_of": loan.as_of,
-         "first_reported_at": loan.first_reported_at, "last_reported_at": now,
-         "last_submission_id": result.submission_id}
-        for ref, loan in current.items() if loan.touched
+        {
+            "borrower": loan.borrower,
+            "lender_id": lender_id,
+            "loan_ref": ref,
+            **dict(zip(STATE_FIELDS, loan.state, strict=True)),
+            "as_of": loan.as_of,
+            "first_reported_at": loan.first_reported_at,
+            "last_reported_at": now,
+            "last_submission_id": result.submission_id,
+        }
+        for ref, loan in current.items()
+        if loan.touched
     ]
     if upserts:
         session.execute(_upsert_statement(session, Loan.__table__), upserts)  # type: ignore[arg-type]
     if history:
         session.execute(insert(LoanHistory), history)
-    session.add(Submission(
-        id=result.submission_id, lender_id=lender_id, idempotency_key=idempotency_key,
-        request_hash=request_hash, records=len(records), accepted=result.accepted,
-        unchanged=result.unchanged, stale=result.stale, rejected=len(result.rejected),
-        response=result.to_json(), created_at=now,
-    ))
+    session.add(
+        Submission(
+            id=result.submission_id,
+            lender_id=lender_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            records=len(records),
+            accepted=result.accepted,
+            unchanged=result.unchanged,
+            stale=result.stale,
+            rejected=len(result.rejected),
+            response=result.to_json(),
+            created_at=now,
+        )
+    )
     session.commit()
     return result
 
 
-def _load_current(session: Session, lender_id: int, reports: list[LoanReport]) -> dict[str, _Current]:
+def _load_current(
+    session: Session, lender_id: int, reports: list[LoanReport]
+) -> dict[str, _Current]:
     refs = {r.loan_ref for r in reports}
     if not refs:
         return {}
-    known = dict(session.execute(
-        select(LoanRef.loan_ref, LoanRef.borrower)
-        .where(LoanRef.lender_id == lender_id, LoanRef.loan_ref.in_(refs))
-    ).tuples().all())
+    known = dict(
+        session.execute(
+            select(LoanRef.loan_ref, LoanRef.borrower).where(
+                LoanRef.lender_id == lender_id, LoanRef.loan_ref.in_(refs)
+            )
+        )
+        .tuples()
+        .all()
+    )
     if not known:
         return {}
     columns = [getattr(Loan, name) for name in STATE_FIELDS]
@@ -198,7 +230,9 @@ def _load_current(session: Session, lender_id: int, reports: list[LoanReport]) -
     return current
 
 
-def _history_row(lender_id: int, report: LoanReport, submission_id: str, now: datetime) -> dict[str, Any]:
+def _history_row(
+    lender_id: int, report: LoanReport, submission_id: str, now: datetime
+) -> dict[str, Any]:
     return {
         "borrower": bytes.fromhex(report.borrower),
         "lender_id": lender_id,
