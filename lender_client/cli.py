@@ -563,16 +563,20 @@ def _money_lines(amounts: dict[str, int]) -> str:
     return "\n".join(format_money(v, k) for k, v in sorted(amounts.items()))
 
 
-def _render_inquiry(console: Console, report: InquiryReport) -> None:
+def _render_inquiry(
+    console: Console, report: InquiryReport, amount: int | None, currency: str | None
+) -> None:
     s = report.summary
-    console.print(
-        Text.assemble(
-            ("Inquiry ", "bold"),
-            (report.inquiry_id, "bold"),
-            f"  {report.purpose}  generated {format_timestamp(report.generated_at)}",
-        )
-    )
-    console.print(f"Borrower {report.borrower}", markup=False, highlight=False)
+    console.print(Text.assemble(("Inquiry ", "bold"), (report.inquiry_id, "bold")))
+    lines = [
+        f"Borrower  {report.borrower}",
+        f"Purpose   {report.purpose}",
+        f"Generated {format_timestamp(report.generated_at)}",
+    ]
+    if amount is not None:
+        lines.append(f"Requested {format_money(amount, currency) if currency else amount}")
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
     table = Table(title="Across all lenders", show_header=False, title_justify="left")
     table.add_column("what")
@@ -606,15 +610,16 @@ def _render_inquiry(console: Console, report: InquiryReport) -> None:
     console.print(own)
 
     if report.flags:
-        console.print(Text("Flags", style="bold"))
+        flags = Table(
+            title="Flags", show_header=False, title_justify="left", title_style="bold red"
+        )
+        flags.add_column("code", style="bold red", no_wrap=True)
+        flags.add_column("detail")
         for flag in report.flags:
-            console.print(
-                Text.assemble(
-                    ("  ! ", "bold red"), (str(flag.code), "bold red"), f"  {flag.detail}"
-                )
-            )
+            flags.add_row(str(flag.code), flag.detail)
+        console.print(flags)
     else:
-        console.print(Text("No flags.", style="green"))
+        console.print(Text("No flags.", style="bold green"))
 
 
 @cli.command()
@@ -685,7 +690,7 @@ def inquire(
     if as_json:
         click.echo(json.dumps(report.raw, indent=2, ensure_ascii=False))
     else:
-        _render_inquiry(Console(), report)
+        _render_inquiry(Console(), report, amount, currency.upper() if currency else None)
 
 
 def main(argv: list[str] | None = None) -> None:

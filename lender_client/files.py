@@ -11,9 +11,9 @@ CSV
     currency, principal, outstanding, opened_on, due_on, status, days_past_due, as_of`` in any
     order (``due_on`` may be left out). An empty ``due_on`` is sent as null; ``principal``,
     ``outstanding`` and ``days_past_due`` are sent as integers when they parse as such and as
-    the text they hold otherwise, so that the registry says what is wrong with them. Line
-    numbers count physical lines from 1 (the header), so a quoted field spanning lines is
-    counted right. A UTF-8 byte order mark is skipped.
+    the text they hold otherwise, so that the registry says what is wrong with them. Each
+    record is one line (quoted fields may hold commas, not line breaks); lines count from 1,
+    the header. Blank lines are skipped, and a UTF-8 byte order mark is ignored.
 
 JSON Lines
     One JSON object per line, with the record fields as members. Blank lines are skipped.
@@ -191,7 +191,12 @@ def _json_kind(value: Any) -> str:
 
 
 class CsvReader(RecordReader):
-    """Reads CSV with a header row naming the record fields."""
+    """Reads CSV with a header row naming the record fields, one record per line.
+
+    A quoted field may hold commas but not line breaks: no record field has any, and reading
+    line by line means that a stray quote spoils only its own line instead of silently
+    joining the lines after it into one row.
+    """
 
     format: Format = "csv"
 
@@ -203,31 +208,43 @@ class CsvReader(RecordReader):
     ) -> None:
         super().__init__(stream, total_bytes, position)
         self.columns: list[str] = []
-        self._too_long: set[int] = set()
 
-    def _text_lines(self) -> Iterator[str]:
+    def _rows(self) -> Iterator[tuple[int, list[str] | None, str]]:
+        """``(line number, cells, problem)`` per non-blank line; cells ``None`` if unreadable."""
         for lineno, raw in self._raw_lines():
             if raw is None:
-                self._too_long.add(lineno)
-                yield "\n"
+                yield lineno, None, f"line is longer than {MAX_LINE_BYTES} bytes"
                 continue
             try:
-                yield raw.decode("utf-8")
+                text = raw.decode("utf-8")
+                problem = ""
             except UnicodeDecodeError:
-                self._undecodable.add(lineno)
-                yield raw.decode("utf-8", errors="replace")
+                text = raw.decode("utf-8", errors="replace")
+                problem = "line is not valid UTF-8"
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                cells = next(csv.reader([text], strict=True))
+            except csv.Error as exc:
+                reason = str(exc)
+                if reason == "unexpected end of data":
+                    reason = "a quoted field is not closed on this line"
+                yield lineno, None, f"unreadable CSV line: {reason}"
+                continue
+            yield lineno, cells, problem
 
-    def read_header(self, reader: Iterator[list[str]]) -> list[str]:
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise FileFormatError("the file is empty: expected a header row") from None
-        except csv.Error as exc:
-            raise FileFormatError(f"cannot read the header row: {exc}") from None
-        columns = [c.strip().lower() for c in header]
+    def _header(self, rows: Iterator[tuple[int, list[str] | None, str]]) -> list[str]:
         expected = ", ".join(RECORD_FIELDS)
-        if not any(columns):
-            raise FileFormatError(f"the first row must name the columns: {expected}")
+        try:
+            _, header, problem = next(rows)
+        except StopIteration:
+            raise FileFormatError(
+                f"the file is empty: expected a header row naming the columns {expected}"
+            ) from None
+        if header is None or problem:
+            raise FileFormatError(f"cannot read the header row: {problem}")
+        columns = [c.strip().lower() for c in header]
         unknown = [c for c in columns if c not in RECORD_FIELDS]
         if unknown:
             raise FileFormatError(
@@ -246,37 +263,20 @@ class CsvReader(RecordReader):
         return columns
 
     def __iter__(self) -> Iterator[SourceRecord | BadLine]:
-        reader = csv.reader(self._text_lines(), strict=False)
-        self.columns = columns = self.read_header(reader)
+        rows = self._rows()
+        self.columns = columns = self._header(rows)
         ref_column = columns.index("loan_ref")
-        start = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield BadLine(start, f"unreadable CSV row: {exc}")
-                start = reader.line_num + 1
+        for lineno, cells, problem in rows:
+            if cells is None:
+                yield BadLine(lineno, problem)
                 continue
-            first, last = start, reader.line_num
-            start = last + 1
-            if not any(cell.strip() for cell in row):
-                continue
-            lines = range(first, last + 1)
-            ref = row[ref_column] if ref_column < len(row) else None
-            if any(n in self._too_long for n in lines):
-                yield BadLine(first, f"line is longer than {MAX_LINE_BYTES} bytes", ref)
-                continue
-            if any(n in self._undecodable for n in lines):
-                yield BadLine(first, "row is not valid UTF-8", ref)
-                continue
-            if len(row) != len(columns):
-                yield BadLine(
-                    first, f"expected {len(columns)} columns, found {len(row)}", ref
-                )
-                continue
-            yield SourceRecord(first, _csv_record(columns, row))
+            ref = cells[ref_column] if ref_column < len(cells) else None
+            if problem:
+                yield BadLine(lineno, problem, ref)
+            elif len(cells) != len(columns):
+                yield BadLine(lineno, f"expected {len(columns)} columns, found {len(cells)}", ref)
+            else:
+                yield SourceRecord(lineno, _csv_record(columns, cells))
 
 
 def _csv_record(columns: list[str], row: list[str]) -> dict[str, Any]:

@@ -202,9 +202,9 @@ def test_inquiry_without_consent_is_a_validation_error(lender_client: RegistryCl
 
 
 def test_bad_api_key_is_an_authentication_error(live_server: Any) -> None:
-    with RegistryClient(live_server.url, "not-a-real-key") as client:
-        with pytest.raises(AuthenticationError) as info:
-            client.get_loan("L-1")
+    client = RegistryClient(live_server.url, "not-a-real-key")
+    with client, pytest.raises(AuthenticationError) as info:
+        client.get_loan("L-1")
     assert info.value.status == 401 and info.value.request_id
     assert "not-a-real-key" not in str(info.value)
 

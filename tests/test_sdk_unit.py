@@ -3,6 +3,7 @@ error mapping, and the HTTP behaviour against a scripted server on a loopback po
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -238,11 +239,36 @@ def test_csv_bad_rows_are_reported_and_reading_goes_on() -> None:
     assert bad.message == "expected 11 columns, found 4"
 
 
-def test_csv_quoted_field_spanning_lines_keeps_line_numbers_right() -> None:
-    multi = csv_row("A", loan_ref='"A\nstill A"')
-    text = "\n".join([HEADER, multi, csv_row("B")]) + "\n"
+def test_csv_quotes_hold_commas_but_a_stray_quote_spoils_only_its_line() -> None:
+    quoted = csv_row("A", loan_ref='"A,""1"""')
+    stray = csv_row("B", loan_ref='"B')
+    after_text = csv_row("C", loan_ref='"C"x')
+    text = "\n".join([HEADER, quoted, stray, after_text, csv_row("D")]) + "\n"
     items = read_csv(text)
-    assert [(i.line, i.loan_ref) for i in items] == [(2, "A\nstill A"), (4, "B")]
+    assert [(i.line, type(i).__name__) for i in items] == [
+        (2, "SourceRecord"),
+        (3, "BadLine"),
+        (4, "BadLine"),
+        (5, "SourceRecord"),
+    ]
+    assert items[0].loan_ref == 'A,"1"'
+    assert isinstance(items[1], BadLine)
+    assert items[1].message == "unreadable CSV line: a quoted field is not closed on this line"
+    assert items[-1].loan_ref == "D"
+
+
+def test_csv_nul_byte_and_overlong_line_are_bad_lines() -> None:
+    from lender_client.files import MAX_LINE_BYTES
+
+    long_line = "x" * (MAX_LINE_BYTES + 10)
+    text = "\n".join([HEADER, csv_row("A", loan_ref="A\0"), long_line, csv_row("B")]) + "\n"
+    items = read_csv(text)
+    assert [(i.line, type(i).__name__) for i in items] == [
+        (2, "BadLine"),
+        (3, "BadLine"),
+        (4, "SourceRecord"),
+    ]
+    assert isinstance(items[1], BadLine) and "longer than" in items[1].message
 
 
 def test_csv_byte_order_mark_and_column_order_and_missing_due_on_column() -> None:
@@ -526,10 +552,8 @@ class ScriptedServer:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             do_GET = do_POST = do_PUT = _handle
 
@@ -539,7 +563,9 @@ class ScriptedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def script(self, *replies: Reply) -> None:
@@ -581,7 +607,9 @@ def submission(accepted: int = 1, rejected: list[Any] | None = None) -> dict[str
 
 
 def test_retries_503_then_succeeds_with_the_same_idempotency_key(server: ScriptedServer) -> None:
-    server.script(Reply(503, problem(503, "unavailable", "Down", "")), Reply(503), Reply(200, submission()))
+    server.script(
+        Reply(503, problem(503, "unavailable", "Down", "")), Reply(503), Reply(200, submission())
+    )
     sleeps = Sleeps()
     with make_client(server.url, sleeps) as client:
         result = client.submit_batch([report()])
@@ -622,9 +650,9 @@ def test_rate_limit_error_after_retries_carries_retry_after(server: ScriptedServ
     limited = Reply(429, problem(429, "rate-limited", "Too many", ""), {"Retry-After": "2"})
     server.script(limited, limited)
     sleeps = Sleeps()
-    with make_client(server.url, sleeps, max_retries=1) as client:
-        with pytest.raises(RateLimitError) as info:
-            client.get_loan("L-1")
+    client = make_client(server.url, sleeps, max_retries=1)
+    with client, pytest.raises(RateLimitError) as info:
+        client.get_loan("L-1")
     assert info.value.retry_after == 2.0
     assert sleeps.calls == [2.0]
 
@@ -673,7 +701,8 @@ def test_idempotency_in_progress_is_retried(server: ScriptedServer) -> None:
 def test_server_error_after_retries_are_used_up(server: ScriptedServer) -> None:
     server.script(*[Reply(500, problem(500, "internal", "Boom", ""))] * 3)
     sleeps = Sleeps()
-    with make_client(server.url, sleeps, max_retries=2) as client, pytest.raises(ServerError) as info:
+    client = make_client(server.url, sleeps, max_retries=2)
+    with client, pytest.raises(ServerError) as info:
         client.get_loan("L-1")
     assert len(server.seen) == 3 and len(sleeps.calls) == 2
     assert info.value.status == 500 and info.value.request_id == "req-3"
@@ -691,7 +720,7 @@ class CountingSession(requests.Session):
         super().__init__()
         self.attempts = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         self.attempts += 1
         return super().request(*args, **kwargs)
 
@@ -719,9 +748,9 @@ def test_connection_refused_raises_after_max_retries_plus_one_attempts() -> None
 
 def test_timeout_raises_api_timeout_error(server: ScriptedServer) -> None:
     server.script(Reply(200, submission(), delay=1.0))
-    with make_client(server.url, timeout=0.2, max_retries=0) as client:
-        with pytest.raises(APITimeoutError):
-            client.get_loan("L-1")
+    client = make_client(server.url, timeout=0.2, max_retries=0)
+    with client, pytest.raises(APITimeoutError):
+        client.get_loan("L-1")
 
 
 def test_timeout_is_retried_with_the_same_key(server: ScriptedServer) -> None:
