@@ -190,6 +190,21 @@ def test_malformed_json_is_a_400_problem(client, new_lender):
     assert response.get_json()["type"] == "/problems/malformed-request"
 
 
+def test_deeply_nested_json_is_a_400_problem_not_a_crash(client, new_lender):
+    response = client.post(
+        "/v1/loans",
+        data="[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers=new_lender().headers,
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("currency", ["CNY", "USD", "JPY", "KWD", "HKD", "EUR"])
+def test_currencies_in_use_are_accepted(client, new_lender, currency):
+    assert rejected_fields(client, new_lender(), loan("CUR", currency=currency)) == []
+
+
 def test_wrong_content_type_is_a_415_problem(client, new_lender):
     response = client.post(
         "/v1/loans", data="loans=1", content_type="text/plain", headers=new_lender().headers

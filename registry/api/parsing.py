@@ -23,6 +23,8 @@ def json_body() -> Any:
         return request.get_json()
     except BadRequest:
         raise Problem(400, "the body is not valid JSON") from None
+    except RecursionError:
+        raise Problem(400, "the body is nested too deeply") from None
 
 
 def parse_model(model: type[M], data: Any) -> M:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from registry.models import LoanStatus, Product
+from registry.services.currencies import is_currency
 from registry.services.errors import FieldError
 from registry.services.validation import field_errors
 
@@ -70,10 +72,19 @@ BorrowerToken = Annotated[
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(description="32-byte borrower token as 64 lower-case hex characters"),
 ]
+
+
+def _known_currency(code: str) -> str:
+    if not is_currency(code):
+        raise ValueError("is not an ISO 4217 currency code in use")
+    return code
+
+
 CurrencyCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
-    Field(description="ISO 4217 currency code"),
+    AfterValidator(_known_currency),
+    Field(description="ISO 4217 currency code in use, e.g. CNY"),
 ]
 MinorAmount = Annotated[int, Field(ge=0, le=2**63 - 1, description="integer minor units")]
 LoanRefStr = Annotated[str, StringConstraints(min_length=1, max_length=64)]
