@@ -60,6 +60,7 @@ EXIT_API = 3
 REJECTS_HEADER = ("line", "loan_ref", "field", "message")
 _TOKEN = re.compile(r"[0-9a-f]{64}")
 
+
 @dataclass
 class Settings:
     url: str
@@ -176,9 +177,12 @@ def cli(
     3 the registry refused the request or could not be reached.
     """
     if verbose:
+        logger = logging.getLogger("lender_client")
+        for old in [h for h in logger.handlers if getattr(h, "_lender_cli", False)]:
+            logger.removeHandler(old)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger = logging.getLogger("lender_client")
+        handler._lender_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     ctx.obj = Settings(url=url, api_key=api_key, timeout=timeout, retries=retries)
@@ -237,7 +241,7 @@ class _UploadTracker:
     on_progress: Callable[[], None]
     records_read: int = 0
     unreadable: int = 0
-    rejected: int = 0
+    summary: UploadSummary = field(default_factory=UploadSummary)
     _lines: deque[int] = field(default_factory=deque)
     _bad: list[BadLine] = field(default_factory=list)
 
@@ -258,7 +262,7 @@ class _UploadTracker:
             position = rejection.index - batch.start_index
             line = lines[position] if 0 <= position < len(lines) else 0
             out.append((line, rejection.loan_ref, [(e.field, e.message) for e in rejection.errors]))
-        self.rejected += len(batch.rejected)
+        self.summary.add(batch, keep_rejections=False)
         last_line = lines[-1] if lines else 0
         keep: list[BadLine] = []
         for bad in self._bad:
@@ -277,7 +281,8 @@ class _UploadTracker:
         self._bad = []
 
 
-def _summary_table(summary: UploadSummary, tracker: _UploadTracker, elapsed: float) -> Table:
+def _summary_table(tracker: _UploadTracker, elapsed: float) -> Table:
+    summary = tracker.summary
     table = Table(title="Upload summary", show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -388,7 +393,6 @@ def upload(
     started = time.monotonic()
     failure: RegistryError | None = None
     interrupted = False
-    summary = UploadSummary()
 
     with client, open_records(file, fmt) as reader:
         progress = Progress(
@@ -415,7 +419,7 @@ def upload(
         tracker = _UploadTracker(reader, rejects_file, update)
         try:
             with progress:
-                summary = client.report_loans(
+                client.report_loans(
                     tracker.records(),
                     batch_size=batch_size,
                     on_batch=tracker.on_batch,
@@ -425,10 +429,9 @@ def upload(
         except FileFormatError as exc:
             raise click.UsageError(f"{file}: {exc}") from None
         except OSError as exc:
-            raise click.UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+            raise click.UsageError(f"{exc.filename or file}: {exc.strerror or exc}") from None
         except RegistryError as exc:
             failure = exc
-            summary = exc.partial_summary or summary
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -437,7 +440,7 @@ def upload(
             rejects_file.close()
 
     elapsed = time.monotonic() - started
-    out.print(_summary_table(summary, tracker, elapsed))
+    out.print(_summary_table(tracker, elapsed))
     if rejects_file.records:
         out.print(
             f"{rejects_file.records:,} rejected row(s) written to {rejects_path} "

@@ -340,7 +340,12 @@ class RegistryClient:
                     delay = self._backoff(attempt)
                     log.info(
                         "%s %s failed (%s); retry %d/%d in %.2fs",
-                        method, path, reason, attempt + 1, retries, delay,
+                        method,
+                        path,
+                        reason,
+                        attempt + 1,
+                        retries,
+                        delay,
                     )
                     self._sleep(delay)
                     attempt += 1
@@ -391,7 +396,13 @@ class RegistryClient:
                 delay = retry_after if retry_after is not None else self._backoff(attempt)
                 log.info(
                     "%s %s -> %d (request id %s); retry %d/%d in %.2fs",
-                    method, path, status, request_id, attempt + 1, retries, delay,
+                    method,
+                    path,
+                    status,
+                    request_id,
+                    attempt + 1,
+                    retries,
+                    delay,
                 )
                 self._sleep(delay)
                 attempt += 1
@@ -545,9 +556,7 @@ class RegistryClient:
         data = self._json_object(self.request("GET", "/v1/loans", params=params), "a page")
         items = data.get("data")
         next_cursor = data.get("next_cursor")
-        if not isinstance(items, list) or not (
-            next_cursor is None or isinstance(next_cursor, str)
-        ):
+        if not isinstance(items, list) or not (next_cursor is None or isinstance(next_cursor, str)):
             raise UnexpectedResponseError("a page of loans should have data and next_cursor")
         return LoanPage(
             data=[Loan.from_json(self._json_object(i, "a loan")) for i in items],

@@ -195,6 +195,10 @@ def test_loan_readable_and_json(run: Callable[..., Result], tmp_path: Path) -> N
     raw = json.loads(run("loan", "L-77", "--json").stdout)
     assert raw["loan_ref"] == "L-77" and raw["outstanding"] == 1_234_567
 
+    listed = run("loans", "--status", "open", "--json")
+    assert listed.exit_code == 0
+    assert [json.loads(line)["loan_ref"] for line in listed.stdout.splitlines()] == ["L-77"]
+
     missing = run("loan", "NOPE")
     assert missing.exit_code == 3
     assert missing.stderr.startswith("error: HTTP 404")

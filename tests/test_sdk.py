@@ -71,7 +71,10 @@ def test_report_then_get_loan_round_trip(lender_client: RegistryClient) -> None:
     sent = loan_report("L-2026/0001 a", due_on=None, product=Product.CREDIT_LINE)
     summary = lender_client.report_loans([sent])
     assert (summary.accepted, summary.unchanged, summary.stale, summary.rejected_count) == (
-        1, 0, 0, 0,
+        1,
+        0,
+        0,
+        0,
     )
     assert summary.ok and len(summary.submission_ids) == 1
 

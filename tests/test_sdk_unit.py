@@ -224,9 +224,7 @@ def test_csv_bad_rows_are_reported_and_reading_goes_on() -> None:
         csv_row("E"),
     ]
     items = read_csv("\r\n".join(lines) + "\r\n")
-    summary = [
-        (i.line, i.loan_ref, type(i).__name__) for i in items
-    ]
+    summary = [(i.line, i.loan_ref, type(i).__name__) for i in items]
     assert summary == [
         (2, "A", "SourceRecord"),
         (3, "B", "BadLine"),
@@ -257,14 +255,14 @@ def test_csv_quotes_hold_commas_but_a_stray_quote_spoils_only_its_line() -> None
     assert items[-1].loan_ref == "D"
 
 
-def test_csv_nul_byte_and_overlong_line_are_bad_lines() -> None:
+def test_csv_overlong_line_is_skipped_as_a_bad_line() -> None:
     from lender_client.files import MAX_LINE_BYTES
 
-    long_line = "x" * (MAX_LINE_BYTES + 10)
-    text = "\n".join([HEADER, csv_row("A", loan_ref="A\0"), long_line, csv_row("B")]) + "\n"
+    long_line = "x" * (3 * MAX_LINE_BYTES + 10)
+    text = "\n".join([HEADER, csv_row("A"), long_line, csv_row("B")]) + "\n"
     items = read_csv(text)
     assert [(i.line, type(i).__name__) for i in items] == [
-        (2, "BadLine"),
+        (2, "SourceRecord"),
         (3, "BadLine"),
         (4, "SourceRecord"),
     ]
@@ -272,8 +270,10 @@ def test_csv_nul_byte_and_overlong_line_are_bad_lines() -> None:
 
 
 def test_csv_byte_order_mark_and_column_order_and_missing_due_on_column() -> None:
-    header = "as_of,loan_ref,borrower,product,currency,principal,outstanding,opened_on,status," \
+    header = (
+        "as_of,loan_ref,borrower,product,currency,principal,outstanding,opened_on,status,"
         "days_past_due"
+    )
     row = f"2026-11-20T10:00:00Z,A,{TOKEN},credit_line,CNY,1,1,2026-01-01,open,0"
     (item,) = read_csv(b"\xef\xbb\xbf" + f"{header}\n{row}\n".encode())
     assert isinstance(item, SourceRecord)
@@ -563,9 +563,7 @@ class ScriptedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, args=(0.05,), daemon=True
-        )
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def script(self, *replies: Reply) -> None:
@@ -1061,3 +1059,51 @@ def test_cli_readable_inquiry_against_scripted_server(server: ScriptedServer) ->
     assert "3 (2 other)" in out
     assert "1 / 2 / 3 / 4" in out
     assert "MULTI_LENDER" in out and "SOMETHING_NEW" in out
+
+
+def test_cli_upload_that_fails_part_way_exits_3_and_keeps_what_was_done(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text("\n".join([HEADER, *(csv_row(f"L-{i}") for i in range(4))]) + "\n")
+    rejected = [
+        {"index": 1, "loan_ref": "L-1", "errors": [{"field": "loans[1].due_on", "message": "bad"}]}
+    ]
+    server.script(
+        Reply(200, submission(1, rejected)),
+        Reply(503, problem(503, "unavailable", "Down for maintenance", "")),
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--url",
+            server.url,
+            "--api-key",
+            API_KEY,
+            "--retries",
+            "0",
+            "upload",
+            str(path),
+            "--batch-size",
+            "2",
+        ],
+    )
+    assert result.exit_code == 3
+    assert "stopped part-way" in result.stderr
+    assert "error: HTTP 503: Down for maintenance (request id req-2)" in result.stderr
+    assert "Accepted" in result.stdout
+    rows = (tmp_path / "book.csv.rejected.csv").read_text().splitlines()
+    assert rows == ["line,loan_ref,field,message", "3,L-1,due_on,bad"]
+
+
+def test_cli_verbose_logs_requests_but_never_the_key(server: ScriptedServer) -> None:
+    server.script(Reply(404, problem(404, "not-found", "Not found", "no such loan")))
+    result = CliRunner().invoke(cli, ["-v", "--url", server.url, "--api-key", API_KEY, "loan", "X"])
+    assert result.exit_code == 3
+    assert "GET /v1/loans/X -> 404" in result.stderr
+    assert API_KEY not in result.output
+
+
+def test_cli_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("lender-client, version ")
