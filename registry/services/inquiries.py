@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Inquiry, Loan, LoanStatus, Purpose
 from registry.services.errors import FieldError, InvalidInput
-from registry.services.policy import Policy, load_policy
+from registry.services.policy import RULE_CODES, Policy, load_policy
 
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 RECENT_OPENING_DAYS = 30
@@ -166,49 +166,29 @@ def summarise(
 
 
 def evaluate_flags(summary: Summary, policy: Policy) -> list[Flag]:
-    t = policy.thresholds
+    """The policy's flags that this summary raises, in the policy's order."""
+    measured = {
+        "MULTI_LENDER": (
+            summary.lenders_with_open_loans,
+            "{} lenders have open loans to this borrower",
+        ),
+        "APPLICATION_SPREE": (
+            summary.other_lenders_inquiring.get("7d", 0),
+            "{} other lenders made credit inquiries in the last 7 days",
+        ),
+        "PAST_DUE_ELSEWHERE": (
+            summary.max_days_past_due_elsewhere,
+            "an open loan at another lender is {} days past due",
+        ),
+        "WRITTEN_OFF": (summary.written_off_loans, "{} written-off loan(s)"),
+        "RAPID_BORROWING": (summary.loans_opened_last_30d, "{} loans opened in the last 30 days"),
+    }
     flags = []
-    if "MULTI_LENDER" in t and summary.lenders_with_open_loans >= t["MULTI_LENDER"]:
-        flags.append(
-            Flag(
-                "MULTI_LENDER",
-                f"{summary.lenders_with_open_loans} lenders have open "
-                f"loans to this borrower (threshold {t['MULTI_LENDER']})",
-            )
-        )
-    spree = summary.other_lenders_inquiring.get("7d", 0)
-    if "APPLICATION_SPREE" in t and spree >= t["APPLICATION_SPREE"]:
-        flags.append(
-            Flag(
-                "APPLICATION_SPREE",
-                f"{spree} other lenders made credit inquiries "
-                f"in the last 7 days (threshold {t['APPLICATION_SPREE']})",
-            )
-        )
-    elsewhere = summary.max_days_past_due_elsewhere
-    if "PAST_DUE_ELSEWHERE" in t and elsewhere >= t["PAST_DUE_ELSEWHERE"]:
-        flags.append(
-            Flag(
-                "PAST_DUE_ELSEWHERE",
-                f"an open loan at another lender is {elsewhere} "
-                f"days past due (threshold {t['PAST_DUE_ELSEWHERE']})",
-            )
-        )
-    if "WRITTEN_OFF" in t and summary.written_off_loans >= t["WRITTEN_OFF"]:
-        flags.append(
-            Flag(
-                "WRITTEN_OFF",
-                f"{summary.written_off_loans} written-off loan(s) (threshold {t['WRITTEN_OFF']})",
-            )
-        )
-    opened = summary.loans_opened_last_30d
-    if "RAPID_BORROWING" in t and opened >= t["RAPID_BORROWING"]:
-        flags.append(
-            Flag(
-                "RAPID_BORROWING",
-                f"{opened} loans opened in the last 30 days (threshold {t['RAPID_BORROWING']})",
-            )
-        )
+    for code in RULE_CODES:
+        threshold = policy.thresholds.get(code)
+        value, text = measured[code]
+        if threshold is not None and value >= threshold:
+            flags.append(Flag(code, f"{text.format(value)} (threshold {threshold})"))
     return flags
 
 
