@@ -27,6 +27,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
+        # No implicit OPTIONS answers: an unsupported method is a 405 problem like any other.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     clock: Clock = settings.extra.get("clock") or SystemClock()
     engine = make_engine(settings.database_url)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+WRITE_OPTION: Final = "registry_write"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -18,6 +20,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Plain "postgresql://" URLs get the psycopg 3 driver the project installs.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     kwargs.setdefault("pool_pre_ping", True)
+    # Bound values hold tokens and consent references: keep them out of error messages.
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
 
 
@@ -25,6 +29,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -40,11 +45,27 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock at the start of every transaction: a read-then-write
-        # transaction can then never fail half-way with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers never wait (WAL). A transaction that will write takes the write lock when
+        # it begins, so that it cannot fail half-way when its snapshot turns out stale.
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's write transaction (ending a read-only one first, e.g. the
+    authentication lookup). On SQLite it holds the database's write lock from its first
+    statement; elsewhere it is an ordinary transaction. A no-op inside a write transaction."""
+    if session.get_bind().dialect.name != "sqlite":
+        return  # elsewhere a transaction may read, then write, at no risk
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(WRITE_OPTION, False):
+            return
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() after changes in a read transaction")
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

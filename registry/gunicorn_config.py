@@ -6,7 +6,12 @@ import os
 from typing import Any
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# Processes: about one per core. Threads: each waits on the database part of the time,
+# and threaded workers keep HTTP connections alive (sync workers close each one).
+workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)))
+worker_class = "gthread"
+threads = int(os.environ.get("REGISTRY_THREADS", "4"))
+keepalive = 30
 timeout = 60
 graceful_timeout = 30
 # The app writes its own structured access log line per request.

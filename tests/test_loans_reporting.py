@@ -245,12 +245,21 @@ def test_a_batch_is_a_handful_of_statements(client, new_lender):
             event.remove(app_engine, "before_cursor_execute", record)
         return len(statements)
 
-    small = statements_for([loan(f"S-{i}", borrower=i) for i in range(10)])
-    large = statements_for([loan(f"T-{i}", borrower=i) for i in range(2000)])
+    def book(prefix: str, n: int) -> list[dict[str, Any]]:
+        # Mixed rows: some credit lines without a due date, so some values are NULL.
+        return [
+            loan(f"{prefix}-{i}", borrower=i, product="credit_line", due_on=None)
+            if i % 3 == 0
+            else loan(f"{prefix}-{i}", borrower=i)
+            for i in range(n)
+        ]
+
+    small = statements_for(book("S", 10))
+    large = statements_for(book("T", 2000))
     assert large == small <= 12
     # Updating existing loans is set-based too.
     updates = [
-        loan(f"T-{i}", borrower=i, outstanding=1, as_of=iso(NOW + timedelta(seconds=1)))
-        for i in range(2000)
+        {**record, "outstanding": 1, "as_of": iso(NOW + timedelta(seconds=1))}
+        for record in book("T", 2000)
     ]
     assert statements_for(updates) <= 12

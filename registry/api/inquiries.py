@@ -6,12 +6,12 @@ from flask import Blueprint, Response, jsonify
 
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
-from registry.api.parsing import json_body, parse_model
-from registry.api.problems import invalid
+from registry.api.parsing import idempotency_key, json_body, parse_model
+from registry.api.problems import Problem, invalid
 from registry.api.schemas import InquiryBody
 from registry.extensions import db, now
 from registry.services import inquiries
-from registry.services.errors import InvalidInput
+from registry.services.errors import Conflict, InvalidInput
 
 bp = Blueprint("inquiries", __name__)
 
@@ -28,10 +28,18 @@ def inquire() -> Response:
         currency=body.currency,
     )
     try:
-        report = inquiries.inquire(db(), current_lender().id, request, now())
+        outcome = inquiries.inquire(
+            db(), current_lender().id, request, now(), idempotency_key=idempotency_key()
+        )
     except InvalidInput as exc:
         raise invalid(exc.errors, str(exc)) from None
-    metrics.INQUIRIES.labels(report.purpose).inc()
-    for flag in report.flags:
-        metrics.FLAGS.labels(flag.code).inc()
-    return jsonify(report.to_json())
+    except Conflict as exc:
+        raise Problem(409, str(exc), "idempotency-conflict") from None
+    response = jsonify(outcome.response)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.INQUIRIES.labels(request.purpose.value).inc()
+        for code in outcome.flag_codes:
+            metrics.FLAGS.labels(code).inc()
+    return response

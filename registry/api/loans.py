@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
-from registry.api.parsing import json_body
+from registry.api.parsing import idempotency_key, json_body
 from registry.api.problems import Problem, invalid
+from registry.clock import iso
 from registry.extensions import db, now
 from registry.models import Loan, LoanStatus
 from registry.services import loans, reporting
 from registry.services.errors import Conflict, FieldError, NotFound
-from registry.services.inquiries import iso
+from registry.services.fields import is_loan_ref
+from registry.services.idempotency import fingerprint
 
 bp = Blueprint("loans", __name__)
-
-_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
-DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
 
 def loan_json(loan: Loan) -> dict[str, Any]:
@@ -43,26 +41,13 @@ def loan_json(loan: Loan) -> dict[str, Any]:
     }
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise Problem(
-            400,
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-            errors=[FieldError("headers.Idempotency-Key", "1 to 255 printable ASCII")],
-        )
-    return key
-
-
 def _batch(body: Any) -> list[Any]:
     """The request-level checks; each record is then judged on its own by the service."""
     if not isinstance(body, dict):
         raise invalid([FieldError("(body)", "must be a JSON object with a 'loans' list")])
     errors = [FieldError(name, "unknown field") for name in body if name != "loans"]
     records = body.get("loans")
-    if records is None:
+    if "loans" not in body:
         errors.append(FieldError("loans", "required"))
     elif not isinstance(records, list):
         errors.append(FieldError("loans", "must be a list of loan reports"))
@@ -79,7 +64,7 @@ def _batch(body: Any) -> list[Any]:
 @bp.post("/loans")
 @lender_required
 def submit_loans() -> Response:
-    key = _idempotency_key()
+    key = idempotency_key()
     body = json_body()
     records = _batch(body)
     try:
@@ -89,7 +74,7 @@ def submit_loans() -> Response:
             records,
             now(),
             idempotency_key=key,
-            request_hash=reporting.fingerprint(body),
+            request_hash=fingerprint(body),
         )
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
@@ -124,7 +109,7 @@ def _decode_cursor(cursor: str) -> str:
         after = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         after = ""
-    if not 1 <= len(after) <= 64:
+    if not is_loan_ref(after):
         raise invalid([FieldError("cursor", "not a cursor this API returned")])
     return after
 
@@ -136,10 +121,10 @@ def list_loans() -> Response:
     status = request.args.get("status")
     if status is not None and status not in set(LoanStatus):
         errors.append(FieldError("status", "must be one of open, closed, written_off"))
-    raw_limit = request.args.get("limit", str(DEFAULT_PAGE))
-    limit = int(raw_limit) if raw_limit.isdigit() else 0
-    if not 1 <= limit <= MAX_PAGE:
-        errors.append(FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}"))
+    raw_limit = request.args.get("limit", str(loans.DEFAULT_PAGE))
+    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else 0
+    if not 1 <= limit <= loans.MAX_PAGE:
+        errors.append(FieldError("limit", f"must be an integer from 1 to {loans.MAX_PAGE}"))
     if errors:
         raise invalid(errors)
     cursor = request.args.get("cursor")

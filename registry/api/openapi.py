@@ -17,6 +17,7 @@ from registry.api.schemas import (
     ProblemOut,
     SubmissionOut,
 )
+from registry.services.loans import DEFAULT_PAGE, MAX_PAGE
 
 _REF = "#/components/schemas/{model}"
 
@@ -50,6 +51,22 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 _AUTH_ERRORS = (401, 403)
+
+
+def _idempotency_key(without: str) -> dict[str, Any]:
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "a retry with the same key and body returns the first answer "
+        f"without {without}",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[\\x20-\\x7e]+$",
+        },
+    }
 
 
 @cache
@@ -87,21 +104,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Report the current state of up to 5,000 loans",
                     "description": "Each record is judged on its own: the answer is 200 "
                     "whenever the request is well-formed, with per-record rejections.",
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "description": "a retry with the same key and body returns the first "
-                            "answer without writing again",
-                            "schema": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": 255,
-                                "pattern": "^[\\x20-\\x7e]+$",
-                            },
-                        }
-                    ],
+                    "parameters": [_idempotency_key("writing again")],
                     "requestBody": body(LoanBatch),
                     "responses": {
                         "200": _json(SubmissionOut, "per-record outcome of the batch"),
@@ -131,8 +134,8 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {
                                 "type": "integer",
                                 "minimum": 1,
-                                "maximum": 1000,
-                                "default": 100,
+                                "maximum": MAX_PAGE,
+                                "default": DEFAULT_PAGE,
                             },
                         },
                     ],
@@ -166,10 +169,13 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "The over-indebtedness report for a borrower token",
                     "description": "new_credit inquiries are recorded and counted for later "
                     "callers; account_review inquiries are recorded for audit only.",
+                    "parameters": [
+                        _idempotency_key("recording a second inquiry (scoped to the borrower)")
+                    ],
                     "requestBody": body(InquiryBody),
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),
-                        **_problems(400, *_AUTH_ERRORS, 413, 415, 422),
+                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422),
                     },
                 },
             },

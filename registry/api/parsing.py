@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import request
@@ -13,6 +14,21 @@ from registry.services.errors import FieldError
 from registry.services.validation import field_errors
 
 M = TypeVar("M", bound=BaseModel)
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if any, or a 400 problem when malformed."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise Problem(
+            400,
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            errors=[FieldError("headers.Idempotency-Key", "1 to 255 printable ASCII characters")],
+        )
+    return key
 
 
 def json_body() -> Any:

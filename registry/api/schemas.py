@@ -6,17 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.models import LoanStatus, Product, Purpose
-from registry.services.loan_report import (
-    BorrowerToken,
-    CurrencyCode,
-    LoanReport,
-    MinorAmount,
-)
-
-ConsentRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+from registry.services.fields import BorrowerToken, ConsentRef, CurrencyCode, MinorAmount
+from registry.services.loan_report import LoanReport
+from registry.services.reporting import MAX_BATCH
 
 
 class _Strict(BaseModel):
@@ -40,7 +35,7 @@ class InquiryBody(_Strict):
 class LoanBatch(_Strict):
     """`POST /v1/loans`: records are validated one by one (see the 200 response)."""
 
-    loans: Annotated[list[LoanReport], Field(min_length=1, max_length=5000)]
+    loans: Annotated[list[LoanReport], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class FieldErrorOut(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.db import begin_write
 from registry.models import ApiKey, Lender, Loan, Purpose
 from registry.services import inquiries, lenders, reporting
 
@@ -100,8 +101,12 @@ def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
         _seed_loans_and_inquiries(session, rng, demo_lenders, now)
 
     keys = []
+    begin_write(session)
     for lender in demo_lenders:
-        for key in session.scalars(select(ApiKey).where(ApiKey.lender_id == lender.id)):
+        earlier_demo_keys = select(ApiKey).where(
+            ApiKey.lender_id == lender.id, ApiKey.label == DEMO_KEY_LABEL
+        )
+        for key in session.scalars(earlier_demo_keys):
             if key.revoked_at is None:
                 key.revoked_at = now
         issued = lenders.issue_key(session, lender, now, label=DEMO_KEY_LABEL)

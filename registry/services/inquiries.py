@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry.clock import iso
+from registry.db import begin_write
 from registry.models import Inquiry, Loan, LoanStatus, Purpose
-from registry.services.errors import FieldError, InvalidInput
+from registry.services.errors import Conflict, FieldError, InvalidInput
+from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.policy import RULE_CODES, Policy, load_policy
 
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -94,10 +98,6 @@ class InquiryReport:
             },
             "flags": [{"code": f.code, "detail": f.detail} for f in self.flags],
         }
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def summarise(
@@ -202,29 +202,47 @@ def check_request(request: InquiryRequest) -> list[FieldError]:
     return errors
 
 
+@dataclass(frozen=True)
+class InquiryOutcome:
+    response: dict[str, Any]  # the report as answered
+    replayed: bool = False  # the stored answer to an earlier request with the same key
+
+    @property
+    def flag_codes(self) -> list[str]:
+        return [flag["code"] for flag in self.response["flags"]]
+
+
 def inquire(
-    session: Session, caller_id: int, request: InquiryRequest, now: datetime
-) -> InquiryReport:
-    """Build the report, record the inquiry and commit."""
+    session: Session,
+    caller_id: int,
+    request: InquiryRequest,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> InquiryOutcome:
+    """Build the report, record the inquiry with it, and commit. With an idempotency key,
+    a retry of the same request gets the recorded report back and records nothing."""
     errors = check_request(request)
     if errors:
         raise InvalidInput("the inquiry is invalid", errors)
     borrower = bytes.fromhex(request.borrower)
+    request_hash = fingerprint({**asdict(request), "purpose": request.purpose.value})
+    begin_write(session)
+    if idempotency_key is not None:
+        earlier = _earlier_inquiry(session, borrower, caller_id, idempotency_key)
+        if earlier is not None:
+            session.rollback()
+            return _replay(earlier, request_hash)
+
     summary, own = summarise(session, borrower, caller_id, now)
     flags = evaluate_flags(summary, load_policy(session))
-    report = InquiryReport(
-        inquiry_id=str(uuid.uuid4()),
-        borrower=request.borrower,
-        generated_at=now,
-        purpose=request.purpose.value,
-        summary=summary,
-        own=own,
-        flags=flags,
-    )
+    inquiry_id = str(uuid.uuid4())
+    response = InquiryReport(
+        inquiry_id, request.borrower, now, request.purpose.value, summary, own, flags
+    ).to_json()
     session.add(
         Inquiry(
             borrower=borrower,
-            id=report.inquiry_id,
+            id=inquiry_id,
             lender_id=caller_id,
             purpose=request.purpose.value,
             consent_ref=request.consent_ref,
@@ -232,7 +250,37 @@ def inquire(
             currency=request.currency,
             flags=[f.code for f in flags],
             created_at=now,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            report=response,
         )
     )
-    session.commit()
-    return report
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key got there first (PostgreSQL).
+        session.rollback()
+        assert idempotency_key is not None
+        earlier = _earlier_inquiry(session, borrower, caller_id, idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(earlier, request_hash)
+    return InquiryOutcome(response)
+
+
+def _earlier_inquiry(
+    session: Session, borrower: bytes, caller_id: int, idempotency_key: str
+) -> Inquiry | None:
+    return session.scalar(
+        select(Inquiry).where(
+            Inquiry.borrower == borrower,
+            Inquiry.lender_id == caller_id,
+            Inquiry.idempotency_key == idempotency_key,
+        )
+    )
+
+
+def _replay(earlier: Inquiry, request_hash: bytes) -> InquiryOutcome:
+    if earlier.request_hash != request_hash:
+        raise Conflict(REUSED_KEY)
+    return InquiryOutcome(earlier.report, replayed=True)

@@ -17,8 +17,16 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from registry.db import begin_write
 from registry.models import ApiKey, Lender, LenderStatus, Loan, LoanStatus
-from registry.services.errors import AuthenticationFailed, Conflict, LenderSuspended, NotFound
+from registry.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    LenderSuspended,
+    NotFound,
+)
 
 KEY_PATTERN = re.compile(r"rk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})")
 CODE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{1,31}")
@@ -52,13 +60,15 @@ def _hash_secret(secret: str) -> bytes:
 def create_lender(
     session: Session, code: str, name: str, now: datetime
 ) -> tuple[Lender, IssuedKey]:
+    begin_write(session)
     code = code.strip().lower()
     if not CODE_PATTERN.fullmatch(code):
-        raise Conflict(
-            "lender code must be 2-32 characters: a lower-case letter, then letters, digits, - or _"
+        raise InvalidInput(
+            "lender code must be 2-32 characters",
+            [FieldError("code", "2-32 characters: a lower-case letter, then a-z, 0-9, - or _")],
         )
     if not name.strip():
-        raise Conflict("lender name must not be empty")
+        raise InvalidInput("lender name must not be empty", [FieldError("name", "required")])
     if session.scalar(select(Lender.id).where(Lender.code == code)) is not None:
         raise Conflict(f"a lender with code {code!r} already exists")
     lender = Lender(
@@ -77,6 +87,7 @@ def get_lender(session: Session, code: str) -> Lender:
 
 
 def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") -> IssuedKey:
+    begin_write(session)
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(12))
     secret = secrets.token_urlsafe(32)
     session.add(
@@ -94,6 +105,7 @@ def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") 
 
 
 def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> None:
+    begin_write(session)
     key = session.scalar(
         select(ApiKey).where(ApiKey.lender_id == lender.id, ApiKey.prefix == prefix)
     )
@@ -104,6 +116,7 @@ def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> 
 
 
 def set_status(session: Session, lender: Lender, status: LenderStatus, now: datetime) -> None:
+    begin_write(session)
     lender.status = status
     lender.updated_at = now
 

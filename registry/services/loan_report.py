@@ -6,88 +6,24 @@ schema, so the documented contract and the enforced one cannot drift apart.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from registry.models import LoanStatus, Product
-from registry.services.currencies import is_currency
 from registry.services.errors import FieldError
+from registry.services.fields import (
+    BorrowerToken,
+    CurrencyCode,
+    IsoDate,
+    LoanRef,
+    MinorAmount,
+    UtcTimestamp,
+)
 from registry.services.validation import field_errors
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _DATE.fullmatch(value):
-            raise ValueError("must be a date written as YYYY-MM-DD")
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"is not a real date ({exc})") from None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    raise ValueError("must be a date written as YYYY-MM-DD")
-
-
-def _utc_timestamp(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be an ISO 8601 timestamp such as 2026-01-31T12:00:00Z") from None
-    elif isinstance(value, datetime):
-        parsed = value
-    else:
-        raise ValueError("must be an ISO 8601 timestamp such as 2026-01-31T12:00:00Z")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("must carry a UTC offset, for example 2026-01-31T12:00:00Z")
-    return parsed.astimezone(UTC)
-
-
-IsoDate = Annotated[
-    date,
-    BeforeValidator(_iso_date),
-    Field(json_schema_extra={"type": "string", "format": "date"}),
-]
-UtcTimestamp = Annotated[
-    datetime,
-    BeforeValidator(_utc_timestamp),
-    Field(json_schema_extra={"type": "string", "format": "date-time"}),
-]
-BorrowerToken = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
-    Field(description="32-byte borrower token as 64 lower-case hex characters"),
-]
-
-
-def _known_currency(code: str) -> str:
-    if not is_currency(code):
-        raise ValueError("is not an ISO 4217 currency code in use")
-    return code
-
-
-CurrencyCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    AfterValidator(_known_currency),
-    Field(description="ISO 4217 currency code in use, e.g. CNY"),
-]
-MinorAmount = Annotated[int, Field(ge=0, le=2**63 - 1, description="integer minor units")]
-LoanRefStr = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class LoanReport(BaseModel):
@@ -95,7 +31,7 @@ class LoanReport(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    loan_ref: LoanRefStr
+    loan_ref: LoanRef
     borrower: BorrowerToken
     product: Annotated[Product, Field(strict=False)]
     currency: CurrencyCode

@@ -7,10 +7,15 @@ from sqlalchemy.orm import Session
 
 from registry.models import Loan, LoanRef
 from registry.services.errors import NotFound
+from registry.services.fields import is_loan_ref
+
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
 
 def get_loan(session: Session, lender_id: int, loan_ref: str) -> Loan:
     """The caller's loan. Another lender's reference is simply not found."""
+    if not is_loan_ref(loan_ref):
+        raise NotFound("no loan with that loan_ref")
     borrower = session.scalar(
         select(LoanRef.borrower).where(LoanRef.lender_id == lender_id, LoanRef.loan_ref == loan_ref)
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db import begin_write
 from registry.models import PolicyRule
 from registry.services.errors import FieldError, InvalidInput
 
@@ -51,6 +52,7 @@ def set_threshold(
     session: Session, code: str, threshold: int, now: datetime, enabled: bool = True
 ) -> tuple[int, int]:
     """Change one rule; returns (old, new) threshold for the audit trail. Does not commit."""
+    begin_write(session)
     if code not in RULE_CODES:
         raise InvalidInput(
             "unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")]

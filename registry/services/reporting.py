@@ -8,8 +8,6 @@ then write the new state, the history rows and the submission in one transaction
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +17,10 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from registry.db import begin_write
 from registry.models import STATE_FIELDS, Lender, Loan, LoanHistory, LoanRef, Submission
 from registry.services.errors import Conflict, FieldError
+from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
 
 MAX_BATCH = 5000
@@ -84,12 +84,6 @@ class _Current:
     touched: bool = False
 
 
-def fingerprint(body: Any) -> bytes:
-    """A hash of the request's meaning, not its bytes: key order and spacing don't matter."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
-
-
 def submit_loans(
     session: Session,
     lender_id: int,
@@ -109,7 +103,10 @@ def submit_loans(
         else:
             valid.append((index, report))
 
-    session.execute(select(Lender.id).where(Lender.id == lender_id).with_for_update())
+    # One batch per lender at a time. NO KEY UPDATE: the lender's inquiries (whose foreign
+    # key needs a KEY SHARE lock on this row) do not wait for its uploads.
+    begin_write(session)
+    session.execute(select(Lender.id).where(Lender.id == lender_id).with_for_update(key_share=True))
     if idempotency_key is not None:
         earlier = session.scalar(
             select(Submission).where(
@@ -119,9 +116,7 @@ def submit_loans(
         if earlier is not None:
             session.rollback()
             if earlier.request_hash != request_hash:
-                raise Conflict(
-                    "this Idempotency-Key was already used with a different request body"
-                )
+                raise Conflict(REUSED_KEY)
             return SubmissionResult(
                 submission_id=earlier.id, replayed=True, response=earlier.response
             )
@@ -160,8 +155,10 @@ def submit_loans(
             result.accepted += 1
     result.rejected.sort(key=lambda r: r.index)
 
+    # render_nulls: one executemany per insert, whatever the mix of NULLs in the rows (the
+    # ORM would otherwise split the batch by which columns are None).
     if new_refs:
-        session.execute(insert(LoanRef), new_refs)
+        session.execute(insert(LoanRef).execution_options(render_nulls=True), new_refs)
     upserts = [
         {
             "borrower": loan.borrower,
@@ -179,7 +176,7 @@ def submit_loans(
     if upserts:
         session.execute(_upsert_statement(session, Loan.__table__), upserts)  # type: ignore[arg-type]
     if history:
-        session.execute(insert(LoanHistory), history)
+        session.execute(insert(LoanHistory).execution_options(render_nulls=True), history)
     session.add(
         Submission(
             id=result.submission_id,

@@ -82,10 +82,19 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("flags", sa.JSON(), nullable=False),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("report", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["lender_id"], ["lenders.id"], name=op.f("fk_inquiries_lender_id_lenders")
         ),
         sa.PrimaryKeyConstraint("borrower", "id", name=op.f("pk_inquiries")),
+        sa.UniqueConstraint(
+            "borrower",
+            "lender_id",
+            "idempotency_key",
+            name=op.f("uq_inquiries_borrower_lender_id_idempotency_key"),
+        ),
     )
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.create_index(
