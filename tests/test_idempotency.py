@@ -120,3 +120,83 @@ def test_concurrent_requests_with_one_key_write_once(live_server, new_lender, db
     assert answers[0]["accepted"] == 300
     assert count(db_session, Submission) == 1
     assert count(db_session, LoanHistory) == 300
+
+
+def inquiry(client: Any, lender: Any, key: str | None, **body: Any) -> Any:
+    payload = {
+        "borrower": loan()["borrower"],
+        "purpose": "new_credit",
+        "consent_ref": "c-1",
+        **body,
+    }
+    headers = {**lender.headers, **({"Idempotency-Key": key} if key else {})}
+    return client.post("/v1/inquiries", json=payload, headers=headers)
+
+
+def test_inquiry_retry_returns_the_recorded_report_and_records_once(client, new_lender, db_session):
+    from registry.models import Inquiry
+
+    lender = new_lender()
+    first = inquiry(client, lender, "inq-1")
+    again = inquiry(client, lender, "inq-1")
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(db_session, Inquiry) == 1
+    assert inquiry(client, lender, None).get_json()["inquiry_id"] != first.get_json()["inquiry_id"]
+    assert count(db_session, Inquiry) == 2
+
+
+def test_inquiry_key_with_another_body_is_a_409(client, new_lender):
+    lender = new_lender()
+    inquiry(client, lender, "inq-1")
+    response = inquiry(client, lender, "inq-1", consent_ref="another")
+    assert response.status_code == 409
+    assert response.get_json()["type"] == "/problems/idempotency-conflict"
+
+
+def test_inquiry_keys_are_scoped_to_the_lender(client, new_lender, db_session):
+    from registry.models import Inquiry
+
+    a, b = new_lender(), new_lender()
+    first = inquiry(client, a, "same").get_json()
+    second = inquiry(client, b, "same").get_json()
+    assert first["inquiry_id"] != second["inquiry_id"]
+    assert second["summary"]["other_lenders_inquiring"]["1d"] == 1
+    assert count(db_session, Inquiry) == 2
+
+
+def test_the_recorded_report_is_kept_with_the_inquiry(client, new_lender, db_session):
+    from registry.models import Inquiry
+
+    report = inquiry(client, new_lender(), None).get_json()
+    row = db_session.scalar(select(Inquiry))
+    db_session.rollback()
+    assert row.report == report
+
+
+def test_concurrent_inquiries_with_one_key_record_once(live_server, new_lender, db_session):
+    from registry.models import Inquiry
+
+    lender = new_lender()
+    answers: list[dict[str, Any]] = []
+    start = threading.Barrier(4)
+    body = {"borrower": loan()["borrower"], "purpose": "new_credit", "consent_ref": "c"}
+
+    def send() -> None:
+        start.wait()
+        response = requests.post(
+            f"{live_server.url}/v1/inquiries",
+            json=body,
+            timeout=60,
+            headers={**lender.headers, "Idempotency-Key": "inq-c"},
+        )
+        assert response.status_code == 200
+        answers.append(response.json())
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4 and all(a == answers[0] for a in answers)
+    assert count(db_session, Inquiry) == 1
