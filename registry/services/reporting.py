@@ -94,14 +94,8 @@ def submit_loans(
 ) -> SubmissionResult:
     """Apply a batch of reports for one lender and commit. See the module docstring."""
     request_hash = request_hash or fingerprint({"loans": records})
-    valid: list[tuple[int, LoanReport]] = []
     result = SubmissionResult(submission_id=str(uuid.uuid4()))
-    for index, raw in enumerate(records):
-        report, errors = parse_record(raw, f"loans[{index}]", now)
-        if report is None:
-            result.rejected.append(Rejection(index, loan_ref_of(raw), errors))
-        else:
-            valid.append((index, report))
+    valid = _validate(records, now, result)
 
     # One batch per lender at a time. NO KEY UPDATE: the lender's inquiries (whose foreign
     # key needs a KEY SHARE lock on this row) do not wait for its uploads.
@@ -117,11 +111,53 @@ def submit_loans(
             session.rollback()
             if earlier.request_hash != request_hash:
                 raise Conflict(REUSED_KEY)
-            return SubmissionResult(
-                submission_id=earlier.id, replayed=True, response=earlier.response
-            )
+            return SubmissionResult(earlier.id, replayed=True, response=earlier.response)
 
     current = _load_current(session, lender_id, [report for _, report in valid])
+    new_refs, history = _decide(valid, current, lender_id, result, now)
+    _write(session, lender_id, current, new_refs, history, result.submission_id, now)
+    session.add(
+        Submission(
+            id=result.submission_id,
+            lender_id=lender_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            records=len(records),
+            accepted=result.accepted,
+            unchanged=result.unchanged,
+            stale=result.stale,
+            rejected=len(result.rejected),
+            response=result.to_json(),
+            created_at=now,
+        )
+    )
+    session.commit()
+    return result
+
+
+def _validate(
+    records: list[Any], now: datetime, result: SubmissionResult
+) -> list[tuple[int, LoanReport]]:
+    """The records that pass on their own, with their index; the others go to `result`."""
+    valid = []
+    for index, raw in enumerate(records):
+        report, errors = parse_record(raw, f"loans[{index}]", now)
+        if report is None:
+            result.rejected.append(Rejection(index, loan_ref_of(raw), errors))
+        else:
+            valid.append((index, report))
+    return valid
+
+
+def _decide(
+    valid: list[tuple[int, LoanReport]],
+    current: dict[str, _Current],
+    lender_id: int,
+    result: SubmissionResult,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Judge each record in batch order against the state so far (the table in
+    docs/architecture.md); returns the new references and history rows to write."""
     new_refs: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for index, report in valid:
@@ -154,7 +190,19 @@ def submit_loans(
             history.append(_history_row(lender_id, report, result.submission_id, now))
             result.accepted += 1
     result.rejected.sort(key=lambda r: r.index)
+    return new_refs, history
 
+
+def _write(
+    session: Session,
+    lender_id: int,
+    current: dict[str, _Current],
+    new_refs: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+    submission_id: str,
+    now: datetime,
+) -> None:
+    """Three set-based statements, whatever the batch size."""
     # render_nulls: one executemany per insert, whatever the mix of NULLs in the rows (the
     # ORM would otherwise split the batch by which columns are None).
     if new_refs:
@@ -168,7 +216,7 @@ def submit_loans(
             "as_of": loan.as_of,
             "first_reported_at": loan.first_reported_at,
             "last_reported_at": now,
-            "last_submission_id": result.submission_id,
+            "last_submission_id": submission_id,
         }
         for ref, loan in current.items()
         if loan.touched
@@ -177,23 +225,6 @@ def submit_loans(
         session.execute(_upsert_statement(session, Loan.__table__), upserts)  # type: ignore[arg-type]
     if history:
         session.execute(insert(LoanHistory).execution_options(render_nulls=True), history)
-    session.add(
-        Submission(
-            id=result.submission_id,
-            lender_id=lender_id,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            records=len(records),
-            accepted=result.accepted,
-            unchanged=result.unchanged,
-            stale=result.stale,
-            rejected=len(result.rejected),
-            response=result.to_json(),
-            created_at=now,
-        )
-    )
-    session.commit()
-    return result
 
 
 def _load_current(
