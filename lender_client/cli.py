@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -204,7 +205,11 @@ class _RejectsFile:
     def write(self, line: int, loan_ref: str | None, fields: list[tuple[str, str]]) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            # backslashreplace: a lone surrogate echoed back in a loan_ref or message must
+            # not stop the upload.
+            self._handle = self.path.open(
+                "w", newline="", encoding="utf-8", errors="backslashreplace"
+            )
             self._writer = csv.writer(self._handle)
             self._writer.writerow(REJECTS_HEADER)
         self.records += 1
@@ -279,6 +284,12 @@ class _UploadTracker:
         for bad in sorted(self._bad, key=lambda b: b.line):
             self.rejects.write(bad.line, bad.loan_ref, [(bad.field, bad.message)])
         self._bad = []
+
+
+def _file_error(file: str, exc: Exception) -> click.UsageError:
+    if isinstance(exc, OSError):
+        return click.UsageError(f"{exc.filename or file}: {exc.strerror or exc}")
+    return click.UsageError(f"{file}: {exc}")
 
 
 def _summary_table(tracker: _UploadTracker, elapsed: float) -> Table:
@@ -394,7 +405,11 @@ def upload(
     failure: RegistryError | None = None
     interrupted = False
 
-    with client, open_records(file, fmt) as reader:
+    with client, contextlib.ExitStack() as stack:
+        try:
+            reader = stack.enter_context(open_records(file, fmt))
+        except (FileFormatError, OSError) as exc:
+            raise _file_error(file, exc) from None
         progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]Uploading[/]"),
@@ -426,10 +441,8 @@ def upload(
                     keep_rejections=False,
                 )
                 update()
-        except FileFormatError as exc:
-            raise click.UsageError(f"{file}: {exc}") from None
-        except OSError as exc:
-            raise click.UsageError(f"{exc.filename or file}: {exc.strerror or exc}") from None
+        except (FileFormatError, OSError) as exc:
+            raise _file_error(file, exc) from None
         except RegistryError as exc:
             failure = exc
         except KeyboardInterrupt:
@@ -506,6 +519,8 @@ def loan(ctx: click.Context, ref: str, as_json: bool) -> None:
     with settings.client() as client:
         try:
             result = client.get_loan(ref)
+        except ValueError as exc:  # an empty or unsendable REF
+            raise click.BadParameter(str(exc), param_hint="REF") from None
         except RegistryError as exc:
             _fail(exc, settings)
     if as_json:
@@ -688,6 +703,8 @@ def inquire(
                 amount_requested=amount,
                 currency=currency.upper() if currency else None,
             )
+        except ValueError as exc:  # an option that cannot be sent (not valid Unicode text)
+            raise click.UsageError(str(exc)) from None
         except RegistryError as exc:
             _fail(exc, settings)
     if as_json:

@@ -8,8 +8,8 @@
 Failed calls raise a subclass of :class:`~lender_client.errors.RegistryError`. Connection
 failures, timeouts, 408, 429, 5xx and "idempotency key still in progress" conflicts are
 retried with exponential backoff and full jitter (honouring ``Retry-After``); every POST
-carries an ``Idempotency-Key`` that stays the same across its retries, so a retried upload is
-never applied twice.
+carries an ``Idempotency-Key`` that stays the same across its retries, so a retried upload or
+inquiry is never applied or recorded twice.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import os
 import platform
 import random
 import re
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from datetime import UTC, date, datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
@@ -77,6 +78,8 @@ MAX_PAGE_SIZE = 1000
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
 _API_KEY = re.compile(r"[\x21-\x7e]+")
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+# What requests leaves as it is in a URL (its ``requote_uri``): "%" keeps escapes intact.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 def backoff_delay(
@@ -141,6 +144,31 @@ def _check_idempotency_key(key: str) -> str:
     return key
 
 
+def _key_or_new(key: str | None) -> str:
+    """The caller's idempotency key (checked), or a new random one."""
+    return new_idempotency_key() if key is None else _check_idempotency_key(key)
+
+
+def _check_key_prefix(prefix: str, reports: object, batch_size: int) -> None:
+    """Check, before anything is sent, that every key ``f"{prefix}-{n}"`` an upload of
+    ``reports`` can use is valid. A stream of unknown length is taken to be as long as any
+    sequence can be (``sys.maxsize`` records)."""
+    _check_idempotency_key(f"{prefix}-0")
+    records = len(reports) if isinstance(reports, Sized) else sys.maxsize
+    longest = f"{prefix}-{max(records - 1, 0) // batch_size}"
+    if len(longest) > 255:
+        raise ValueError(
+            f"idempotency_key_prefix is too long: with batch_size={batch_size} the key of the "
+            f"last batch can be {len(longest)} characters, and a key holds at most 255"
+        )
+
+
+def _path_segment(value: str) -> str:
+    """``value`` as one path segment: every reserved character escaped, and "." too, so that
+    "." and ".." stay segments of their own instead of being resolved away."""
+    return quote(value, safe="").replace(".", "%2E")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_timestamp(value)
@@ -154,10 +182,22 @@ def _json_default(value: Any) -> Any:
 
 
 def _encode(payload: Any) -> bytes:
-    text = json.dumps(
-        payload, default=_json_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    try:
+        text = json.dumps(
+            payload,
+            default=_json_default,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise ValueError(
+            f"cannot send text holding the unpaired surrogate {bad!a}: it is not valid Unicode"
+        ) from None
+    except RecursionError:
+        raise ValueError("cannot send a value nested this deeply") from None
 
 
 def _to_record(item: LoanReport | Mapping[str, Any]) -> Any:
@@ -226,6 +266,13 @@ class RegistryClient:
         if parts.query or parts.fragment:
             raise ConfigurationError("registry URL must not have a query or fragment")
         self.base_url = url.rstrip("/")
+        canonical = requests.PreparedRequest()
+        try:
+            canonical.prepare_url(self.base_url, None)
+        except requests.RequestException as exc:
+            raise ConfigurationError(f"registry URL {url!r} is not usable: {exc}") from None
+        # The base URL as it goes on the wire (host in IDNA, unsafe characters escaped).
+        self._root = (canonical.url or self.base_url).rstrip("/")
 
         key = api_key if api_key is not None else os.environ.get("REGISTRY_API_KEY")
         key = (key or "").strip()
@@ -292,7 +339,8 @@ class RegistryClient:
     ) -> Any:
         """Send one API request (with retries) and return the decoded JSON answer.
 
-        ``path`` is relative to the base URL, e.g. ``"/v1/loans"``. A POST always carries an
+        ``path`` is relative to the base URL, e.g. ``"/v1/loans"``, and is sent with its
+        escapes as they are (``%2E`` stays ``%2E``). A POST always carries an
         ``Idempotency-Key``: ``idempotency_key`` if given, else a new random one, kept the same
         on every retry of this call.
         """
@@ -307,26 +355,24 @@ class RegistryClient:
             body = _encode(json_body)
             headers["Content-Type"] = "application/json"
         if method == "POST":
-            key = (
-                _check_idempotency_key(idempotency_key)
-                if idempotency_key is not None
-                else new_idempotency_key()
-            )
-            headers["Idempotency-Key"] = key
+            headers["Idempotency-Key"] = _key_or_new(idempotency_key)
         retries = self.max_retries if max_retries is None else max_retries
-        url = self.base_url + path
+        url = self._root + quote(path, safe=_URL_SAFE)
+        if params:
+            url += "?" + urlencode(list(params.items()))
+        prepared = self._session.prepare_request(
+            requests.Request(method, url, data=body, headers=headers)
+        )
+        # requests turns "%2E" back into "." (it unescapes unreserved characters), after which
+        # urllib3, or any proxy on the way, drops a "." or ".." segment: send the URL as built.
+        prepared.url = url
+        settings = self._session.merge_environment_settings(url, {}, None, None, None)
 
         attempt = 0
         while True:
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
+                response = self._session.send(
+                    prepared, timeout=self.timeout, allow_redirects=False, **settings
                 )
             except requests.exceptions.SSLError as exc:
                 raise APIConnectionError(f"TLS error talking to {self.base_url}") from exc
@@ -337,17 +383,7 @@ class RegistryClient:
             ) as exc:
                 reason = _describe(exc)
                 if attempt < retries:
-                    delay = self._backoff(attempt)
-                    log.info(
-                        "%s %s failed (%s); retry %d/%d in %.2fs",
-                        method,
-                        path,
-                        reason,
-                        attempt + 1,
-                        retries,
-                        delay,
-                    )
-                    self._sleep(delay)
+                    self._pause(f"{method} {path} failed ({reason})", attempt, retries, None)
                     attempt += 1
                     continue
                 cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
@@ -393,24 +429,21 @@ class RegistryClient:
             if attempt < retries and is_retryable(status, error.problem_type):
                 if retry_after is not None and retry_after > self.max_retry_after:
                     raise error
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-                log.info(
-                    "%s %s -> %d (request id %s); retry %d/%d in %.2fs",
-                    method,
-                    path,
-                    status,
-                    request_id,
-                    attempt + 1,
-                    retries,
-                    delay,
-                )
-                self._sleep(delay)
+                what = f"{method} {path} -> {status} (request id {request_id})"
+                self._pause(what, attempt, retries, retry_after)
                 attempt += 1
                 continue
             raise error
 
-    def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, self.backoff_base, self.backoff_cap, self._rand)
+    def _pause(self, what: str, attempt: int, retries: int, retry_after: float | None) -> None:
+        """Wait before retry ``attempt + 1``: ``retry_after`` if the server gave one, else the
+        jittered backoff."""
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self._rand)
+        log.info("%s; retry %d/%d in %.2fs", what, attempt + 1, retries, delay)
+        self._sleep(delay)
 
     @staticmethod
     def _problem(response: requests.Response) -> dict[str, Any] | None:
@@ -443,11 +476,7 @@ class RegistryClient:
         loans = [_to_record(r) for r in records]
         if not 1 <= len(loans) <= MAX_BATCH_SIZE:
             raise ValueError(f"a batch must hold 1 to {MAX_BATCH_SIZE} records, not {len(loans)}")
-        key = (
-            _check_idempotency_key(idempotency_key)
-            if idempotency_key is not None
-            else new_idempotency_key()
-        )
+        key = _key_or_new(idempotency_key)
         data = self.request("POST", "/v1/loans", json_body={"loans": loans}, idempotency_key=key)
         return SubmissionResult.from_json(self._json_object(data, "an upload"), key)
 
@@ -469,6 +498,11 @@ class RegistryClient:
         reuse its key. Reporting is idempotent on the server anyway: a record already held
         as it is counts as ``unchanged``, one older than what is held as ``stale``.
 
+        A prefix is checked before anything is sent (``ValueError``): every key the upload
+        can use must be valid, 1-255 printable ASCII characters. For a stream of unknown
+        length that means leaving room for the number of the last batch ``sys.maxsize``
+        records would make (16 digits at ``batch_size=1000``).
+
         The summary's rejections carry the record's 0-based position in ``reports``.
         ``on_batch`` is called after each batch with its :class:`BatchResult` (for progress).
         With ``keep_rejections=False`` the summary only counts rejections (use ``on_batch`` to
@@ -480,7 +514,7 @@ class RegistryClient:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
         if idempotency_key_prefix is not None:
-            _check_idempotency_key(f"{idempotency_key_prefix}-0")
+            _check_key_prefix(idempotency_key_prefix, reports, batch_size)
         summary = UploadSummary()
         started = time.monotonic()
         iterator = iter(reports)
@@ -533,10 +567,18 @@ class RegistryClient:
         return summary
 
     def get_loan(self, loan_ref: str) -> Loan:
-        """One of the caller's loans by its reference (:class:`NotFoundError` if none)."""
+        """One of the caller's loans by its reference (:class:`NotFoundError` if none).
+
+        Any reference goes through intact, including "." and ".." and ones holding "/", "?",
+        "#" or "%".
+        """
         if not loan_ref:
             raise ValueError("loan_ref must not be empty")
-        data = self.request("GET", "/v1/loans/" + quote(loan_ref, safe=""))
+        try:
+            segment = _path_segment(loan_ref)
+        except UnicodeEncodeError:
+            raise ValueError("loan_ref is not valid Unicode (it holds a lone surrogate)") from None
+        data = self.request("GET", "/v1/loans/" + segment)
         return Loan.from_json(self._json_object(data, "a loan"))
 
     def list_loans(
@@ -602,6 +644,14 @@ class RegistryClient:
         A ``new_credit`` inquiry needs ``consent_ref``, the reference of the applicant's
         consent; it is recorded and counted in other lenders' ``other_lenders_inquiring``.
         ``amount_requested`` is in minor units.
+
+        The request carries an ``Idempotency-Key`` (``idempotency_key`` if given, else a random
+        one) that stays the same on every retry of this call, so an inquiry whose answer was
+        lost on the way (a dropped connection, a timeout) and is retried is recorded once: the
+        registry answers the retry with the first report. Keys are scoped to the lender and
+        the borrower. Passing the same ``idempotency_key`` with the same arguments again gets
+        the same report back (same ``inquiry_id``); with different arguments it raises
+        :class:`ConflictError` (``/problems/idempotency-conflict``).
         """
         body: dict[str, Any] = {"borrower": borrower, "purpose": str(purpose)}
         if consent_ref is not None:

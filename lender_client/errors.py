@@ -160,15 +160,6 @@ class APIStatusError(RegistryError):
 
     status: int
 
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        problem: Mapping[str, Any] | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message, status, problem, request_id)
-
 
 class AuthenticationError(APIStatusError):
     """401: the API key is missing, unknown or revoked."""

@@ -17,8 +17,12 @@ CSV
 
 JSON Lines
     One JSON object per line, with the record fields as members. Blank lines are skipped.
+    A line that parses but could not be sent on as JSON text is a bad line too: one holding
+    an unpaired surrogate escape such as ``"\\ud800"`` (not Unicode text), a number too
+    large for a float (``1e400``), or values nested more than 32 levels deep.
 
-Either may be gzip-compressed (detected by content).
+Either may be gzip-compressed (detected by content). Compressed data that is damaged or cut
+short ends the reading with a bad line at the point where it fails.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +43,7 @@ from typing import IO, Any, Literal, Protocol
 from lender_client.models import INTEGER_FIELDS, OPTIONAL_FIELDS, RECORD_FIELDS
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_LINE_BYTES",
     "BadLine",
     "CsvReader",
@@ -54,8 +61,15 @@ Format = Literal["csv", "jsonl"]
 #: held in memory.
 MAX_LINE_BYTES = 1 << 20
 
+#: How deeply a JSON Lines record may nest arrays and objects (a record's fields are flat).
+MAX_DEPTH = 32
+
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 _BOM = b"\xef\xbb\xbf"
+# A JSON escape of a UTF-16 surrogate: paired, it is one character; alone, it is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# What reading damaged or truncated gzip data raises.
+_DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class _ReadSource(Protocol):
@@ -122,26 +136,32 @@ class RecordReader:
     def __iter__(self) -> Iterator[SourceRecord | BadLine]:
         raise NotImplementedError
 
-    def _raw_lines(self) -> Iterator[tuple[int, bytes | None]]:
-        """``(line number, bytes)`` for each physical line; ``None`` for one that is too long."""
+    def _raw_lines(self) -> Iterator[tuple[int, bytes | str]]:
+        """``(line number, bytes)`` for each physical line, or ``(line number, problem)`` for
+        one that is too long, or where damaged compressed data ends the reading."""
         lineno = 0
-        while True:
-            raw = self._stream.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                return
-            lineno += 1
-            self._consumed += len(raw)
-            if lineno == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM) :]
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                while True:
-                    more = self._stream.readline(MAX_LINE_BYTES + 1)
-                    self._consumed += len(more)
-                    if not more or more.endswith(b"\n"):
-                        break
-                yield lineno, None
-                continue
-            yield lineno, raw
+        try:
+            while True:
+                raw = self._stream.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    return
+                lineno += 1
+                self._consumed += len(raw)
+                if lineno == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while True:
+                        more = self._stream.readline(MAX_LINE_BYTES + 1)
+                        self._consumed += len(more)
+                        if not more or more.endswith(b"\n"):
+                            break
+                    yield lineno, f"line is longer than {MAX_LINE_BYTES} bytes"
+                    continue
+                yield lineno, raw
+        except _DAMAGED as exc:
+            # (A line being skipped for its length counts as read: the failure is on the next.)
+            damaged = f"the compressed file is damaged or cut short ({exc})"
+            yield lineno + 1, f"{damaged}; nothing from this line on could be read"
 
 
 class JsonLinesReader(RecordReader):
@@ -151,18 +171,21 @@ class JsonLinesReader(RecordReader):
 
     def __iter__(self) -> Iterator[SourceRecord | BadLine]:
         for lineno, raw in self._raw_lines():
-            if raw is None:
-                yield BadLine(lineno, f"line is longer than {MAX_LINE_BYTES} bytes")
+            if isinstance(raw, str):
+                yield BadLine(lineno, raw)
                 continue
             try:
                 text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield BadLine(lineno, "line is not valid UTF-8")
+            except UnicodeDecodeError as exc:
+                yield BadLine(lineno, _not_utf8(exc))
                 continue
             if not text.strip():
                 continue
             try:
-                value = json.loads(text, parse_constant=_refuse_constant)
+                value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            except RecursionError:
+                yield BadLine(lineno, "invalid JSON: nested too deeply")
+                continue
             except ValueError as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -171,11 +194,81 @@ class JsonLinesReader(RecordReader):
             if not isinstance(value, dict):
                 yield BadLine(lineno, f"expected a JSON object, found {_json_kind(value)}")
                 continue
+            # Cheap tests on the text first: most lines need no walk over their values.
+            surrogates = _SURROGATE_ESCAPE.search(text) is not None
+            if surrogates or "[" in text or text.count("{") > 1:
+                problem = _unsendable(value, surrogates)
+                if problem is not None:
+                    name, message = problem
+                    ref = value.get("loan_ref")
+                    ref = ref if isinstance(ref, str) and _is_text(ref) else None
+                    yield BadLine(lineno, message, ref, name)
+                    continue
             yield SourceRecord(lineno, value)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise ValueError(f"the number {shown} is too large")
+    return value
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text (holds no lone surrogate), i.e. can be encoded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_problem(value: str) -> str:
+    bad = next(c for c in value if "\ud800" <= c <= "\udfff")
+    return f"is not valid Unicode text: it holds the unpaired surrogate \\u{ord(bad):04x}"
+
+
+def _unsendable(record: dict[str, Any], surrogates: bool) -> tuple[str, str] | None:
+    """``(field, problem)`` for the first member of ``record`` that could not be sent as JSON
+    text, else ``None``. ``surrogates``: whether the line has surrogate escapes, so that its
+    strings must be checked. The field is ``""`` when the member's own name is the problem."""
+    for name, value in record.items():
+        if surrogates and not _is_text(name):
+            return "", f"a member name {_surrogate_problem(name)}"
+        problem = _value_problem(value, surrogates, 1)
+        if problem is not None:
+            return name, problem
+    return None
+
+
+def _value_problem(value: Any, surrogates: bool, depth: int) -> str | None:
+    if isinstance(value, str):
+        return _surrogate_problem(value) if surrogates and not _is_text(value) else None
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    if depth > MAX_DEPTH:
+        return f"is nested more than {MAX_DEPTH} levels deep"
+    for item in items:
+        problem = _value_problem(item, surrogates, depth + 1)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return (
+        f"line is not valid UTF-8 (byte 0x{exc.object[exc.start]:02X} at byte {exc.start + 1}"
+        " of the line); save the file as UTF-8"
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -212,15 +305,15 @@ class CsvReader(RecordReader):
     def _rows(self) -> Iterator[tuple[int, list[str] | None, str]]:
         """``(line number, cells, problem)`` per non-blank line; cells ``None`` if unreadable."""
         for lineno, raw in self._raw_lines():
-            if raw is None:
-                yield lineno, None, f"line is longer than {MAX_LINE_BYTES} bytes"
+            if isinstance(raw, str):
+                yield lineno, None, raw
                 continue
             try:
                 text = raw.decode("utf-8")
                 problem = ""
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
                 text = raw.decode("utf-8", errors="replace")
-                problem = "line is not valid UTF-8"
+                problem = _not_utf8(exc)
             text = text.rstrip("\r\n")
             if not text.strip():
                 continue
@@ -370,7 +463,13 @@ def open_records(path: str, format: str = "auto") -> Iterator[RecordReader]:
                 position = raw.tell
         fmt: Format
         if format == "auto":
-            fmt = detect_format("" if path == "-" else path, stream.peek(512))
+            try:
+                head = stream.peek(512)
+            except _DAMAGED as exc:
+                raise FileFormatError(
+                    f"the compressed file is damaged or cut short ({exc})"
+                ) from None
+            fmt = detect_format("" if path == "-" else path, head)
         else:
             fmt = "csv" if format == "csv" else "jsonl"
         cls = CsvReader if fmt == "csv" else JsonLinesReader

@@ -167,6 +167,49 @@ def test_upload_jsonl_with_a_bad_line(run: Callable[..., Result], tmp_path: Path
     assert json.loads(shown.stdout)["due_on"] is None
 
 
+def test_upload_jsonl_with_lone_surrogates(run: Callable[..., Result], tmp_path: Path) -> None:
+    path = tmp_path / "book.jsonl"
+    lines = [
+        json.dumps(record("J-1", 1)),
+        json.dumps(record("\ud800", 2)),  # written as the JSON escape \ud800
+        json.dumps(record("J-3", 3)),
+        json.dumps(record("J-4", 4, currency="CN\udfff")),
+        json.dumps(record("J-5", 5)),
+    ]
+    assert "\\ud800" in lines[1]
+    path.write_text("\n".join(lines) + "\n")
+    result = run("upload", str(path), "--batch-size", "5000", "--no-progress")
+    assert result.exit_code == 1, result.output
+    assert table_value(result.stdout, "Accepted") == "3"
+    assert table_value(result.stdout, "Unreadable rows") == "2"
+    rows = read_rejects(Path(f"{path}.rejected.csv"))
+    assert [(r["line"], r["loan_ref"], r["field"]) for r in rows] == [
+        ("2", "", "loan_ref"),
+        ("4", "J-4", "currency"),
+    ]
+    assert (
+        rows[0]["message"] == "is not valid Unicode text: it holds the unpaired surrogate \\ud800"
+    )
+    assert run("loan", "J-5").exit_code == 0
+
+
+def test_upload_csv_that_is_not_utf8(run: Callable[..., Result], tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    lines = [HEADER, csv_line("C-1", 1), csv_line("C-é", 2), csv_line("C-3", 3)]
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    result = run("upload", str(path), "--no-progress")
+    assert result.exit_code == 1, result.output
+    assert table_value(result.stdout, "Accepted") == "2"
+    (row,) = read_rejects(Path(f"{path}.rejected.csv"))
+    assert (row["line"], row["loan_ref"], row["field"]) == ("3", "C-\ufffd", "")
+    assert row["message"].startswith("line is not valid UTF-8 (byte 0xE9 at byte 3")
+
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-16"))
+    result = run("upload", str(path))
+    assert result.exit_code == 2
+    assert "cannot read the header row: line is not valid UTF-8" in result.stderr
+
+
 def test_upload_from_stdin_jsonl(
     run: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

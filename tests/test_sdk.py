@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
 from lender_client import (
     AuthenticationError,
@@ -22,6 +28,7 @@ from lender_client import (
     RegistryClient,
     ValidationError,
 )
+from registry.models import Inquiry
 from tests.helpers import token
 
 pytestmark = pytest.mark.live
@@ -145,6 +152,18 @@ def test_same_idempotency_key_replays_and_other_body_conflicts(
     assert info.value.problem_type == "/problems/idempotency-conflict"
 
 
+def test_get_loan_reaches_any_reference_intact(lender_client: RegistryClient) -> None:
+    refs = [".", "..", "a/b", "a?b#c", "100%", "贷 1", "%2E", "v1"]
+    lender_client.report_loans(
+        [loan_report(ref, borrower=n, outstanding=1_000 + n) for n, ref in enumerate(refs)]
+    )
+    for n, ref in enumerate(refs):
+        loan = lender_client.get_loan(ref)
+        assert (loan.loan_ref, loan.outstanding) == (ref, 1_000 + n)
+    with pytest.raises(NotFoundError):
+        lender_client.get_loan("...")
+
+
 def test_iter_loans_pages_through_everything(lender_client: RegistryClient) -> None:
     reports = [loan_report(f"L-{i:03d}", borrower=i) for i in range(250)]
     closed = {f"L-{i:03d}" for i in range(0, 250, 10)}
@@ -195,6 +214,129 @@ def test_inquiry_reports_multi_lender(
     assert mine.own.open_loans == 1 and mine.own.outstanding == {"CNY": 100_000}
     assert mine.summary.other_lenders_with_open_loans == 2
     assert mine.summary.other_lenders_inquiring.last_1d == 1
+
+
+def count_inquiries(db_session: Any) -> int:
+    count: int = db_session.scalar(select(func.count()).select_from(Inquiry))
+    db_session.rollback()  # end the read transaction, so that the next count sees new rows
+    return count
+
+
+def test_same_inquiry_key_and_arguments_get_the_same_report(
+    lender_client: RegistryClient, db_session: Any
+) -> None:
+    args: dict[str, Any] = {"consent_ref": "APP-1", "amount_requested": 500_000, "currency": "CNY"}
+    first = lender_client.inquire(token(1), **args, idempotency_key="app-1-inquiry")
+    again = lender_client.inquire(token(1), **args, idempotency_key="app-1-inquiry")
+    assert again.inquiry_id == first.inquiry_id and again.raw == first.raw
+    assert count_inquiries(db_session) == 1
+
+    with pytest.raises(ConflictError) as info:
+        lender_client.inquire(
+            token(1), **{**args, "amount_requested": 1}, idempotency_key="app-1-inquiry"
+        )
+    assert info.value.problem_type == "/problems/idempotency-conflict"
+    # Keys are scoped to the borrower: the same key for another one is a new inquiry.
+    other = lender_client.inquire(token(2), **args, idempotency_key="app-1-inquiry")
+    assert other.inquiry_id != first.inquiry_id
+    assert count_inquiries(db_session) == 2
+
+
+class LoseFirstResponseProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``upstream``. The first connection's request is
+    forwarded, and once the answer starts coming back the connection is closed without
+    relaying it: the request was served, its response lost. Later connections are relayed
+    both ways, keeping what went each way in ``requests`` and ``responses``."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.requests: list[bytearray] = []
+        self.responses: list[bytearray] = []
+        self._sockets: list[socket.socket] = [self._listener]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        first = True
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self._upstream, timeout=30)
+            self._sockets += [client, upstream]
+            request, response = bytearray(), bytearray()
+            self.requests.append(request)
+            self.responses.append(response)
+            if first:
+                first = False
+                request += _read_http_request(client)
+                upstream.sendall(request)
+                response += upstream.recv(1)  # the registry has answered...
+                client.close()  # ...and the client never hears it
+                upstream.close()
+                continue
+            for source, target, kept in ((client, upstream, request), (upstream, client, response)):
+                threading.Thread(target=_relay, args=(source, target, kept), daemon=True).start()
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._thread.join(5)
+
+
+def _read_http_request(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the client closed before sending a whole request"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    length = int(match.group(1)) if match else 0
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the client closed in the middle of the body"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _relay(source: socket.socket, target: socket.socket, kept: bytearray) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := source.recv(65536):
+            kept += chunk
+            target.sendall(chunk)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def test_inquiry_whose_response_is_lost_is_retried_and_recorded_once(
+    live_server: Any, new_lender: Any, db_session: Any
+) -> None:
+    proxy = LoseFirstResponseProxy(live_server.url)
+    client = RegistryClient(
+        proxy.url, new_lender().api_key, timeout=30, max_retries=2, sleep=lambda _: None
+    )
+    try:
+        with client:
+            report = client.inquire(
+                token(7), consent_ref="APP-7", amount_requested=100, currency="CNY"
+            )
+    finally:
+        proxy.close()
+    assert report.borrower == token(7) and report.summary.open_loans == 0
+    assert count_inquiries(db_session) == 1
+
+    assert len(proxy.requests) == 2
+    keys = [re.findall(rb"(?im)^idempotency-key: *(\S+)", bytes(r)) for r in proxy.requests]
+    assert keys[0] == keys[1] and len(keys[0]) == 1
+    assert proxy.responses[0].startswith(b"H")  # the first request was answered, unheard
+    assert b"idempotent-replayed: true" in proxy.responses[1].lower()
+    assert report.inquiry_id.encode() in proxy.responses[1]
 
 
 def test_inquiry_without_consent_is_a_validation_error(lender_client: RegistryClient) -> None:

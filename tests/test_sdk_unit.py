@@ -4,6 +4,7 @@ error mapping, and the HTTP behaviour against a scripted server on a loopback po
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import json
@@ -324,6 +325,82 @@ def test_jsonl_invalid_utf8_and_no_final_newline() -> None:
     items = read_jsonl(b'{"loan_ref": "\xff"}\n{"loan_ref": "B"}')
     assert isinstance(items[0], BadLine) and "UTF-8" in items[0].message
     assert isinstance(items[1], SourceRecord) and items[1].data == {"loan_ref": "B"}
+
+
+def test_jsonl_lone_surrogates_are_bad_lines_with_their_field() -> None:
+    good = report().to_json()
+    lines = [
+        json.dumps({**good, "loan_ref": "\ud800"}),  # ensure_ascii: the escape as a file has it
+        json.dumps({**good, "loan_ref": "L-2", "currency": "CN\udfff"}),
+        json.dumps({**good, "loan_ref": "L-3", "\udc80": 1}),
+        json.dumps({**good, "loan_ref": "L-4", "extra": [{"deep": "\ud83d"}]}),
+        json.dumps({**good, "loan_ref": "L-5 \U0001f600"}),  # a surrogate pair: fine
+        json.dumps({**good, "loan_ref": "L-6"}),
+    ]
+    assert "\\ud800" in lines[0]
+    items = read_jsonl("\n".join(lines) + "\n")
+    bad = [(i.line, i.loan_ref, i.field) for i in items if isinstance(i, BadLine)]
+    assert bad == [
+        (1, None, "loan_ref"),
+        (2, "L-2", "currency"),
+        (3, "L-3", ""),
+        (4, "L-4", "extra"),
+    ]
+    messages = [i.message for i in items if isinstance(i, BadLine)]
+    assert messages[0] == "is not valid Unicode text: it holds the unpaired surrogate \\ud800"
+    assert messages[2].startswith("a member name is not valid Unicode text")
+    assert "\\ud83d" in messages[3]
+    records = [i for i in items if isinstance(i, SourceRecord)]
+    assert [(r.line, r.loan_ref) for r in records] == [(5, "L-5 \U0001f600"), (6, "L-6")]
+    # What a bad line says can be written out (to the rejects file): no lone surrogate in it.
+    for item in items:
+        if isinstance(item, BadLine):
+            f"{item.message} {item.loan_ref} {item.field}".encode()
+
+
+def test_jsonl_lines_that_parse_but_cannot_be_sent_are_bad_lines() -> None:
+    from lender_client.files import MAX_DEPTH
+
+    def nested(depth: int) -> Any:
+        value: Any = "x"
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    lines = [
+        '{"loan_ref": "A", "principal": 1e400}',
+        '{"loan_ref": "B", "principal": -1E999}',
+        json.dumps({"loan_ref": "C", "x": nested(MAX_DEPTH)}),
+        json.dumps({"loan_ref": "D", "x": nested(MAX_DEPTH + 1)}),
+        "[" * 200_000,
+        '{"loan_ref": "F", "principal": 1.5, "note": "[{"}',
+    ]
+    items = read_jsonl("\n".join(lines) + "\n")
+    assert [i.line for i in items if isinstance(i, SourceRecord)] == [3, 6]
+    bad = {i.line: i for i in items if isinstance(i, BadLine)}
+    assert sorted(bad) == [1, 2, 4, 5]
+    assert bad[1].message == "invalid JSON: the number 1e400 is too large"
+    assert (bad[4].line, bad[4].loan_ref, bad[4].field) == (4, "D", "x")
+    assert bad[4].message == f"is nested more than {MAX_DEPTH} levels deep"
+    assert bad[5].message == "invalid JSON: nested too deeply"
+
+
+def test_truncated_gzip_ends_with_a_bad_line(tmp_path: Path) -> None:
+    lines = [json.dumps(report(i).to_json()) for i in range(2_000)]
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "book.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with open_records(str(path)) as reader:
+        items = list(reader)
+    *records, last = items
+    assert records and all(isinstance(i, SourceRecord) for i in records)
+    assert [i.line for i in records] == list(range(1, len(records) + 1))
+    assert isinstance(last, BadLine) and last.line == len(records) + 1
+    assert "damaged or cut short" in last.message
+
+    path.write_bytes(whole[:15])  # not even the first line can be decompressed
+    with pytest.raises(FileFormatError, match="damaged or cut short"), open_records(str(path)):
+        pass
 
 
 def test_reader_counts_bytes_for_progress() -> None:
@@ -696,6 +773,34 @@ def test_idempotency_in_progress_is_retried(server: ScriptedServer) -> None:
     assert server.seen[0].headers["Idempotency-Key"] == server.seen[1].headers["Idempotency-Key"]
 
 
+def test_inquiry_in_progress_is_retried_with_the_same_key_then_raised(
+    server: ScriptedServer,
+) -> None:
+    # The registry waits for a concurrent request with the same key instead of answering
+    # this, but the contract allows it, and the client must wait and retry.
+    in_progress = Reply(
+        409,
+        problem(409, "idempotency-in-progress", "In progress", "still working"),
+        {"Retry-After": "2"},
+    )
+    server.script(in_progress, in_progress, Reply(200, inquiry_body()))
+    sleeps = Sleeps()
+    with make_client(server.url, sleeps, max_retries=2) as client:
+        got = client.inquire(TOKEN, consent_ref="C-1")
+    assert got.inquiry_id == "inq-1"
+    assert sleeps.calls == [2.0, 2.0]
+    assert [s.path for s in server.seen] == ["/v1/inquiries"] * 3
+    assert len({s.headers["Idempotency-Key"] for s in server.seen}) == 1
+    assert len({s.body for s in server.seen}) == 1
+
+    server.seen.clear()
+    server.script(in_progress, in_progress)
+    with make_client(server.url, max_retries=1) as client, pytest.raises(ConflictError) as info:
+        client.inquire(TOKEN, consent_ref="C-1", idempotency_key="app-77")
+    assert info.value.in_progress and info.value.status == 409
+    assert [s.headers["Idempotency-Key"] for s in server.seen] == ["app-77", "app-77"]
+
+
 def test_server_error_after_retries_are_used_up(server: ScriptedServer) -> None:
     server.script(*[Reply(500, problem(500, "internal", "Boom", ""))] * 3)
     sleeps = Sleeps()
@@ -718,9 +823,9 @@ class CountingSession(requests.Session):
         super().__init__()
         self.attempts = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         self.attempts += 1
-        return super().request(*args, **kwargs)
+        return super().send(request, **kwargs)
 
 
 def free_port() -> int:
@@ -827,6 +932,44 @@ def test_get_loan_quotes_the_reference_and_parses(server: ScriptedServer) -> Non
     assert got.to_report().loan_ref == "a/b c?"
 
 
+@pytest.mark.parametrize(
+    ("ref", "path"),
+    [
+        (".", "/v1/loans/%2E"),
+        ("..", "/v1/loans/%2E%2E"),
+        ("L-1.5", "/v1/loans/L-1%2E5"),
+        ("a/b", "/v1/loans/a%2Fb"),
+        ("a?b#c", "/v1/loans/a%3Fb%23c"),
+        ("100%", "/v1/loans/100%25"),
+        ("%2E", "/v1/loans/%252E"),
+        ("贷 1", "/v1/loans/%E8%B4%B7%201"),
+    ],
+)
+def test_get_loan_sends_the_reference_as_one_intact_segment(
+    server: ScriptedServer, ref: str, path: str
+) -> None:
+    server.script(Reply(404, problem(404, "not-found", "Not found", "")))
+    with make_client(server.url) as client, pytest.raises(NotFoundError):
+        client.get_loan(ref)
+    assert [s.path for s in server.seen] == [path]
+
+
+def test_get_loan_keeps_the_base_path_prefix(server: ScriptedServer) -> None:
+    server.script(Reply(404, problem(404, "not-found", "Not found", "")))
+    with make_client(server.url + "/reg/", max_retries=0) as client, pytest.raises(NotFoundError):
+        client.get_loan("..")
+    assert server.seen[0].path == "/reg/v1/loans/%2E%2E"
+
+
+def test_text_that_is_not_unicode_is_refused_before_sending(server: ScriptedServer) -> None:
+    with make_client(server.url) as client:
+        with pytest.raises(ValueError, match="surrogate"):
+            client.get_loan("L-\udcff")
+        with pytest.raises(ValueError, match=r"unpaired surrogate '\\ud800'"):
+            client.inquire(TOKEN, consent_ref="\ud800")
+    assert server.seen == []
+
+
 def test_iter_loans_follows_cursors(server: ScriptedServer) -> None:
     def loan(ref: str) -> dict[str, Any]:
         return {**report(loan_ref=ref).to_json(), "first_reported_at": None}
@@ -911,6 +1054,29 @@ def test_report_loans_prefix_keys_and_mappings(server: ScriptedServer) -> None:
     ]
     assert server.seen[0].json()["loans"][0]["opened_on"] == "2026-01-02"
     assert server.seen[1].json()["loans"][0]["as_of"] == "2026-01-02T03:04:05Z"
+
+
+def test_report_loans_checks_every_prefixed_key_before_sending(server: ScriptedServer) -> None:
+    # 11 batches: the last key is f"{prefix}-10", one character longer than the first.
+    with make_client(server.url) as client:
+        with pytest.raises(ValueError, match=r"too long.*256 characters"):
+            client.report_loans([report(i) for i in range(11)], 1, idempotency_key_prefix="p" * 253)
+        with pytest.raises(ValueError, match="printable ASCII"):
+            client.report_loans([report()], idempotency_key_prefix=" leading-space")
+        with pytest.raises(ValueError, match="printable ASCII"):
+            client.report_loans([report()], idempotency_key_prefix="tab\there")
+        # A stream of unknown length leaves room for the largest batch number there can be.
+        with pytest.raises(ValueError, match="too long"):
+            client.report_loans(iter([report()]), 1000, idempotency_key_prefix="p" * 239)
+    assert server.seen == []
+
+    server.script(*[Reply(200, submission())] * 12)
+    with make_client(server.url) as client:
+        client.report_loans([report(i) for i in range(11)], 1, idempotency_key_prefix="q" * 252)
+        client.report_loans(iter([report()]), 1000, idempotency_key_prefix="r" * 238)
+    keys = [s.headers["Idempotency-Key"] for s in server.seen]
+    assert keys[0] == "q" * 252 + "-0" and keys[10] == "q" * 252 + "-10"
+    assert keys[11] == "r" * 238 + "-0"
 
 
 def test_report_loans_failure_carries_partial_summary(server: ScriptedServer) -> None:
@@ -1094,6 +1260,95 @@ def test_cli_upload_that_fails_part_way_exits_3_and_keeps_what_was_done(
     assert "Accepted" in result.stdout
     rows = (tmp_path / "book.csv.rejected.csv").read_text().splitlines()
     assert rows == ["line,loan_ref,field,message", "3,L-1,due_on,bad"]
+
+
+def upload_with(server: ScriptedServer, path: Path, *options: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["--url", server.url, "--api-key", API_KEY, "upload", str(path), *options],
+        catch_exceptions=False,
+    )
+
+
+def rejects_of(path: Path) -> list[list[str]]:
+    with Path(f"{path}.rejected.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_cli_upload_sends_the_rest_of_a_batch_holding_a_lone_surrogate(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "book.jsonl"
+    lines = [
+        json.dumps(report(1).to_json()),
+        '{"loan_ref": "\\ud800", "principal": 1}',
+        json.dumps({**report(3).to_json(), "product": "cash\udc80loan"}),
+        json.dumps(report(4).to_json()),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    server.script(Reply(200, submission(2)))
+    result = upload_with(server, path, "--no-progress")
+    assert result.exit_code == 1, result.output
+    (sent,) = server.seen
+    assert [r["loan_ref"] for r in sent.json()["loans"]] == ["L-1", "L-4"]
+    assert rejects_of(path) == [
+        ["line", "loan_ref", "field", "message"],
+        ["2", "", "loan_ref", "is not valid Unicode text: it holds the unpaired surrogate \\ud800"],
+        [
+            "3",
+            "L-3",
+            "product",
+            "is not valid Unicode text: it holds the unpaired surrogate \\udc80",
+        ],
+    ]
+
+
+def test_cli_upload_of_csv_that_is_not_utf8(server: ScriptedServer, tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    rows = [csv_row("A"), csv_row("Bé"), csv_row("C")]
+    path.write_bytes(("\n".join([HEADER, *rows]) + "\n").encode("latin-1"))
+    server.script(Reply(200, submission(2)))
+    result = upload_with(server, path, "--no-progress")
+    assert result.exit_code == 1, result.output
+    assert [r["loan_ref"] for r in server.seen[0].json()["loans"]] == ["A", "C"]
+    (_, row) = rejects_of(path)
+    assert row[:3] == ["3", "B\ufffd", ""]
+    assert (
+        row[3]
+        == "line is not valid UTF-8 (byte 0xE9 at byte 2 of the line); save the file as UTF-8"
+    )
+
+    # A header that is not UTF-8 (here UTF-16) makes the file unusable: a usage error.
+    path.write_bytes(f"{HEADER}\n{csv_row('A')}\n".encode("utf-16"))
+    result = upload_with(server, path)
+    assert result.exit_code == 2
+    assert "cannot read the header row: line is not valid UTF-8" in result.stderr
+    assert len(server.seen) == 1
+
+
+def test_cli_upload_of_a_damaged_gzip_file(server: ScriptedServer, tmp_path: Path) -> None:
+    lines = [json.dumps(report(i).to_json()) for i in range(3_000)]
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "book.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    server.script(*[Reply(200, submission())] * 3)
+    result = upload_with(server, path, "--no-progress")
+    assert result.exit_code == 1, result.output
+    sent = [r["loan_ref"] for s in server.seen for r in s.json()["loans"]]
+    assert 0 < len(sent) < 3_000 and sent == [f"L-{i}" for i in range(len(sent))]
+    (_, row) = rejects_of(path)
+    assert row[0] == str(len(sent) + 1) and "damaged or cut short" in row[3]
+
+    path.write_bytes(whole[:15])
+    result = upload_with(server, path)
+    assert result.exit_code == 2 and "damaged or cut short" in result.stderr
+
+
+def test_cli_loan_ref_that_cannot_be_sent_is_a_usage_error() -> None:
+    base = ["--api-key", API_KEY, "--url", "http://127.0.0.1:1", "loan"]
+    for ref in ("", "L-\udcff"):
+        result = CliRunner().invoke(cli, [*base, ref], catch_exceptions=False)
+        assert result.exit_code == 2 and "REF" in result.stderr
 
 
 def test_cli_verbose_logs_requests_but_never_the_key(server: ScriptedServer) -> None:
