@@ -93,29 +93,31 @@ def test_any_printable_ascii_key_up_to_255_works(client, new_lender, key):
     assert post(client, new_lender(), [loan()], key).status_code == 200
 
 
-def test_concurrent_requests_with_one_key_write_once(live_server, new_lender, db_session):
-    lender = new_lender()
-    records = [loan(f"C-{i}", borrower=i) for i in range(300)]
-    answers: list[dict[str, Any]] = []
-    start = threading.Barrier(4)
+def post_at_once(url: str, body: dict[str, Any], headers: dict[str, str], n: int = 4) -> list[Any]:
+    """`n` threads POST the same request at the same moment; their JSON answers."""
+    answers: list[Any] = []
+    start = threading.Barrier(n)
 
     def send() -> None:
         start.wait()
-        response = requests.post(
-            f"{live_server.url}/v1/loans",
-            json={"loans": records},
-            timeout=60,
-            headers={**lender.headers, "Idempotency-Key": "concurrent-1"},
-        )
+        response = requests.post(url, json=body, headers=headers, timeout=60)
         assert response.status_code == 200
         answers.append(response.json())
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
+    threads = [threading.Thread(target=send) for _ in range(n)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(answers) == 4
+    assert len(answers) == n
+    return answers
+
+
+def test_concurrent_requests_with_one_key_write_once(live_server, new_lender, db_session):
+    lender = new_lender()
+    records = [loan(f"C-{i}", borrower=i) for i in range(300)]
+    headers = {**lender.headers, "Idempotency-Key": "concurrent-1"}
+    answers = post_at_once(f"{live_server.url}/v1/loans", {"loans": records}, headers)
     assert all(answer == answers[0] for answer in answers)
     assert answers[0]["accepted"] == 300
     assert count(db_session, Submission) == 1
@@ -178,25 +180,8 @@ def test_concurrent_inquiries_with_one_key_record_once(live_server, new_lender, 
     from registry.models import Inquiry
 
     lender = new_lender()
-    answers: list[dict[str, Any]] = []
-    start = threading.Barrier(4)
     body = {"borrower": loan()["borrower"], "purpose": "new_credit", "consent_ref": "c"}
-
-    def send() -> None:
-        start.wait()
-        response = requests.post(
-            f"{live_server.url}/v1/inquiries",
-            json=body,
-            timeout=60,
-            headers={**lender.headers, "Idempotency-Key": "inq-c"},
-        )
-        assert response.status_code == 200
-        answers.append(response.json())
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(answers) == 4 and all(a == answers[0] for a in answers)
+    headers = {**lender.headers, "Idempotency-Key": "inq-c"}
+    answers = post_at_once(f"{live_server.url}/v1/inquiries", body, headers)
+    assert all(answer == answers[0] for answer in answers)
     assert count(db_session, Inquiry) == 1
