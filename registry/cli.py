@@ -9,13 +9,14 @@ from contextlib import contextmanager
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.clock import SystemClock
 from registry.config import ConfigError, Settings
 from registry.db import make_engine, make_session_factory
-from registry.models import LenderStatus
-from registry.services import lenders
+from registry.models import LenderStatus, PolicyRule
+from registry.services import lenders, policy
 from registry.services.errors import ServiceError
 
 console = Console()
@@ -87,7 +88,9 @@ def _print_key(code: str, secret: str) -> None:
 @click.argument("code")
 @click.argument("name")
 def lenders_add(code: str, name: str) -> None:
-    """Onboard lender CODE (lower-case, e.g. acme) named NAME; prints its first API key."""
+    """Onboard a lender; prints its first API key once.
+
+    CODE is short and lower-case (e.g. acme); NAME is the full name."""
     with _session() as session:
         lender, key = lenders.create_lender(session, code, name, _clock.now())
         session.commit()
@@ -137,7 +140,9 @@ def lenders_reactivate(code: str) -> None:
 @click.argument("code")
 @click.option("--label", default="", help="A note to tell keys apart, e.g. 'rotation 2026-12'.")
 def lenders_new_key(code: str, label: str) -> None:
-    """Issue another API key for CODE (for rotation: old keys keep working until revoked)."""
+    """Issue another API key for CODE, for rotation.
+
+    The old keys keep working until they are revoked."""
     with _session() as session:
         lender = lenders.get_lender(session, code)
         key = lenders.issue_key(session, lender, _clock.now(), label=label)
@@ -149,12 +154,50 @@ def lenders_new_key(code: str, label: str) -> None:
 @click.argument("code")
 @click.argument("prefix")
 def lenders_revoke_key(code: str, prefix: str) -> None:
-    """Revoke the key of CODE whose prefix is PREFIX (see 'registry lenders list')."""
+    """Revoke one key of CODE, named by its PREFIX.
+
+    'registry lenders list' shows the prefixes of each lender's active keys."""
     with _session() as session:
         lender = lenders.get_lender(session, code)
-        lenders.revoke_key(session, lender, prefix, _clock.now())
+        revoked = lenders.revoke_key(session, lender, prefix, _clock.now())
         session.commit()
-        click.echo(f"key {prefix} of {lender.code} revoked")
+        click.echo(
+            f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")
+        )
+
+
+@main.group("policy")
+def policy_group() -> None:
+    """The flag thresholds applied to every inquiry."""
+
+
+@policy_group.command("list")
+def policy_list() -> None:
+    """Each flag, its threshold, and how the threshold is compared."""
+    with _session() as session:
+        rules = {rule.code: rule for rule in session.scalars(select(PolicyRule))}
+        table = Table("flag", "threshold", "enabled", "raised when")
+        for spec in policy.RULES:
+            row = rules.get(spec.code)
+            threshold = str(row.threshold if row else spec.default)
+            enabled = "yes" if row is None or row.enabled else "no"
+            table.add_row(spec.code, threshold, enabled, spec.meaning)
+        console.print(table)
+
+
+@policy_group.command("set")
+@click.argument("code", type=click.Choice(policy.RULE_CODES, case_sensitive=False))
+@click.argument("threshold", type=click.IntRange(1, 100_000))
+@click.option("--disable", is_flag=True, help="Keep the threshold but raise the flag no more.")
+def policy_set(code: str, threshold: int, disable: bool) -> None:
+    """Set flag CODE's THRESHOLD (and enable it, unless --disable). Applies to the next inquiry."""
+    with _session() as session:
+        old, new = policy.set_threshold(
+            session, code.upper(), threshold, _clock.now(), enabled=not disable
+        )
+        session.commit()
+        state = "disabled" if disable else "enabled"
+        click.echo(f"{code.upper()}: threshold {old} -> {new}, {state}")
 
 
 @main.command()

@@ -27,7 +27,7 @@ from registry import create_app
 from registry.clock import FrozenClock, SystemClock
 from registry.db import make_engine, make_session_factory
 from registry.migrations import upgrade
-from registry.models import LenderStatus
+from registry.models import Base, LenderStatus
 from registry.services import lenders
 from registry.services.policy import RULES
 from tests.helpers import NOW
@@ -38,8 +38,8 @@ PG_ADMIN_URL = os.environ.get(
 BACKENDS = [
     b for b in os.environ.get("REGISTRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
-# Children first, so that plain DELETE works where TRUNCATE ... CASCADE does not exist.
-TABLES = ["inquiries", "loan_history", "loans", "loan_refs", "submissions", "api_keys", "lenders"]
+# Every table but the policy, children first (plain DELETE on SQLite must respect keys).
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "policy_rules"]
 
 
 def _create_pg_database() -> tuple[str, str]:

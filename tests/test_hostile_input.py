@@ -96,6 +96,26 @@ def test_bodies_that_are_not_objects(client, new_lender, body):
     assert response.content_type == "application/problem+json"
 
 
+@pytest.mark.parametrize("loan_ref", ["/x", "a//b", "x/", "//", "../.."])
+def test_loan_refs_with_any_slashes_round_trip(client, new_lender, loan_ref):
+    from urllib.parse import quote
+
+    lender = new_lender()
+    client.post("/v1/loans", json={"loans": [loan(loan_ref)]}, headers=lender.headers)
+    response = client.get(f"/v1/loans/{quote(loan_ref, safe='')}", headers=lender.headers)
+    assert response.status_code == 200
+    assert response.get_json()["loan_ref"] == loan_ref
+
+
+def test_compressed_bodies_are_refused_not_misread(client, new_lender):
+    response = client.post(
+        "/v1/loans",
+        json={"loans": [loan()]},
+        headers={**new_lender().headers, "Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 415
+
+
 def test_options_is_a_405_problem(client):
     response = client.options("/v1/loans")
     assert response.status_code == 405

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select
 
 from registry.models import LoanHistory, Submission
-from tests.helpers import loan
+from tests.helpers import loan, token
 
 
 def count(db_session: Any, model: Any) -> int:
@@ -154,6 +154,16 @@ def test_inquiry_key_with_another_body_is_a_409(client, new_lender):
     response = inquiry(client, lender, "inq-1", consent_ref="another")
     assert response.status_code == 409
     assert response.get_json()["type"] == "/problems/idempotency-conflict"
+
+
+def test_inquiry_key_reused_for_another_borrower_is_a_409(client, new_lender, db_session):
+    from registry.models import Inquiry
+
+    lender = new_lender()
+    inquiry(client, lender, "inq-1")
+    response = inquiry(client, lender, "inq-1", borrower=token(2))
+    assert response.status_code == 409
+    assert count(db_session, Inquiry) == 1
 
 
 def test_inquiry_keys_are_scoped_to_the_lender(client, new_lender, db_session):

@@ -216,6 +216,7 @@ def test_inquiries_count_distinct_other_lenders_and_not_this_one(client, new_len
 
 def test_account_review_is_recorded_but_never_counted(client, new_lender, db_session):
     asker, reviewer = new_lender("asker"), new_lender("reviewer")
+    report(client, reviewer, [loan("R1", B, status="closed", outstanding=0)])
     inquire(client, reviewer, purpose="account_review", consent_ref=None)
     result = inquire(client, asker)
     assert result["summary"]["other_lenders_inquiring"]["1d"] == 0
@@ -317,5 +318,21 @@ def test_bad_inquiries_are_422_problems_naming_the_field(
 
 
 def test_account_review_needs_no_consent(client, new_lender):
+    lender = new_lender()
+    report(client, lender, [loan("MINE", B)])
     body = {"borrower": B, "purpose": "account_review"}
-    assert client.post("/v1/inquiries", json=body, headers=new_lender().headers).status_code == 200
+    assert client.post("/v1/inquiries", json=body, headers=lender.headers).status_code == 200
+
+
+def test_account_review_only_of_a_borrower_the_caller_holds_a_loan_with(
+    client, new_lender, db_session
+):
+    stranger, holder = new_lender("stranger"), new_lender("holder")
+    report(client, holder, [loan("H", B)])
+    body = {"borrower": B, "purpose": "account_review", "consent_ref": "c"}
+    response = client.post("/v1/inquiries", json=body, headers=stranger.headers)
+    assert response.status_code == 403
+    assert response.get_json()["type"] == "/problems/forbidden"
+    assert "new_credit" in response.get_json()["detail"]
+    assert db_session.scalar(select(Inquiry)) is None
+    db_session.rollback()

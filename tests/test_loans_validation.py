@@ -130,7 +130,7 @@ def test_days_past_due_only_on_open_or_written_off_loans(client, new_lender, sta
     ],
 )
 def test_as_of_at_most_five_minutes_ahead(client, new_lender, ahead, ok):
-    record = loan("X", as_of=iso(NOW + ahead))
+    record = loan("X", opened_on="2025-01-01", as_of=iso(NOW + ahead))
     assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].as_of"])
 
 
@@ -145,6 +145,19 @@ def test_as_of_with_an_offset_is_stored_in_utc(client, new_lender):
         client.get("/v1/loans/TZ", headers=lender.headers).get_json()["as_of"]
         == "2026-11-25T11:30:00Z"
     )
+
+
+@pytest.mark.parametrize(
+    "opened_on, ok",
+    [
+        ("2026-11-26", True),
+        ("2026-11-27", False),
+        ("2099-01-01", False),
+    ],
+)
+def test_opened_on_at_most_a_day_after_the_as_of_date(client, new_lender, opened_on, ok):
+    record = loan("X", opened_on=opened_on, due_on="2099-12-31", as_of="2026-11-25T11:00:00Z")
+    assert rejected_fields(client, new_lender(), record) == ([] if ok else ["loans[1].opened_on"])
 
 
 def test_a_record_that_is_not_an_object(client, new_lender):

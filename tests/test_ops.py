@@ -140,7 +140,7 @@ def test_openapi_documents_every_v1_route(app: Flask):
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/v1/"):
-            path = rule.rule.replace("<path:loan_ref>", "{loan_ref}")
+            path = rule.rule.replace("<loan_ref:loan_ref>", "{loan_ref}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
 

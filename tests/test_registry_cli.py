@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from registry.cli import main
 from registry.models import Inquiry, Lender, Loan
+from tests.helpers import loan as loan_record
 
 KEY = re.compile(r"rk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
@@ -48,8 +49,10 @@ def test_lender_lifecycle(run, client):
     assert client.get("/v1/loans", headers=headers).status_code == 200
 
     (second,) = KEY.findall(run("lenders", "new-key", "acme", "--label", "rotation").output)
-    run("lenders", "revoke-key", "acme", key.split("_")[1])
+    assert "revoked" in run("lenders", "revoke-key", "acme", key.split("_")[1]).output
     assert client.get("/v1/loans", headers=headers).status_code == 401
+    again = run("lenders", "revoke-key", "acme", key.split("_")[1]).output
+    assert "already revoked" in again
     assert client.get("/v1/loans", headers={"Authorization": f"Bearer {second}"}).status_code == 200
 
 
@@ -88,6 +91,33 @@ def test_demo_is_idempotent_and_prints_working_keys(run, client, db_session):
     assert (
         client.get("/v1/loans", headers={"Authorization": f"Bearer {keys[0]}"}).status_code == 401
     )
+
+
+def test_demo_lenders_have_exactly_the_printed_key(run, db_session):
+    from registry.models import ApiKey
+
+    printed = set(KEY.findall(run("demo").output))
+    active = db_session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))).all()
+    db_session.rollback()
+    assert {key.prefix for key in active} == {k.split("_")[1] for k in printed}
+
+
+def test_policy_list_and_set(run, client, new_lender):
+    listing = run("policy", "list").output
+    assert "MULTI_LENDER" in listing and "RAPID_BORROWING" in listing
+    assert (
+        "MULTI_LENDER: threshold 3 -> 1, enabled"
+        in run("policy", "set", "multi_lender", "1").output
+    )
+    lender = new_lender()
+    client.post("/v1/loans", json={"loans": [loan_record()]}, headers=lender.headers)
+    body = {"borrower": loan_record()["borrower"], "purpose": "new_credit", "consent_ref": "c"}
+    flags = client.post("/v1/inquiries", json=body, headers=lender.headers).get_json()["flags"]
+    assert [f["code"] for f in flags] == ["MULTI_LENDER"]
+    run("policy", "set", "MULTI_LENDER", "1", "--disable")
+    flags = client.post("/v1/inquiries", json=body, headers=lender.headers).get_json()["flags"]
+    assert flags == []
+    assert run("policy", "set", "MULTI_LENDER", "0", ok=False).exit_code == 2
 
 
 def test_demo_contains_over_indebted_borrowers(run, client):

@@ -236,10 +236,10 @@ def test_same_inquiry_key_and_arguments_get_the_same_report(
             token(1), **{**args, "amount_requested": 1}, idempotency_key="app-1-inquiry"
         )
     assert info.value.problem_type == "/problems/idempotency-conflict"
-    # Keys are scoped to the borrower: the same key for another one is a new inquiry.
-    other = lender_client.inquire(token(2), **args, idempotency_key="app-1-inquiry")
-    assert other.inquiry_id != first.inquiry_id
-    assert count_inquiries(db_session) == 2
+    # A key names one request of the lender: the same key for another borrower conflicts.
+    with pytest.raises(ConflictError):
+        lender_client.inquire(token(2), **args, idempotency_key="app-1-inquiry")
+    assert count_inquiries(db_session) == 1
 
 
 class LoseFirstResponseProxy:

@@ -76,7 +76,7 @@ def test_readers_do_not_wait_for_a_writer(live_server, new_lender, db_session):
                 f"{live_server.url}/v1/inquiries",
                 headers=lender.headers,
                 timeout=20,
-                json={"borrower": token(1), "purpose": "account_review"},
+                json={"borrower": token(1), "purpose": "new_credit", "consent_ref": "c"},
             )
             assert report.status_code == 200
         assert time.monotonic() - started < 5

@@ -86,3 +86,15 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
         timeout=120,
     )
     assert re.search(r"Unchanged\D+4", again.stdout), again.stdout
+
+
+def test_readme_sdk_example_runs(live_server, new_lender, monkeypatch, capsys):
+    """The README's SDK snippet, run as printed, against a live server."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The SDK") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    lender = new_lender()
+    monkeypatch.setenv("REGISTRY_URL", live_server.url)
+    monkeypatch.setenv("REGISTRY_API_KEY", lender.api_key)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines()[-1] == "1 0 0 0"

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask
+from werkzeug.routing import BaseConverter
 
 from registry.api import inquiries, loans, ops
 
 
+class LoanRefConverter(BaseConverter):
+    """A lender's loan_ref in the path: any text, slashes included, even a leading one."""
+
+    regex = ".+"
+    part_isolating = False
+
+
 def init_app(app: Flask) -> None:
+    # "/v1/loans//x" names loan "/x": no merging of slashes, and no redirect.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["loan_ref"] = LoanRefConverter
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
     v1.register_blueprint(loans.bp)
     v1.register_blueprint(inquiries.bp)

@@ -11,7 +11,7 @@ from registry.api.problems import Problem, invalid
 from registry.api.schemas import InquiryBody
 from registry.extensions import db, now
 from registry.services import inquiries
-from registry.services.errors import Conflict, InvalidInput
+from registry.services.errors import Conflict, InvalidInput, NotPermitted
 
 bp = Blueprint("inquiries", __name__)
 
@@ -35,6 +35,8 @@ def inquire() -> Response:
         raise invalid(exc.errors, str(exc)) from None
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
+    except NotPermitted as exc:
+        raise Problem(403, str(exc), "forbidden") from None
     response = jsonify(outcome.response)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -89,7 +89,7 @@ def submit_loans() -> Response:
     return response
 
 
-@bp.get("/loans/<path:loan_ref>")
+@bp.get("/loans/<loan_ref:loan_ref>")
 @lender_required
 def get_loan(loan_ref: str) -> Response:
     try:

@@ -34,7 +34,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "malformed JSON or header",
         401: "missing, unknown or revoked API key",
-        403: "the lender is suspended",
+        403: "the lender is suspended, or may not make this request",
         404: "not found (or not the caller's)",
         409: "Idempotency-Key reused with a different body",
         413: "body too large",
@@ -170,7 +170,7 @@ def openapi_document() -> dict[str, Any]:
                     "description": "new_credit inquiries are recorded and counted for later "
                     "callers; account_review inquiries are recorded for audit only.",
                     "parameters": [
-                        _idempotency_key("recording a second inquiry (scoped to the borrower)")
+                        _idempotency_key("recording a second inquiry")
                     ],
                     "requestBody": body(InquiryBody),
                     "responses": {

@@ -35,6 +35,8 @@ def json_body() -> Any:
     """The parsed JSON body, or a 415/400 problem."""
     if not request.is_json:
         raise Problem(415, "send the body as JSON with 'Content-Type: application/json'")
+    if request.content_encoding not in (None, "", "identity"):
+        raise Problem(415, "send the body uncompressed (no Content-Encoding)")
     try:
         return request.get_json()
     except BadRequest:

@@ -1,7 +1,7 @@
 """Tables. Plain SQLAlchemy 2.0 typed models; nothing here knows about HTTP."""
 
 from registry.models.base import Base
-from registry.models.inquiry import Inquiry, Purpose
+from registry.models.inquiry import Inquiry, InquiryKey, Purpose
 from registry.models.lender import ApiKey, Lender, LenderStatus
 from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
 from registry.models.policy import PolicyRule
@@ -12,6 +12,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Inquiry",
+    "InquiryKey",
     "Lender",
     "LenderStatus",
     "Loan",

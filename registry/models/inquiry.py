@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, MinorUnits, Timestamp, Token
@@ -22,8 +22,6 @@ class Inquiry(Base):
         Index("ix_inquiries_borrower_created_at", "borrower", "created_at"),
         Index("ix_inquiries_lender_id_created_at", "lender_id", "created_at"),
         Index("ix_inquiries_created_at", "created_at"),
-        # Keys are scoped to the lender and, to keep the token in every key, the borrower.
-        UniqueConstraint("borrower", "lender_id", "idempotency_key"),
     )
 
     borrower: Mapped[Token] = mapped_column(primary_key=True)
@@ -35,7 +33,19 @@ class Inquiry(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     flags: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[Timestamp]
-    idempotency_key: Mapped[str | None] = mapped_column(String(255))
-    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     # The report exactly as it was answered: for audit, disputes and idempotent retries.
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class InquiryKey(Base):
+    """An inquiry's Idempotency-Key, keyed by lender (like `loan_refs`, apart from the
+    token-distributed tables): a key names one request of that lender, whatever borrower."""
+
+    __tablename__ = "inquiry_keys"
+
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    borrower: Mapped[Token]
+    inquiry_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[Timestamp]

@@ -89,7 +89,9 @@ def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
     for code, name in DEMO_LENDERS:
         lender = existing.get(code)
         if lender is None:
-            lender, _ = lenders.create_lender(session, code, name, now)
+            # Demo keys are issued below, on every run; the unseen initial key goes at once.
+            lender, initial = lenders.create_lender(session, code, name, now)
+            lenders.revoke_key(session, lender, initial.prefix, now)
         demo_lenders.append(lender)
     session.commit()
 

@@ -31,6 +31,10 @@ class LenderSuspended(ServiceError):
     pass
 
 
+class NotPermitted(ServiceError):
+    """The caller may not do this (as opposed to: the input is malformed)."""
+
+
 class InvalidInput(ServiceError):
     def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(message)

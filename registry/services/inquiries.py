@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from registry.clock import iso
 from registry.db import begin_write
-from registry.models import Inquiry, Loan, LoanStatus, Purpose
-from registry.services.errors import Conflict, FieldError, InvalidInput
+from registry.models import Inquiry, InquiryKey, Loan, LoanStatus, Purpose
+from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.policy import RULE_CODES, Policy, load_policy
 
@@ -62,6 +62,8 @@ class Summary:
 class OwnPart:
     open_loans: int = 0
     outstanding: dict[str, int] = field(default_factory=dict)
+    # Not reported as such: whether the caller holds any loan (of any status) with them.
+    holds_loans: bool = False
 
 
 @dataclass
@@ -120,6 +122,7 @@ def summarise(
         ).where(Loan.borrower == borrower)
     )
     for lender_id, status, currency, amount, days_past_due, opened_on in loans:
+        own.holds_loans |= lender_id == caller_id
         if opened_on >= opened_since:
             summary.loans_opened_last_30d += 1
         if status == LoanStatus.WRITTEN_OFF:
@@ -228,12 +231,16 @@ def inquire(
     request_hash = fingerprint({**asdict(request), "purpose": request.purpose.value})
     begin_write(session)
     if idempotency_key is not None:
-        earlier = _earlier_inquiry(session, borrower, caller_id, idempotency_key)
+        earlier = session.get(InquiryKey, (caller_id, idempotency_key))
         if earlier is not None:
-            session.rollback()
-            return _replay(earlier, request_hash)
+            return _replay(session, earlier, request_hash)
 
     summary, own = summarise(session, borrower, caller_id, now)
+    if request.purpose == Purpose.ACCOUNT_REVIEW and not own.holds_loans:
+        raise NotPermitted(
+            "account_review is for borrowers you hold a loan with; "
+            "for an applicant, ask with purpose new_credit and their consent_ref"
+        )
     flags = evaluate_flags(summary, load_policy(session))
     inquiry_id = str(uuid.uuid4())
     response = InquiryReport(
@@ -250,37 +257,38 @@ def inquire(
             currency=request.currency,
             flags=[f.code for f in flags],
             created_at=now,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
             report=response,
         )
     )
+    if idempotency_key is not None:
+        session.add(
+            InquiryKey(
+                lender_id=caller_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                borrower=borrower,
+                inquiry_id=inquiry_id,
+                created_at=now,
+            )
+        )
     try:
         session.commit()
     except IntegrityError:
         # A concurrent request with the same key got there first (PostgreSQL).
         session.rollback()
         assert idempotency_key is not None
-        earlier = _earlier_inquiry(session, borrower, caller_id, idempotency_key)
+        earlier = session.get(InquiryKey, (caller_id, idempotency_key))
         if earlier is None:
             raise
-        return _replay(earlier, request_hash)
+        return _replay(session, earlier, request_hash)
     return InquiryOutcome(response)
 
 
-def _earlier_inquiry(
-    session: Session, borrower: bytes, caller_id: int, idempotency_key: str
-) -> Inquiry | None:
-    return session.scalar(
-        select(Inquiry).where(
-            Inquiry.borrower == borrower,
-            Inquiry.lender_id == caller_id,
-            Inquiry.idempotency_key == idempotency_key,
-        )
-    )
-
-
-def _replay(earlier: Inquiry, request_hash: bytes) -> InquiryOutcome:
+def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> InquiryOutcome:
     if earlier.request_hash != request_hash:
+        session.rollback()
         raise Conflict(REUSED_KEY)
-    return InquiryOutcome(earlier.report, replayed=True)
+    inquiry = session.get(Inquiry, (earlier.borrower, earlier.inquiry_id))
+    session.rollback()
+    assert inquiry is not None  # written in the same transaction as its key
+    return InquiryOutcome(inquiry.report, replayed=True)

@@ -104,15 +104,18 @@ def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") 
     return IssuedKey(lender_code=lender.code, prefix=prefix, secret=f"rk_{prefix}_{secret}")
 
 
-def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> None:
+def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> bool:
+    """Revoke the key; False if it was already revoked."""
     begin_write(session)
     key = session.scalar(
         select(ApiKey).where(ApiKey.lender_id == lender.id, ApiKey.prefix == prefix)
     )
     if key is None:
         raise NotFound(f"lender {lender.code!r} has no key with prefix {prefix!r}")
-    if key.revoked_at is None:
-        key.revoked_at = now
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = now
+    return True
 
 
 def set_status(session: Session, lender: Lender, status: LenderStatus, now: datetime) -> None:

@@ -72,6 +72,9 @@ def parse_record(raw: Any, path: str, now: datetime) -> tuple[LoanReport | None,
         errors.append(FieldError(f"{path}.due_on", "must not be before opened_on"))
     if report.days_past_due and report.status == LoanStatus.CLOSED:
         errors.append(FieldError(f"{path}.days_past_due", "must be 0 for a closed loan"))
+    # A day of slack: a lender's local opening date may run ahead of the UTC date.
+    if report.opened_on > report.as_of.date() + timedelta(days=1):
+        errors.append(FieldError(f"{path}.opened_on", "must not be after the as_of date"))
     if report.as_of > now + MAX_FUTURE_SKEW:
         errors.append(FieldError(f"{path}.as_of", "must not be more than 5 minutes in the future"))
     return (None, errors) if errors else (report, [])

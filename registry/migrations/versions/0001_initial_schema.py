@@ -82,19 +82,11 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("flags", sa.JSON(), nullable=False),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
-        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("report", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["lender_id"], ["lenders.id"], name=op.f("fk_inquiries_lender_id_lenders")
         ),
         sa.PrimaryKeyConstraint("borrower", "id", name=op.f("pk_inquiries")),
-        sa.UniqueConstraint(
-            "borrower",
-            "lender_id",
-            "idempotency_key",
-            name=op.f("uq_inquiries_borrower_lender_id_idempotency_key"),
-        ),
     )
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.create_index(
@@ -138,6 +130,19 @@ def upgrade() -> None:
             ["lender_id"], ["lenders.id"], name=op.f("fk_loan_refs_lender_id_lenders")
         ),
         sa.PrimaryKeyConstraint("lender_id", "loan_ref", name=op.f("pk_loan_refs")),
+    )
+    op.create_table(
+        "inquiry_keys",
+        sa.Column("lender_id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("borrower", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("inquiry_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["lender_id"], ["lenders.id"], name=op.f("fk_inquiry_keys_lender_id_lenders")
+        ),
+        sa.PrimaryKeyConstraint("lender_id", "idempotency_key", name=op.f("pk_inquiry_keys")),
     )
     op.create_table(
         "loans",
@@ -225,6 +230,7 @@ def downgrade() -> None:
 
     op.drop_table("loans")
     op.drop_table("loan_refs")
+    op.drop_table("inquiry_keys")
     op.drop_table("loan_history")
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.drop_index("ix_inquiries_lender_id_created_at")
