@@ -215,13 +215,12 @@ FROM bench_seed
 # some trip APPLICATION_SPREE), 90 % of them hard (new_credit).
 _INSERT_INQUIRIES = """
 INSERT INTO inquiries (borrower, id, lender_id, purpose, consent_ref, amount_requested,
-                       currency, flags, created_at, idempotency_key, request_hash, report)
+                       currency, flags, created_at, report)
 SELECT {token}, gen_random_uuid()::text,
        (%(lender_ids)s::int[])[1 + floor(r_lender * %(lenders)s)::int],
        CASE WHEN r_purpose < 0.9 THEN 'new_credit' ELSE 'account_review' END,
        'seed-' || i, NULL, NULL, '[]'::json,
-       now() - make_interval(secs => r_age * 120 * 86400),
-       NULL, sha256(('seed-' || i)::bytea), '{{}}'::json
+       now() - make_interval(secs => r_age * 120 * 86400), '{{}}'::json
 FROM (
     SELECT i, 1 + floor(power(random(), 2) * %(borrowers)s)::bigint AS b,
            random() AS r_lender, random() AS r_purpose, random() AS r_age

@@ -45,9 +45,9 @@ POLICY = (
 )
 INSERT = (
     "INSERT INTO inquiries (borrower, id, lender_id, purpose, consent_ref, amount_requested, "
-    "currency, flags, created_at, idempotency_key, request_hash, report) VALUES (%(borrower)s, "
-    "%(id)s::VARCHAR, %(caller)s::INTEGER, %(purpose)s::VARCHAR, %(consent)s::VARCHAR, NULL, "
-    "NULL, %(flags)s::JSON, %(now)s::TIMESTAMP WITH TIME ZONE, NULL, %(hash)s, %(flags)s::JSON)"
+    "currency, flags, created_at, report) VALUES (%(borrower)s, %(id)s::VARCHAR, "
+    "%(caller)s::INTEGER, %(purpose)s::VARCHAR, %(consent)s::VARCHAR, NULL, NULL, "
+    "%(flags)s::JSON, %(now)s::TIMESTAMP WITH TIME ZONE, %(flags)s::JSON)"
 )
 # The pool's pre-ping (pool_pre_ping=True in registry.db) runs before every checkout.
 PRE_PING = "SELECT 1"
@@ -71,7 +71,6 @@ def _params(lender: LenderKey, token: bytes, now: datetime) -> dict[str, Any]:
         "id": str(uuid.uuid4()),
         "consent": "bench-consent",
         "flags": "[]",
-        "hash": bytes(32),
         "now": now,
     }
 
