@@ -39,13 +39,17 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     }
     book = tmp_path / "acme-loans.csv"
     shutil.copy(ROOT / "docs/examples/acme-loans.csv", book)
-    upload = subprocess.run(
-        [str(BIN / "lender-client"), "upload", str(book), "--no-progress"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def lender_client(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "lender-client"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    upload = lender_client("upload", str(book), "--no-progress")
     assert upload.returncode == 1, upload.stdout + upload.stderr  # one row rejected
     assert re.search(r"Accepted\D+4", upload.stdout)
     rejects = (tmp_path / "acme-loans.csv.rejected.csv").read_text().splitlines()
@@ -54,37 +58,24 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
         "6,ACME-0005,due_on,must not be before opened_on",
     ]
 
-    inquiry = subprocess.run(
-        [
-            str(BIN / "lender-client"),
-            "inquire",
-            APPLICANT,
-            "--consent-ref",
-            "APP-2026-0001",
-            "--amount",
-            "500000",
-            "--currency",
-            "CNY",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    inquiry = lender_client(
+        "inquire",
+        APPLICANT,
+        "--consent-ref",
+        "APP-2026-0001",
+        "--amount",
+        "500000",
+        "--currency",
+        "CNY",
+        "--json",
     )
+    assert inquiry.returncode == 0, inquiry.stderr
     report = json.loads(inquiry.stdout)
     assert report["summary"]["lenders_with_open_loans"] == 3
     assert report["summary"]["other_lenders_with_open_loans"] == 2
     assert [flag["code"] for flag in report["flags"]] == ["MULTI_LENDER"]
 
-    again = subprocess.run(
-        [str(BIN / "lender-client"), "upload", str(book), "--no-progress"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = lender_client("upload", str(book), "--no-progress")
     assert re.search(r"Unchanged\D+4", again.stdout), again.stdout
 
 

@@ -169,9 +169,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "The over-indebtedness report for a borrower token",
                     "description": "new_credit inquiries are recorded and counted for later "
                     "callers; account_review inquiries are recorded for audit only.",
-                    "parameters": [
-                        _idempotency_key("recording a second inquiry")
-                    ],
+                    "parameters": [_idempotency_key("recording a second inquiry")],
                     "requestBody": body(InquiryBody),
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),

@@ -37,7 +37,6 @@ _PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 class IssuedKey:
     """A freshly issued key. `secret` is the only copy: show it once, never store it."""
 
-    lender_code: str
     prefix: str
     secret: str
 
@@ -101,7 +100,7 @@ def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") 
         )
     )
     session.flush()
-    return IssuedKey(lender_code=lender.code, prefix=prefix, secret=f"rk_{prefix}_{secret}")
+    return IssuedKey(prefix=prefix, secret=f"rk_{prefix}_{secret}")
 
 
 def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> bool:
