@@ -250,8 +250,8 @@ def demo(url: str) -> None:
         f"  REGISTRY_URL={url} REGISTRY_API_KEY={key} "
         f"lender-client inquire {result.over_indebted_borrower} --consent-ref demo-1"
     )
-    console.print(
-        "The README walk-through's applicant (owes two demo lenders): "
-        f"{result.walkthrough_borrower}"
+    # Plain echo: a token must not be wrapped across lines.
+    click.echo(
+        f"README walk-through applicant (owes two demo lenders): {result.walkthrough_borrower}"
     )
     sys.stdout.flush()
