@@ -21,7 +21,7 @@ def test_schema_matches_the_models(engine):
 
 
 def test_database_is_at_head(database_url):
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
 
 
 @pytest.mark.parametrize("table", DISTRIBUTED)
@@ -41,7 +41,7 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
     downgrade(url, "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002"
 
 
 def test_default_policy_is_seeded(engine):

@@ -4,23 +4,34 @@ from registry.models.base import Base
 from registry.models.inquiry import Inquiry, InquiryKey, Purpose
 from registry.models.lender import ApiKey, Lender, LenderStatus
 from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
+from registry.models.operator import AuditEvent, Operator, OperatorRole, OperatorStatus
 from registry.models.policy import PolicyRule
 from registry.models.submission import Submission
+from registry.models.token import KeyState, RotationKind, TokenKey, TokenRotation, TokenUsage
 
 __all__ = [
     "STATE_FIELDS",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Inquiry",
     "InquiryKey",
+    "KeyState",
     "Lender",
     "LenderStatus",
     "Loan",
     "LoanHistory",
     "LoanRef",
     "LoanStatus",
+    "Operator",
+    "OperatorRole",
+    "OperatorStatus",
     "PolicyRule",
     "Product",
     "Purpose",
+    "RotationKind",
     "Submission",
+    "TokenKey",
+    "TokenRotation",
+    "TokenUsage",
 ]

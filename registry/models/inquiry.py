@@ -35,6 +35,8 @@ class Inquiry(Base):
     created_at: Mapped[Timestamp]
     # The report exactly as it was answered: for audit, disputes and idempotent retries.
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The borrower's token under the next key or pepper, during a rotation window only.
+    borrower_next: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class InquiryKey(Base):

@@ -25,6 +25,8 @@ class Lender(Base):
     status: Mapped[str] = mapped_column(String(16), default=LenderStatus.ACTIVE)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # OPRF elements this lender may have evaluated per UTC day; NULL means the default.
+    token_quota_per_day: Mapped[int | None]
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="lender", order_by="ApiKey.id")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Currency, MinorUnits, Timestamp, Token
@@ -81,6 +81,8 @@ class Loan(_LoanState, Base):
     first_reported_at: Mapped[Timestamp]
     last_reported_at: Mapped[Timestamp]
     last_submission_id: Mapped[str] = mapped_column(String(36))
+    # The borrower's token under the next key or pepper, during a rotation window only.
+    borrower_next: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class LoanHistory(_LoanState, Base):
