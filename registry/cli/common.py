@@ -1,0 +1,40 @@
+"""What every `registry` command shares: settings, a database session, the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from registry.clock import SystemClock
+from registry.config import ConfigError, Settings
+from registry.db import make_engine, make_session_factory
+from registry.services.errors import ServiceError
+
+console = Console()
+clock = SystemClock()
+
+
+def settings() -> Settings:
+    try:
+        return Settings.from_env().validated()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session on the configured database; a service error becomes a clean CLI error."""
+    engine = make_engine(settings().database_url)
+    session = make_session_factory(engine)()
+    try:
+        yield session
+    except ServiceError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    finally:
+        session.close()
+        engine.dispose()

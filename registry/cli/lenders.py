@@ -1,0 +1,102 @@
+"""`registry lenders ...`: onboard lenders, suspend them, issue and revoke their keys."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from registry.cli.common import clock, console, session_scope
+from registry.models import LenderStatus
+from registry.services import lenders
+
+
+@click.group("lenders")
+def lenders_group() -> None:
+    """Member lenders and their API keys."""
+
+
+def _print_key(code: str, secret: str) -> None:
+    console.print(f"API key for [bold]{code}[/bold] (shown once; store it now):")
+    click.echo(secret)
+
+
+@lenders_group.command("add")
+@click.argument("code")
+@click.argument("name")
+def lenders_add(code: str, name: str) -> None:
+    """Onboard a lender; prints its first API key once.
+
+    CODE is short and lower-case (e.g. acme); NAME is the full name."""
+    with session_scope() as session:
+        lender, key = lenders.create_lender(session, code, name, clock.now())
+        session.commit()
+        _print_key(lender.code, key.secret)
+
+
+@lenders_group.command("list")
+def lenders_list() -> None:
+    """Lenders with their status, active key prefixes and open loans."""
+    with session_scope() as session:
+        table = Table("code", "name", "status", "active keys", "open loans", "since")
+        for row in lenders.list_lenders(session):
+            table.add_row(
+                row.code,
+                row.name,
+                row.status,
+                ", ".join(row.active_keys) or "-",
+                str(row.open_loans),
+                row.created_at.date().isoformat(),
+            )
+        console.print(table)
+
+
+def _set_status(code: str, status: LenderStatus) -> None:
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        lenders.set_status(session, lender, status, clock.now())
+        session.commit()
+        click.echo(f"{lender.code} is now {status}")
+
+
+@lenders_group.command("suspend")
+@click.argument("code")
+def lenders_suspend(code: str) -> None:
+    """Suspend CODE: its keys get 403 until it is reactivated."""
+    _set_status(code, LenderStatus.SUSPENDED)
+
+
+@lenders_group.command("reactivate")
+@click.argument("code")
+def lenders_reactivate(code: str) -> None:
+    """Reactivate a suspended lender."""
+    _set_status(code, LenderStatus.ACTIVE)
+
+
+@lenders_group.command("new-key")
+@click.argument("code")
+@click.option("--label", default="", help="A note to tell keys apart, e.g. 'rotation 2026-12'.")
+def lenders_new_key(code: str, label: str) -> None:
+    """Issue another API key for CODE, for rotation.
+
+    The old keys keep working until they are revoked."""
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        key = lenders.issue_key(session, lender, clock.now(), label=label)
+        session.commit()
+        _print_key(lender.code, key.secret)
+
+
+@lenders_group.command("revoke-key")
+@click.argument("code")
+@click.argument("prefix")
+def lenders_revoke_key(code: str, prefix: str) -> None:
+    """Revoke one key of CODE, named by its PREFIX.
+
+    'registry lenders list' shows the prefixes of each lender's active keys."""
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        revoked = lenders.revoke_key(session, lender, prefix, clock.now())
+        session.commit()
+        click.echo(
+            f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")
+        )
