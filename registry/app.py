@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,6 +16,7 @@ from registry.clock import Clock, SystemClock
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
 from registry.extensions import RegistryState, close_session
+from registry.signer import Signer
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,7 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     clock: Clock = settings.extra.get("clock") or SystemClock()
     engine = make_engine(settings.database_url)
     app.extensions["registry"] = RegistryState(
-        settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=clock,
+        signer=Signer(Path(settings.oprf_key_dir), settings.oprf_keys),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.teardown_appcontext(close_session)

@@ -10,6 +10,10 @@ from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "registry.db")
+DEFAULT_OPRF_KEY_DIR = str(Path("var") / "oprf-keys")
+# Each evaluated element is one online guess at an ID: a busy lender tokenises its whole
+# book once and then a few thousand applicants a day.
+DEFAULT_TOKEN_QUOTA_PER_DAY = 200_000
 
 
 class ConfigError(RuntimeError):
@@ -24,6 +28,9 @@ class Settings:
     log_level: str = "INFO"
     # Upper bound on a request body: 5,000 records of ~400 bytes leave ample room.
     max_body_bytes: int = 16 * 1024 * 1024
+    oprf_key_dir: str = DEFAULT_OPRF_KEY_DIR
+    oprf_keys: str = field(default="", repr=False)  # key material: never in a repr or log
+    token_quota_per_day: int = DEFAULT_TOKEN_QUOTA_PER_DAY
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -38,6 +45,11 @@ class Settings:
             database_url=environ.get("REGISTRY_DATABASE_URL", DEFAULT_DATABASE_URL),
             secret_key=environ.get("REGISTRY_SECRET_KEY", DEFAULT_SECRET_KEY),
             log_level=environ.get("REGISTRY_LOG_LEVEL", "INFO").upper(),
+            oprf_key_dir=environ.get("REGISTRY_OPRF_KEY_DIR", DEFAULT_OPRF_KEY_DIR),
+            oprf_keys=environ.get("REGISTRY_OPRF_KEYS", ""),
+            token_quota_per_day=_int(
+                environ, "REGISTRY_TOKEN_QUOTA_PER_DAY", DEFAULT_TOKEN_QUOTA_PER_DAY
+            ),
         )
         return settings  # validated by the caller, after any overrides
 
@@ -47,6 +59,8 @@ class Settings:
         return replace(self, **known, extra={**self.extra, **rest})
 
     def validated(self) -> Settings:
+        if self.token_quota_per_day < 1:
+            raise ConfigError("REGISTRY_TOKEN_QUOTA_PER_DAY must be a positive integer")
         if self.env not in ("development", "production"):
             raise ConfigError(
                 f"REGISTRY_ENV must be 'development' or 'production', not {self.env!r}"
@@ -61,3 +75,13 @@ class Settings:
                     "REGISTRY_SECRET_KEY must be at least 32 characters in production"
                 )
         return self
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import Clock
 from registry.config import Settings
+from registry.signer import Signer
 
 
 @dataclass
@@ -19,6 +20,7 @@ class RegistryState:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    signer: Signer
 
 
 def state() -> RegistryState:
@@ -32,6 +34,10 @@ def db() -> Session:
         g.db_session = state().sessions()
     session: Session = g.db_session
     return session
+
+
+def signer() -> Signer:
+    return state().signer
 
 
 def now() -> datetime:

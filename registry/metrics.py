@@ -35,6 +35,9 @@ LOAN_RECORDS = Counter(
 )
 INQUIRIES = Counter("registry_inquiries_total", "Inquiries answered, by purpose", ["purpose"])
 FLAGS = Counter("registry_flags_raised_total", "Flags raised in inquiry reports", ["code"])
+TOKEN_ELEMENTS = Counter(
+    "registry_token_elements_evaluated_total", "Blinded elements evaluated, by key", ["key_id"]
+)
 
 
 def render() -> Response:

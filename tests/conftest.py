@@ -27,9 +27,10 @@ from registry import create_app
 from registry.clock import FrozenClock, SystemClock
 from registry.db import make_engine, make_session_factory
 from registry.migrations import upgrade
-from registry.models import Base, LenderStatus
-from registry.services import lenders
+from registry.models import Base, LenderStatus, TokenKey
+from registry.services import audit, lenders
 from registry.services.policy import RULES
+from registry.services.tokens import init_key
 from tests.helpers import NOW
 
 PG_ADMIN_URL = os.environ.get(
@@ -113,8 +114,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(database_url: str, clock: FrozenClock) -> Iterator[Flask]:
-    app = create_app({"database_url": database_url, "clock": clock})
+def app(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {"database_url": database_url, "clock": clock, "oprf_key_dir": str(tmp_path / "keys")}
+    )
     app.config["TESTING"] = True
     yield app
     app.extensions["registry"].engine.dispose()
@@ -123,6 +126,20 @@ def app(database_url: str, clock: FrozenClock) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def create_token_key(app: Flask) -> TokenKey:
+    """The registry's first OPRF key, as `registry keys init` makes it, in the app's key dir."""
+    registry_state = app.extensions["registry"]
+    with registry_state.sessions() as session:
+        key = init_key(session, registry_state.signer, registry_state.clock.now(), audit.CLI)
+        session.expunge(key)
+        return key
+
+
+@pytest.fixture
+def token_key(app: Flask) -> TokenKey:
+    return create_token_key(app)
 
 
 @dataclass(frozen=True)
@@ -183,9 +200,15 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(database_url: str) -> Iterator[LiveServer]:
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """The real app over real HTTP on 127.0.0.1 (random port), with the real clock."""
-    app = create_app({"database_url": database_url, "clock": SystemClock()})
+    app = create_app(
+        {
+            "database_url": database_url,
+            "clock": SystemClock(),
+            "oprf_key_dir": str(tmp_path / "live-keys"),
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

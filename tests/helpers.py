@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 # The frozen "now" of the API tests (the live server uses the real clock).
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -46,3 +50,18 @@ def loan(loan_ref: str = "L-1", borrower: int | str = 1, **fields: Any) -> dict[
 
 def bearer(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the shared reference material kept beside the project, in ../shared/.
+    A user's clone has no ../shared: the calling test is skipped then, or failed when
+    REGISTRY_REQUIRE_SHARED=1 (as in CI, where a missing file must not pass silently)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / relative
+    if not path.is_file():
+        if os.environ.get("REGISTRY_REQUIRE_SHARED") == "1":
+            pytest.fail(f"shared/{relative} is missing and REGISTRY_REQUIRE_SHARED=1")
+        pytest.skip(
+            f"shared/{relative} lives outside the project (../shared); "
+            "CI checks it with REGISTRY_REQUIRE_SHARED=1"
+        )
+    return path

@@ -24,7 +24,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_schema(app, new_lender):
+def api_schema(app, new_lender, token_key):
     lender = new_lender()
     schema = schemathesis.openapi.from_dict(openapi_document())
     schema.app = app  # calls go in-process through the WSGI app

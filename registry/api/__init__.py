@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from werkzeug.routing import BaseConverter
 
-from registry.api import inquiries, loans, ops
+from registry.api import inquiries, loans, ops, tokens
 
 
 class LoanRefConverter(BaseConverter):
@@ -22,5 +22,6 @@ def init_app(app: Flask) -> None:
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
     v1.register_blueprint(loans.bp)
     v1.register_blueprint(inquiries.bp)
+    v1.register_blueprint(tokens.bp)
     app.register_blueprint(v1)
     app.register_blueprint(ops.bp)

@@ -26,6 +26,7 @@ def inquire() -> Response:
         consent_ref=body.consent_ref,
         amount_requested=body.amount_requested,
         currency=body.currency,
+        borrower_next=body.borrower_next,
     )
     try:
         outcome = inquiries.inquire(

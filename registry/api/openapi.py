@@ -16,6 +16,9 @@ from registry.api.schemas import (
     LoanPage,
     ProblemOut,
     SubmissionOut,
+    TokenEvaluateBody,
+    TokenEvaluationOut,
+    TokenKeyOut,
 )
 from registry.services.loans import DEFAULT_PAGE, MAX_PAGE
 
@@ -40,6 +43,8 @@ def _problems(*statuses: int) -> dict[str, Any]:
         413: "body too large",
         415: "body is not JSON",
         422: "the request failed validation",
+        429: "the lender's daily token quota is used up; see Retry-After",
+        503: "no token key has been created yet",
     }
     return {
         str(status): {
@@ -79,6 +84,9 @@ def openapi_document() -> dict[str, Any]:
         (LoanPage, "serialization"),
         (InquiryReportOut, "serialization"),
         (ProblemOut, "serialization"),
+        (TokenEvaluateBody, "validation"),
+        (TokenKeyOut, "serialization"),
+        (TokenEvaluationOut, "serialization"),
     ]
     _, schemas = models_json_schema(models, ref_template=_REF)
 
@@ -174,6 +182,32 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),
                         **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422),
+                    },
+                },
+            },
+            "/v1/tokens/key": {
+                "get": {
+                    "operationId": "getTokenKey",
+                    "summary": "The registry's VOPRF public key (and the next one during a "
+                    "rotation window)",
+                    "description": "Pin it; verify every evaluation's proof against it.",
+                    "responses": {
+                        "200": _json(TokenKeyOut, "the published key"),
+                        **_problems(*_AUTH_ERRORS, 503),
+                    },
+                },
+            },
+            "/v1/tokens/evaluate": {
+                "post": {
+                    "operationId": "evaluateTokens",
+                    "summary": "Evaluate up to 1,000 blinded elements (RFC 9497 VOPRF, "
+                    "ristretto255-SHA512) with one batched DLEQ proof",
+                    "description": "Each element counts against the lender's daily quota. "
+                    "An invalid or identity element is a 400 naming its index.",
+                    "requestBody": body(TokenEvaluateBody),
+                    "responses": {
+                        "200": _json(TokenEvaluationOut, "evaluated elements and the proof"),
+                        **_problems(400, *_AUTH_ERRORS, 413, 415, 422, 429, 503),
                     },
                 },
             },

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ from registry.models import LoanStatus, Product, Purpose
 from registry.services.fields import BorrowerToken, ConsentRef, CurrencyCode, MinorAmount
 from registry.services.loan_report import LoanReport
 from registry.services.reporting import MAX_BATCH
+from registry.services.tokens import MAX_ELEMENTS
 
 
 class _Strict(BaseModel):
@@ -22,6 +23,11 @@ class InquiryBody(_Strict):
     """`POST /v1/inquiries`."""
 
     borrower: BorrowerToken
+    borrower_next: BorrowerToken | None = Field(
+        default=None,
+        description="the borrower's token under the next key or pepper; "
+        "only while a rotation window is open (GET /v1/tokens/key)",
+    )
     purpose: Annotated[Purpose, Field(strict=False)]
     consent_ref: ConsentRef | None = Field(
         default=None, description="the applicant's consent reference; required for new_credit"
@@ -125,3 +131,51 @@ class ProblemOut(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldErrorOut] | None = None
+
+
+class TokenEvaluateBody(_Strict):
+    """`POST /v1/tokens/evaluate`: RFC 9497 VOPRF BlindEvaluateBatch."""
+
+    blinded_elements: Annotated[
+        list[Any],
+        Field(
+            min_length=1,
+            max_length=MAX_ELEMENTS,
+            description="blinded ristretto255 elements, 64 lower-case hex characters each",
+        ),
+    ]
+    key_id: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the key to evaluate under: the current one by default, or the next one "
+        "during a key rotation window",
+    )
+
+
+class PublishedKeyOut(BaseModel):
+    key_id: str
+    public_key: str = Field(description="the key's ristretto255 public key, 64 hex characters")
+
+
+class RotationOut(BaseModel):
+    kind: str = Field(description="'key' (a new registry key) or 'pepper' (a new pepper)")
+    label: str
+    opened_at: str
+    next: PublishedKeyOut
+
+
+class TokenKeyOut(BaseModel):
+    suite: str = Field(description="always ristretto255-SHA512")
+    mode: str = Field(description="always voprf (RFC 9497 mode 0x01)")
+    key_id: str
+    public_key: str
+    rotation: RotationOut | None = Field(
+        description="set while a rotation window is open: send borrower_next with every "
+        "report and inquiry"
+    )
+
+
+class TokenEvaluationOut(BaseModel):
+    key_id: str
+    evaluated_elements: list[str]
+    proof: str = Field(description="one batched DLEQ proof (c || s), 128 hex characters")

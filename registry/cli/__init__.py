@@ -10,8 +10,10 @@ import sys
 import click
 
 from registry.cli.common import clock, console, session_scope, settings
+from registry.cli.keys import keys_group
 from registry.cli.lenders import lenders_group
 from registry.cli.policy import policy_group
+from registry.cli.tokens import tokens_group
 from registry.config import ConfigError
 
 
@@ -104,3 +106,5 @@ def demo(url: str) -> None:
 
 main.add_command(lenders_group)
 main.add_command(policy_group)
+main.add_command(keys_group)
+main.add_command(tokens_group)

@@ -23,6 +23,8 @@ from registry.models import Inquiry, InquiryKey, Loan, LoanStatus, Purpose
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.policy import RULE_CODES, Policy, load_policy
+from registry.services.reporting import NO_ROTATION
+from registry.services.tokens import open_rotation
 
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 RECENT_OPENING_DAYS = 30
@@ -35,6 +37,7 @@ class InquiryRequest:
     consent_ref: str | None = None
     amount_requested: int | None = None
     currency: str | None = None
+    borrower_next: str | None = None  # during a token rotation window only
 
 
 @dataclass(frozen=True)
@@ -228,8 +231,12 @@ def inquire(
     if errors:
         raise InvalidInput("the inquiry is invalid", errors)
     borrower = bytes.fromhex(request.borrower)
-    request_hash = fingerprint({**asdict(request), "purpose": request.purpose.value})
+    fields = {k: v for k, v in asdict(request).items() if v is not None or k != "borrower_next"}
+    request_hash = fingerprint({**fields, "purpose": request.purpose.value})
     begin_write(session)
+    if request.borrower_next is not None and open_rotation(session) is None:
+        session.rollback()
+        raise InvalidInput("the inquiry is invalid", [FieldError("borrower_next", NO_ROTATION)])
     if idempotency_key is not None:
         earlier = session.get(InquiryKey, (caller_id, idempotency_key))
         if earlier is not None:
@@ -258,6 +265,7 @@ def inquire(
             flags=[f.code for f in flags],
             created_at=now,
             report=response,
+            borrower_next=bytes.fromhex(request.borrower_next) if request.borrower_next else None,
         )
     )
     if idempotency_key is not None:

@@ -33,6 +33,8 @@ class LoanReport(BaseModel):
 
     loan_ref: LoanRef
     borrower: BorrowerToken
+    # The same borrower's token under the next key or pepper, during a rotation window.
+    borrower_next: BorrowerToken | None = None
     product: Annotated[Product, Field(strict=False)]
     currency: CurrencyCode
     principal: MinorAmount

@@ -22,6 +22,7 @@ from registry.models import STATE_FIELDS, Lender, Loan, LoanHistory, LoanRef, Su
 from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
+from registry.services.tokens import open_rotation
 
 MAX_BATCH = 5000
 BORROWER_CHANGED = (
@@ -29,6 +30,10 @@ BORROWER_CHANGED = (
     "a loan's borrower never changes"
 )
 SAME_AS_OF_CONFLICT = "a different state was already reported for this loan with the same as_of"
+NO_ROTATION = (
+    "no token rotation window is open; refresh the token key (GET /v1/tokens/key) "
+    "and send borrower only"
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class _Current:
     state: tuple[Any, ...]
     as_of: datetime
     first_reported_at: datetime
+    borrower_next: bytes | None = None
     touched: bool = False
 
 
@@ -113,6 +119,8 @@ def submit_loans(
                 raise Conflict(REUSED_KEY)
             return SubmissionResult(earlier.id, replayed=True, response=earlier.response)
 
+    if any(report.borrower_next for _, report in valid) and open_rotation(session) is None:
+        valid = _without_next_tokens(valid, result)
     current = _load_current(session, lender_id, [report for _, report in valid])
     new_refs, history = _decide(valid, current, lender_id, result, now)
     _write(session, lender_id, current, new_refs, history, result.submission_id, now)
@@ -149,6 +157,19 @@ def _validate(
     return valid
 
 
+def _without_next_tokens(
+    valid: list[tuple[int, LoanReport]], result: SubmissionResult
+) -> list[tuple[int, LoanReport]]:
+    """Outside a rotation window a second token has no meaning: reject the records with one."""
+    kept = []
+    for index, report in valid:
+        if report.borrower_next is None:
+            kept.append((index, report))
+        else:
+            result.reject(index, report.loan_ref, "borrower_next", NO_ROTATION)
+    return kept
+
+
 def _decide(
     valid: list[tuple[int, LoanReport]],
     current: dict[str, _Current],
@@ -162,9 +183,12 @@ def _decide(
     history: list[dict[str, Any]] = []
     for index, report in valid:
         token = bytes.fromhex(report.borrower)
+        token_next = bytes.fromhex(report.borrower_next) if report.borrower_next else None
         loan = current.get(report.loan_ref)
         if loan is None:
-            current[report.loan_ref] = _Current(token, report.state(), report.as_of, now, True)
+            current[report.loan_ref] = _Current(
+                token, report.state(), report.as_of, now, token_next, True
+            )
             new_refs.append(
                 {
                     "lender_id": lender_id,
@@ -175,8 +199,10 @@ def _decide(
             )
             history.append(_history_row(lender_id, report, result.submission_id, now))
             result.accepted += 1
-        elif loan.borrower != token:
+            continue
+        if loan.borrower != token:
             result.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
+            continue
         elif report.as_of < loan.as_of:
             result.stale += 1
         elif report.state() == loan.state:
@@ -185,10 +211,14 @@ def _decide(
             result.unchanged += 1
         elif report.as_of == loan.as_of:
             result.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
+            continue
         else:
             loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
             history.append(_history_row(lender_id, report, result.submission_id, now))
             result.accepted += 1
+        # A re-report during a rotation window brings the next token, whatever its state.
+        if token_next is not None and token_next != loan.borrower_next:
+            loan.borrower_next, loan.touched = token_next, True
     result.rejected.sort(key=lambda r: r.index)
     return new_refs, history
 
@@ -217,6 +247,7 @@ def _write(
             "first_reported_at": loan.first_reported_at,
             "last_reported_at": now,
             "last_submission_id": submission_id,
+            "borrower_next": loan.borrower_next,
         }
         for ref, loan in current.items()
         if loan.touched
@@ -246,15 +277,17 @@ def _load_current(
         return {}
     columns = [getattr(Loan, name) for name in STATE_FIELDS]
     rows = session.execute(
-        select(Loan.loan_ref, Loan.as_of, Loan.first_reported_at, *columns).where(
+        select(
+            Loan.loan_ref, Loan.as_of, Loan.first_reported_at, Loan.borrower_next, *columns
+        ).where(
             Loan.borrower.in_(set(known.values())),
             Loan.lender_id == lender_id,
             Loan.loan_ref.in_(known.keys()),
         )
     )
     current = {}
-    for ref, as_of, first_reported_at, *state in rows:
-        current[ref] = _Current(known[ref], tuple(state), as_of, first_reported_at)
+    for ref, as_of, first_reported_at, borrower_next, *state in rows:
+        current[ref] = _Current(known[ref], tuple(state), as_of, first_reported_at, borrower_next)
     return current
 
 
@@ -275,7 +308,7 @@ def _history_row(
 def _upsert_statement(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id")
+    updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id", "borrower_next")
     return statement.on_conflict_do_update(
         index_elements=["borrower", "lender_id", "loan_ref"],
         set_={name: statement.excluded[name] for name in updated},

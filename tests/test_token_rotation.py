@@ -1,0 +1,326 @@
+"""Key and pepper rotation with several lenders: no match is lost before, during or after
+the window; the old key and the old tokens are gone afterwards. Also the registry's
+`keys` and `tokens` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+import oprf
+from lender_client.ids import normalize_id, token_input
+from registry.cli import main as registry_cli
+from registry.models import AuditEvent, Inquiry, KeyState, Loan, LoanHistory, RotationKind, TokenKey
+from registry.services import audit, tokens
+from registry.services.errors import Conflict
+from tests.helpers import bearer, loan
+
+PEPPER = bytes.fromhex("11" * 32)
+NEW_PEPPER = bytes.fromhex("22" * 32)
+PERSON = ("cn_resident_id", "11010519491231002X")
+OTHER = ("phone", "+8613800138000")
+
+
+def tokenize(client, api_key, pepper, ids, key_id=None):
+    """What a lender's SDK does: inner HMAC, blind, evaluate, verify the proof, finalise."""
+    info = client.get("/v1/tokens/key", headers=bearer(api_key)).get_json()
+    keys = {info["key_id"]: info["public_key"]}
+    if info["rotation"]:
+        keys[info["rotation"]["next"]["key_id"]] = info["rotation"]["next"]["public_key"]
+    key_id = key_id or info["key_id"]
+    inputs = [
+        hmac.new(pepper, token_input(kind, normalize_id(kind, value)), hashlib.sha256).digest()
+        for kind, value in ids
+    ]
+    blinds, blinded = zip(*(oprf.blind(x, oprf.Mode.VOPRF) for x in inputs), strict=True)
+    body = client.post(
+        "/v1/tokens/evaluate",
+        json={"blinded_elements": [b.hex() for b in blinded], "key_id": key_id},
+        headers=bearer(api_key),
+    ).get_json()
+    outputs = oprf.verify_and_finalize_batch(
+        bytes.fromhex(keys[key_id]),
+        inputs,
+        list(blinds),
+        list(blinded),
+        [bytes.fromhex(e) for e in body["evaluated_elements"]],
+        bytes.fromhex(body["proof"]),
+    )
+    return [output[:32].hex() for output in outputs]
+
+
+def report(client, lender, loan_ref, borrower, borrower_next=None, **fields):
+    record = loan(loan_ref, borrower, **fields)
+    if borrower_next:
+        record["borrower_next"] = borrower_next
+    body = client.post("/v1/loans", json={"loans": [record]}, headers=bearer(lender.api_key))
+    assert body.status_code == 200, body.get_json()
+    return body.get_json()
+
+
+def inquire(client, lender, borrower, borrower_next=None):
+    payload = {"borrower": borrower, "purpose": "new_credit", "consent_ref": "c-1"}
+    if borrower_next:
+        payload["borrower_next"] = borrower_next
+    response = client.post("/v1/inquiries", json=payload, headers=bearer(lender.api_key))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def lenders_seen(report_body):
+    return report_body["summary"]["lenders_with_open_loans"]
+
+
+@pytest.fixture
+def three_lenders(new_lender):
+    return new_lender("alpha"), new_lender("beta"), new_lender("gamma")
+
+
+def test_same_pepper_same_token_other_pepper_other_token(client, three_lenders, token_key):
+    alpha, beta, _ = three_lenders
+    a = tokenize(client, alpha.api_key, PEPPER, [PERSON, OTHER])
+    b = tokenize(client, beta.api_key, PEPPER, [("cn_resident_id", "11010519491231002x"), OTHER])
+    assert a == b and a[0] != a[1]
+    assert tokenize(client, beta.api_key, NEW_PEPPER, [PERSON]) != a[:1]
+
+
+@pytest.mark.parametrize("kind", [RotationKind.KEY, RotationKind.PEPPER])
+def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, token_key, kind):
+    alpha, beta, gamma = three_lenders
+    signer = app.extensions["registry"].signer
+    now = app.extensions["registry"].clock.now()
+    old = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
+
+    # Before: alpha and beta lend to the person; gamma asks.
+    report(client, alpha, "A-1", old)
+    report(client, beta, "B-1", old)
+    report(client, beta, "B-2", old, status="closed", outstanding=0)
+    inquire(client, alpha, old)  # alpha's own hard inquiry, before the window
+    assert lenders_seen(inquire(client, gamma, old)) == 2
+
+    # The window opens.
+    rotation = tokens.start_rotation(db_session, signer, kind, now, audit.CLI, "test")
+    next_pepper = NEW_PEPPER if kind == RotationKind.PEPPER else PEPPER
+    info = client.get("/v1/tokens/key", headers=bearer(gamma.api_key)).get_json()
+    assert info["rotation"]["kind"] == kind.value
+    assert info["rotation"]["next"]["key_id"] == rotation.next_key_id
+
+    def both(lender):
+        current = tokenize(client, lender.api_key, PEPPER, [PERSON])[0]
+        upcoming = tokenize(client, lender.api_key, next_pepper, [PERSON], rotation.next_key_id)[0]
+        return current, upcoming
+
+    current, upcoming = both(gamma)
+    assert current == old and upcoming != old
+    # During: alpha re-reports its book with both tokens, beta not yet.
+    assert report(client, alpha, "A-1", *both(alpha))["unchanged"] == 1
+    assert lenders_seen(inquire(client, gamma, current, upcoming)) == 2
+    progress = {p.code: p for p in tokens.rotation_progress(db_session)}
+    assert (progress["alpha"].done, progress["beta"].without_next) == (True, 1)
+    db_session.rollback()
+    with pytest.raises(Conflict, match="beta"):
+        tokens.retire_rotation(db_session, signer, now, audit.CLI)
+    db_session.rollback()
+
+    # beta re-reports its open loan; the closed one need not be.
+    report(client, beta, "B-1", *both(beta))
+    result = tokens.retire_rotation(db_session, signer, now, audit.CLI)
+    assert result.mapped_borrowers == 1
+
+    # After: only the new token exists, and it matches everything the old one did.
+    new_only = tokenize(client, gamma.api_key, next_pepper, [PERSON])[0]
+    assert new_only == upcoming
+    after = inquire(client, beta, new_only)
+    assert lenders_seen(after) == 2
+    # alpha's inquiries before and during the window still count for later callers.
+    assert after["summary"]["other_lenders_inquiring"]["7d"] == 2  # alpha and gamma
+    tables = (Loan.borrower, LoanHistory.borrower, Inquiry.borrower)
+    for column in tables:
+        stored = set(db_session.scalars(select(column).distinct()))
+        assert bytes.fromhex(old) not in stored
+    assert db_session.scalar(select(func.count()).where(Loan.borrower_next.is_not(None))) == 0
+    db_session.rollback()
+    assert lenders_seen(inquire(client, gamma, old)) == 0
+    # The closed loan, never re-reported, moved to the new token with the borrower.
+    moved = db_session.scalars(select(Loan).where(Loan.loan_ref == "B-2")).one()
+    assert moved.borrower == bytes.fromhex(upcoming)
+    if kind == RotationKind.KEY:
+        retired = db_session.get(TokenKey, token_key.key_id)
+        assert retired.state == KeyState.RETIRED
+        key_dir = Path(app.extensions["registry"].settings.oprf_key_dir)
+        assert not (key_dir / f"{token_key.key_id}.key").exists()
+        refused = client.post(
+            "/v1/tokens/evaluate",
+            json={
+                "blinded_elements": [oprf.blind(b"x", oprf.Mode.VOPRF)[1].hex()],
+                "key_id": token_key.key_id,
+            },
+            headers=bearer(gamma.api_key),
+        )
+        assert refused.status_code == 400
+    assert (
+        client.get("/v1/tokens/key", headers=bearer(gamma.api_key)).get_json()["rotation"] is None
+    )
+    actions = [e.action for e in db_session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[-2:] == ["token_rotation_opened", "token_rotation_retired"]
+
+
+def test_forced_retire_deletes_loans_without_a_next_token(
+    client, app, db_session, three_lenders, token_key
+):
+    alpha, beta, _ = three_lenders
+    signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
+    person, other = tokenize(client, alpha.api_key, PEPPER, [PERSON, OTHER])
+    report(client, alpha, "A-1", person)
+    report(client, beta, "B-1", other)
+    rotation = tokens.start_rotation(db_session, signer, RotationKind.KEY, now, audit.CLI)
+    upcoming = tokenize(client, alpha.api_key, PEPPER, [PERSON], rotation.next_key_id)[0]
+    report(client, alpha, "A-1", person, upcoming)
+    result = tokens.retire_rotation(db_session, signer, now, audit.CLI, force=True)
+    assert result.dropped["loans"] == 1
+    assert set(db_session.scalars(select(Loan.loan_ref))) == {"A-1"}
+
+
+def test_conflicting_next_tokens_stop_the_retire(client, app, db_session, three_lenders, token_key):
+    alpha, beta, _ = three_lenders
+    signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
+    person = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
+    report(client, alpha, "A-1", person)
+    report(client, beta, "B-1", person)
+    tokens.start_rotation(db_session, signer, RotationKind.PEPPER, now, audit.CLI)
+    right = tokenize(client, alpha.api_key, NEW_PEPPER, [PERSON])[0]
+    wrong = tokenize(client, beta.api_key, bytes(32), [PERSON])[0]  # beta has a wrong pepper
+    report(client, alpha, "A-1", person, right)
+    report(client, beta, "B-1", person, wrong)
+    with pytest.raises(Conflict, match="wrong pepper"):
+        tokens.retire_rotation(db_session, signer, now, audit.CLI)
+    db_session.rollback()
+    assert (
+        db_session.scalar(select(func.count()).where(Loan.borrower == bytes.fromhex(person))) == 2
+    )
+
+
+def test_cancel_discards_next_tokens_and_key(client, app, db_session, three_lenders, token_key):
+    alpha, _, _ = three_lenders
+    signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
+    person = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
+    rotation = tokens.start_rotation(db_session, signer, RotationKind.KEY, now, audit.CLI)
+    upcoming = tokenize(client, alpha.api_key, PEPPER, [PERSON], rotation.next_key_id)[0]
+    report(client, alpha, "A-1", person, upcoming)
+    tokens.cancel_rotation(db_session, signer, now, audit.CLI)
+    assert db_session.scalar(select(Loan.borrower_next)) is None
+    assert db_session.get(TokenKey, rotation.next_key_id).state == KeyState.RETIRED
+    assert tokenize(client, alpha.api_key, PEPPER, [PERSON])[0] == person
+
+
+def test_a_second_token_outside_a_window_is_refused(client, three_lenders, token_key):
+    alpha, _, _ = three_lenders
+    body = report(client, alpha, "A-1", "ab" * 32, "cd" * 32)
+    assert body["accepted"] == 0
+    assert body["rejected"][0]["errors"][0]["field"] == "loans[0].borrower_next"
+    response = client.post(
+        "/v1/inquiries",
+        json={
+            "borrower": "ab" * 32,
+            "borrower_next": "cd" * 32,
+            "purpose": "new_credit",
+            "consent_ref": "c",
+        },
+        headers=bearer(alpha.api_key),
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "borrower_next"
+
+
+# -- the registry CLI ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(database_url, app, monkeypatch):
+    """The CLI on the test database, with the key directory of the app under test."""
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_OPRF_KEY_DIR", app.extensions["registry"].settings.oprf_key_dir)
+    return CliRunner()
+
+
+def run(runner, *args, input=None, ok=True):
+    result = runner.invoke(registry_cli, list(args), input=input)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
+    runner = cli_env
+    assert "created" in run(runner, "keys", "init").output
+    assert "already exists" in run(runner, "keys", "init", ok=False).output
+    assert "no rotation window" in run(runner, "keys", "status").output
+    new_lender("alpha")
+    opened = run(runner, "keys", "rotate", "--label", "yearly").output
+    assert "key rotation window open" in opened
+    assert "alpha" in run(runner, "keys", "status").output
+    assert "next" in run(runner, "keys", "show").output
+    assert "retired" in run(runner, "keys", "retire", "--yes").output
+    assert "no rotation window" in run(runner, "keys", "status").output
+    keys = db_session.scalars(select(TokenKey).order_by(TokenKey.created_at)).all()
+    assert sorted(k.state for k in keys) == ["current", "retired"]
+
+
+def test_operator_lookup_gives_the_lenders_token_and_is_audited(
+    cli_env, client, app, new_lender, tmp_path, db_session, monkeypatch
+):
+    runner = cli_env
+    run(runner, "keys", "init")
+    alpha = new_lender("alpha")
+    expected = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
+    pepper_file = tmp_path / "pepper"
+    pepper_file.write_text(PEPPER.hex())
+    result = run(
+        runner,
+        "tokens",
+        "lookup",
+        "cn_resident_id",
+        "11010519491231002x",
+        "--pepper-file",
+        str(pepper_file),
+        "--reason",
+        "dispute 42",
+        "--operator",
+        "olga",
+    )
+    assert result.output.strip() == expected
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "token_lookup")).one()
+    assert event.actor == "cli:olga" and event.target == f"borrower:{expected}"
+    assert event.details["id_kind"] == "cn_resident_id"
+    assert "11010519491231002" not in repr((event.details, event.target))
+    bad = run(
+        runner,
+        "tokens",
+        "lookup",
+        "cn_resident_id",
+        "11010519491231002",
+        "--pepper-file",
+        str(pepper_file),
+        "--reason",
+        "r",
+        "--operator",
+        "o",
+        ok=False,
+    )
+    assert "check digit" in bad.output or "length" in bad.output
+    assert "11010519491231002" not in bad.output
+
+
+def test_tokens_quota_command(cli_env, new_lender):
+    runner = cli_env
+    new_lender("alpha")
+    assert "default" in run(runner, "tokens", "quota", "alpha").output
+    run(runner, "tokens", "quota", "alpha", "500")
+    assert "quota 500" in run(runner, "tokens", "quota", "alpha").output
+    run(runner, "tokens", "quota", "alpha", "--default")
+    assert "default" in run(runner, "tokens", "quota", "alpha").output
