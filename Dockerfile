@@ -13,11 +13,17 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY registry ./registry
 COPY lender_client ./lender_client
-RUN pip install . && rm -rf /root/.cache
+COPY oprf ./oprf
+RUN pip install . && rm -rf /root/.cache \
+ && install -d -o registry -g registry -m 0700 /var/lib/registry/oprf-keys
 
 ENV REGISTRY_ENV=production \
     REGISTRY_BIND=0.0.0.0:8000 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    REGISTRY_OPRF_KEY_DIR=/var/lib/registry/oprf-keys
+
+# The OPRF secret key lives here, outside the database: mount a volume, back it up apart.
+VOLUME ["/var/lib/registry/oprf-keys"]
 
 USER registry
 EXPOSE 8000
@@ -25,4 +31,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
 
-CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && registry db upgrade && exec gunicorn -c python:registry.gunicorn_config 'registry:create_app()'"]
+CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && registry db upgrade && registry keys init --if-missing && exec gunicorn -c python:registry.gunicorn_config 'registry:create_app()'"]

@@ -5,10 +5,15 @@
 ...     summary = client.report_loans(reports)
 ...     print(summary.accepted, summary.unchanged, summary.stale, summary.rejected_count)
 
+Borrowers may be named by ID instead of by token (``client.tokenize(kind, value)``,
+``inquire(id_kind=..., id_value=...)``, loan reports with ``id_kind``/``id_value``): see
+:mod:`lender_client.tokens`. The ID never leaves the process.
+
 See :class:`RegistryClient` for the calls and :mod:`lender_client.errors` for what they raise.
 """
 
 from lender_client._version import __version__
+from lender_client.cache import TokenCache
 from lender_client.client import (
     DEFAULT_BASE_URL,
     MAX_BATCH_SIZE,
@@ -31,9 +36,13 @@ from lender_client.errors import (
     RateLimitError,
     RegistryError,
     ServerError,
+    TokenQuotaExceededError,
+    TokenVerificationError,
     UnexpectedResponseError,
+    UntrustedKeyError,
     ValidationError,
 )
+from lender_client.ids import ID_KINDS, InvalidIdError, normalize_id
 from lender_client.models import (
     BatchResult,
     Flag,
@@ -54,9 +63,11 @@ from lender_client.models import (
     UploadSummary,
     format_money,
 )
+from lender_client.tokens import KeyInfo, Pepper, Rotation, TokenKey, TokenPair
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ID_KINDS",
     "MAX_BATCH_SIZE",
     "APIConnectionError",
     "APIStatusError",
@@ -71,12 +82,15 @@ __all__ = [
     "InquiryReport",
     "InquirySummary",
     "InquiryWindows",
+    "InvalidIdError",
+    "KeyInfo",
     "Loan",
     "LoanPage",
     "LoanReport",
     "LoanStatus",
     "NotFoundError",
     "OwnPosition",
+    "Pepper",
     "PermissionDeniedError",
     "Product",
     "Purpose",
@@ -85,9 +99,16 @@ __all__ = [
     "RegistryClient",
     "RegistryError",
     "Rejection",
+    "Rotation",
     "ServerError",
     "SubmissionResult",
+    "TokenCache",
+    "TokenKey",
+    "TokenPair",
+    "TokenQuotaExceededError",
+    "TokenVerificationError",
     "UnexpectedResponseError",
+    "UntrustedKeyError",
     "UploadSummary",
     "ValidationError",
     "__version__",
@@ -95,5 +116,6 @@ __all__ = [
     "format_money",
     "is_retryable",
     "new_idempotency_key",
+    "normalize_id",
     "parse_retry_after",
 ]

@@ -1,4 +1,5 @@
-"""The ``lender-client`` command: upload loan reports, look up a loan, inquire about a borrower."""
+"""The ``lender-client`` command: upload loan reports, look up a loan, inquire about a borrower,
+and turn borrower IDs into registry tokens."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lender_client._version import __version__
+from lender_client.cache import DISABLED, TokenCache, resolve_cache_path
 from lender_client.client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, RegistryClient
 from lender_client.errors import (
     APIConnectionError,
@@ -38,8 +40,12 @@ from lender_client.errors import (
     ConfigurationError,
     PermissionDeniedError,
     RegistryError,
+    TokenQuotaExceededError,
+    TokenVerificationError,
+    UntrustedKeyError,
 )
 from lender_client.files import BadLine, FileFormatError, RecordReader, open_records
+from lender_client.ids import ID_KINDS, InvalidIdError
 from lender_client.models import (
     RECORD_FIELDS,
     BatchResult,
@@ -51,6 +57,7 @@ from lender_client.models import (
     format_money,
     format_timestamp,
 )
+from lender_client.tokens import TokenPair, parse_public_key
 
 __all__ = ["cli", "main"]
 
@@ -68,6 +75,10 @@ class Settings:
     api_key: str | None
     timeout: float
     retries: int
+    pepper_file: str | None = None
+    next_pepper_file: str | None = None
+    token_cache: str | None = None
+    trust_new_keys: bool = False
 
     def client(self) -> RegistryClient:
         if not self.api_key:
@@ -76,14 +87,25 @@ class Settings:
             )
         try:
             return RegistryClient(
-                self.url, self.api_key, timeout=self.timeout, max_retries=self.retries
+                self.url,
+                self.api_key,
+                timeout=self.timeout,
+                max_retries=self.retries,
+                pepper=Path(self.pepper_file) if self.pepper_file else None,
+                next_pepper=Path(self.next_pepper_file) if self.next_pepper_file else None,
+                token_cache=self.token_cache,
+                trust_new_keys=self.trust_new_keys,
             )
         except ConfigurationError as exc:
             raise click.UsageError(exc.message) from None
 
 
 def _fail(exc: RegistryError, settings: Settings | None = None) -> NoReturn:
-    """Print an API failure as one line (plus its field errors) and exit with status 3."""
+    """Print an API failure as one line (plus its field errors) and exit with status 3 (2 for
+    a setting that is missing or wrong, such as no pepper)."""
+    if isinstance(exc, ConfigurationError):
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EXIT_USAGE)
     text = f"HTTP {exc.status}: {exc.message}" if exc.status is not None else exc.message
     if exc.request_id:
         text += f" (request id {exc.request_id})"
@@ -98,6 +120,12 @@ def _fail(exc: RegistryError, settings: Settings | None = None) -> NoReturn:
         hint = "this lender may be suspended; contact the registry operator"
     elif isinstance(exc, APIConnectionError) and settings is not None:
         hint = f"is the registry running at {settings.url}? (set --url or REGISTRY_URL)"
+    elif isinstance(exc, UntrustedKeyError):
+        hint = "tokens are only made under keys you trust: see lender-client trust-key --help"
+    elif isinstance(exc, TokenVerificationError):
+        hint = "no token was used; report this to the registry operator"
+    elif isinstance(exc, TokenQuotaExceededError):
+        hint = "the daily quota of token evaluations is used up; cached tokens still work"
     if hint:
         click.echo(f"hint: {hint}", err=True)
     sys.exit(EXIT_API)
@@ -146,6 +174,36 @@ def _settings(ctx: click.Context) -> Settings:
     help="Retries of a request that failed for a passing reason (network, 429, 5xx).",
 )
 @click.option(
+    "--pepper-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="File holding the consortium pepper (64 hex characters), needed to turn IDs into "
+    "tokens. Default: $REGISTRY_PEPPER (the hex itself) or $REGISTRY_PEPPER_FILE.",
+)
+@click.option(
+    "--next-pepper-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="File holding the next pepper, needed only while a pepper rotation window is open. "
+    "Default: $REGISTRY_PEPPER_NEXT or $REGISTRY_PEPPER_NEXT_FILE.",
+)
+@click.option(
+    "--token-cache",
+    default=None,
+    metavar="PATH|none",
+    help="SQLite file of cached tokens and trusted registry keys (mode 0600), or 'none'. "
+    "Default: $REGISTRY_TOKEN_CACHE, else $XDG_DATA_HOME/lender-client/tokens.sqlite3 "
+    "(~/.local/share/...).",
+)
+@click.option(
+    "--trust-new-keys",
+    is_flag=True,
+    help="Accept and pin a registry token key with an id not seen before (e.g. the next key "
+    "of a rotation) without a trust-key first. A changed key for a known id is still refused.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Log each HTTP request to stderr (never the key)."
 )
 @click.version_option(__version__, prog_name="lender-client")
@@ -156,6 +214,10 @@ def cli(
     api_key: str | None,
     timeout: float,
     retries: int,
+    pepper_file: str | None,
+    next_pepper_file: str | None,
+    token_cache: str | None,
+    trust_new_keys: bool,
     verbose: bool,
 ) -> None:
     """Report loans to the debt-sharing registry and ask how indebted an applicant is.
@@ -169,6 +231,13 @@ def cli(
       lender-client upload loans.csv         # report (or re-report) your loan book
       lender-client loan L-2026-0001         # what the registry holds for one of your loans
       lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
+    \b
+    Borrowers by ID instead of by token (needs the consortium pepper):
+      export REGISTRY_PEPPER_FILE=/etc/lender/pepper.hex     # 64 hex characters, chmod 600
+      lender-client tokenize cn_resident_id -                # the ID read from stdin
+      lender-client inquire --id-kind phone --id - --consent-ref APP-78
+      lender-client upload book.csv      # with id_kind,id_value columns instead of borrower
+      lender-client token-key            # the registry's key, pins, any rotation window
 
     Run "lender-client COMMAND --help" for the details of a command.
 
@@ -186,7 +255,16 @@ def cli(
         handler._lender_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    ctx.obj = Settings(url=url, api_key=api_key, timeout=timeout, retries=retries)
+    ctx.obj = Settings(
+        url=url,
+        api_key=api_key,
+        timeout=timeout,
+        retries=retries,
+        pepper_file=pepper_file,
+        next_pepper_file=next_pepper_file,
+        token_cache=token_cache,
+        trust_new_keys=trust_new_keys,
+    )
 
 
 # -- upload ----------------------------------------------------------------------------------
@@ -244,8 +322,10 @@ class _UploadTracker:
     reader: RecordReader
     rejects: _RejectsFile
     on_progress: Callable[[], None]
+    require_ids: bool = False
     records_read: int = 0
     unreadable: int = 0
+    ids_tokenized: int = 0
     summary: UploadSummary = field(default_factory=UploadSummary)
     _lines: deque[int] = field(default_factory=deque)
     _bad: list[BadLine] = field(default_factory=list)
@@ -255,6 +335,12 @@ class _UploadTracker:
             if isinstance(item, BadLine):
                 self.unreadable += 1
                 self._bad.append(item)
+                continue
+            if self.require_ids and "id_kind" not in item.data and "id_value" not in item.data:
+                self.unreadable += 1
+                field = "borrower" if "borrower" in item.data else "id_kind"
+                message = "re-tokenising needs the borrower's ID: id_kind and id_value"
+                self._bad.append(BadLine(item.line, message, item.loan_ref, field))
                 continue
             self.records_read += 1
             self._lines.append(item.line)
@@ -292,13 +378,15 @@ def _file_error(file: str, exc: Exception) -> click.UsageError:
     return click.UsageError(f"{file}: {exc}")
 
 
-def _summary_table(tracker: _UploadTracker, elapsed: float) -> Table:
+def _summary_table(tracker: _UploadTracker, elapsed: float, title: str = "Upload summary") -> Table:
     summary = tracker.summary
-    table = Table(title="Upload summary", show_header=False, title_justify="left")
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
     rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
     table.add_row("Records read", f"{tracker.records_read:,}")
+    if summary.tokenized:
+        table.add_row("Tokenised (named by ID)", f"{summary.tokenized:,}")
     table.add_row("Accepted", Text(f"{summary.accepted:,}", style="green"))
     table.add_row("Unchanged", f"{summary.unchanged:,}")
     table.add_row("Stale (registry holds newer)", f"{summary.stale:,}")
@@ -325,7 +413,9 @@ CSV: a header row naming the columns, in any order:
   {", ".join(RECORD_FIELDS[6:])}
 \b
   loan_ref       your reference for the loan, 1-64 characters
-  borrower       the borrower's registry token: 64 lowercase hex characters
+  borrower       the borrower's registry token: 64 lowercase hex characters, or else
+  id_kind        the kind of the borrower's ID: {", ".join(ID_KINDS)}
+  id_value       the ID itself (normalised and turned into a token here; never sent)
   product        cash_loan, installment, credit_line, bnpl, auto, mortgage or other
   currency       ISO 4217 code, e.g. CNY
   principal      amount lent, in minor units (fen/cents): 500000 = 5,000.00 CNY
@@ -339,6 +429,16 @@ CSV: a header row naming the columns, in any order:
 Example:
   loan_ref,borrower,product,currency,principal,outstanding,opened_on,due_on,status,days_past_due,as_of
   L-1001,3f9a...c2,cash_loan,CNY,500000,320000,2026-03-01,2027-03-01,open,0,2026-11-20T10:00:00Z
+
+\b
+By ID (needs the pepper: --pepper-file, REGISTRY_PEPPER_FILE or REGISTRY_PEPPER):
+  loan_ref,id_kind,id_value,product,currency,principal,outstanding,opened_on,...
+  L-1002,cn_resident_id,11010519491231002X,cash_loan,CNY,500000,...
+
+IDs are normalised, then tokenised with the registry in batches of up to 1,000 (blinded:
+the registry never sees them), and cached locally. A row whose ID is not valid is rejected
+with the kind and the reason, never the ID. During a rotation window each row is sent with
+both tokens (borrower and borrower_next).
 
 JSON Lines: one object per line with the same fields (due_on may be null).
 
@@ -390,8 +490,23 @@ def upload(
     rejects: str | None,
     no_progress: bool,
 ) -> None:
+    _run_upload(ctx, file, fmt, batch_size, rejects, no_progress)
+
+
+def _run_upload(
+    ctx: click.Context,
+    file: str,
+    fmt: str,
+    batch_size: int,
+    rejects: str | None,
+    no_progress: bool,
+    *,
+    require_ids: bool = False,
+    title: str = "Upload summary",
+    client: RegistryClient | None = None,
+) -> NoReturn:
     settings = _settings(ctx)
-    client = settings.client()
+    client = client or settings.client()
     default_rejects = "stdin.rejected.csv" if file == "-" else f"{file}.rejected.csv"
     rejects_path = Path(rejects or default_rejects)
     if file != "-" and rejects_path.exists() and os.path.samefile(rejects_path, file):
@@ -412,26 +527,42 @@ def upload(
             raise _file_error(file, exc) from None
         progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]Uploading[/]"),
+            TextColumn("[bold]{task.description:<10}[/]"),
             BarColumn(),
             TaskProgressColumn(),
             DownloadColumn(),
             TextColumn("{task.fields[records]:>10,} records"),
+            TextColumn("{task.fields[ids]:>10,} IDs tokenised"),
             TextColumn("{task.fields[rate]:>8,.0f} rec/s"),
             TimeElapsedColumn(),
             console=err,
             disable=not show_progress,
         )
-        task = progress.add_task("upload", total=reader.total_bytes, records=0, rate=0.0)
+        task = progress.add_task("Uploading", total=reader.total_bytes, records=0, ids=0, rate=0.0)
 
         def update() -> None:
             elapsed = time.monotonic() - started
             rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
             progress.update(
-                task, completed=reader.position, records=tracker.records_read, rate=rate
+                task,
+                description="Uploading",
+                completed=reader.position,
+                records=tracker.records_read,
+                ids=tracker.ids_tokenized,
+                rate=rate,
             )
 
-        tracker = _UploadTracker(reader, rejects_file, update)
+        def tokenised(count: int) -> None:
+            tracker.ids_tokenized += count
+            progress.update(
+                task,
+                description="Tokenising",
+                completed=reader.position,
+                records=tracker.records_read,
+                ids=tracker.ids_tokenized,
+            )
+
+        tracker = _UploadTracker(reader, rejects_file, update, require_ids=require_ids)
         try:
             with progress:
                 client.report_loans(
@@ -439,6 +570,7 @@ def upload(
                     batch_size=batch_size,
                     on_batch=tracker.on_batch,
                     keep_rejections=False,
+                    on_tokens=tokenised,
                 )
                 update()
         except (FileFormatError, OSError) as exc:
@@ -453,7 +585,7 @@ def upload(
             rejects_file.close()
 
     elapsed = time.monotonic() - started
-    out.print(_summary_table(tracker, elapsed))
+    out.print(_summary_table(tracker, elapsed, title))
     if rejects_file.records:
         out.print(
             f"{rejects_file.records:,} rejected row(s) written to {rejects_path} "
@@ -640,8 +772,35 @@ def _render_inquiry(
         console.print(Text("No flags.", style="bold green"))
 
 
-@cli.command()
-@click.argument("borrower")
+def _read_id(value: str, what: str) -> str:
+    """``value``, or one line of standard input for ``-`` (keeps the ID out of the process
+    list and the shell history)."""
+    if value != "-":
+        return value
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise click.UsageError(f"{what} is '-' but standard input gave no line to read")
+    return line.rstrip("\r\n")
+
+
+_KIND = click.Choice(list(ID_KINDS))
+
+
+@cli.command(short_help="Ask how indebted a borrower (token or ID) is across all lenders.")
+@click.argument("borrower", required=False)
+@click.option(
+    "--id-kind",
+    type=_KIND,
+    default=None,
+    help="Name the applicant by ID instead of BORROWER: the kind of ID.",
+)
+@click.option(
+    "--id",
+    "id_value",
+    metavar="VALUE",
+    default=None,
+    help="The applicant's ID ('-' reads it from standard input); tokenised here, never sent.",
+)
 @click.option(
     "--consent-ref",
     metavar="REF",
@@ -666,32 +825,49 @@ def _render_inquiry(
 @click.pass_context
 def inquire(
     ctx: click.Context,
-    borrower: str,
+    borrower: str | None,
+    id_kind: str | None,
+    id_value: str | None,
     consent_ref: str | None,
     purpose: str,
     amount: int | None,
     currency: str | None,
     as_json: bool,
 ) -> None:
-    """Ask how indebted BORROWER (a 64-hex registry token) is across all lenders.
+    """Ask how indebted a borrower is across all lenders: BORROWER (a 64-hex registry token),
+    or --id-kind KIND --id VALUE (the ID is turned into the token here; needs the pepper).
 
     Shows their open loans, outstanding amounts per currency, arrears, write-offs, recent
     borrowing and how many other lenders asked about them lately, with warning flags
     (MULTI_LENDER, APPLICATION_SPREE, PAST_DUE_ELSEWHERE, WRITTEN_OFF, RAPID_BORROWING).
     A new_credit inquiry is recorded and seen by other lenders; it needs --consent-ref.
+    During a token rotation window an inquiry by ID sends both tokens.
 
     \b
     Examples:
       lender-client inquire 3f9a...c2 --consent-ref APP-2026-0077
       lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
       lender-client inquire 3f9a...c2 --purpose account_review --json
+      echo "$APPLICANT_ID" | lender-client inquire --id-kind cn_resident_id --id - \\
+          --consent-ref APP-79
     """
     settings = _settings(ctx)
-    token = borrower.strip().lower()
-    if not _TOKEN.fullmatch(token):
-        raise click.BadParameter(
-            "a borrower token is 64 hexadecimal characters", param_hint="BORROWER"
-        )
+    by_id = id_kind is not None or id_value is not None
+    token: str | None = None
+    if by_id:
+        if borrower is not None:
+            raise click.UsageError("give BORROWER (a token) or --id-kind/--id, not both")
+        if id_kind is None or id_value is None:
+            raise click.UsageError("--id-kind and --id go together")
+        id_value = _read_id(id_value, "--id")
+    else:
+        if borrower is None:
+            raise click.UsageError("name the applicant: BORROWER (a token) or --id-kind and --id")
+        token = borrower.strip().lower()
+        if not _TOKEN.fullmatch(token):
+            raise click.BadParameter(
+                "a borrower token is 64 hexadecimal characters", param_hint="BORROWER"
+            )
     if purpose == Purpose.NEW_CREDIT and not consent_ref:
         raise click.UsageError("--consent-ref is required for a new_credit inquiry")
     with settings.client() as client:
@@ -702,7 +878,11 @@ def inquire(
                 consent_ref=consent_ref,
                 amount_requested=amount,
                 currency=currency.upper() if currency else None,
+                id_kind=id_kind,
+                id_value=id_value,
             )
+        except InvalidIdError as exc:  # names the kind and the reason, never the ID
+            raise click.BadParameter(str(exc), param_hint="--id") from None
         except ValueError as exc:  # an option that cannot be sent (not valid Unicode text)
             raise click.UsageError(str(exc)) from None
         except RegistryError as exc:
@@ -711,6 +891,265 @@ def inquire(
         click.echo(json.dumps(report.raw, indent=2, ensure_ascii=False))
     else:
         _render_inquiry(Console(), report, amount, currency.upper() if currency else None)
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+@cli.command(short_help="Print the registry token of a borrower's ID.")
+@click.argument("kind", type=_KIND)
+@click.argument("value")
+@click.option(
+    "--both",
+    is_flag=True,
+    help="Also print the token after the rotation (borrower_next) while a rotation window is open.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_context
+def tokenize(ctx: click.Context, kind: str, value: str, both: bool, as_json: bool) -> None:
+    """Print the registry token of a borrower's ID: KIND and VALUE ('-' reads VALUE from
+    standard input, which keeps it out of the process list and the shell history).
+
+    \b
+    The token is the same at every member lender, and nobody without the consortium pepper
+    and the registry's help can compute it:
+      1. the ID is normalised (e.g. a resident ID's check digit is verified, a phone number
+         is written +8613800138000),
+      2. HMAC-SHA256 with the pepper (--pepper-file / REGISTRY_PEPPER_FILE / REGISTRY_PEPPER),
+      3. a verifiable oblivious PRF with the registry's key (RFC 9497, ristretto255): the
+         value is blinded before it is sent, and the registry's proof is checked against
+         the key this client trusts (see trust-key),
+      4. the first 32 bytes of the result, as 64 hex characters.
+    Tokens are cached locally (--token-cache); the ID is never sent nor stored.
+
+    \b
+    KIND is one of: cn_resident_id (18 characters, or 15 digits of the first generation),
+    phone (E.164, or a Chinese mobile number without +86), passport (ISSUING_COUNTRY:NUMBER
+    with the ISO 3166 alpha-3 country), cn_uscc (unified social credit code).
+
+    \b
+    Examples:
+      lender-client tokenize phone "+86 138 0013 8000"
+      read -rs ID; printf '%s\\n' "$ID" | lender-client tokenize cn_resident_id -
+      lender-client tokenize --both --json phone -
+    """
+    settings = _settings(ctx)
+    value = _read_id(value, "VALUE")
+    with settings.client() as client:
+        try:
+            rotation = None
+            if both:
+                pair = client.tokenize_pairs([(kind, value)])[0]
+                rotation = client.token_key().rotation
+            else:
+                pair = TokenPair(client.tokenize(kind, value))
+        except InvalidIdError as exc:
+            raise click.BadParameter(str(exc), param_hint="VALUE") from None
+        except RegistryError as exc:
+            _fail(exc, settings)
+    if as_json:
+        data: dict[str, Any] = {"borrower": pair.borrower}
+        if both:
+            data["borrower_next"] = pair.borrower_next
+            data["rotation"] = rotation.kind if rotation is not None else None
+        click.echo(json.dumps(data))
+    elif both:
+        click.echo(f"borrower       {pair.borrower}")
+        if pair.borrower_next is not None:
+            click.echo(f"borrower_next  {pair.borrower_next}")
+        else:
+            click.echo("no rotation window is open: there is no next token", err=True)
+    else:
+        click.echo(pair.borrower)
+
+
+def _show_key(console: Console, client: RegistryClient) -> None:
+    key = client.token_key(refresh=True)
+    pins = client.tokenizer.pins()
+    table = Table(title="Registry token key", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("Suite", f"{key.suite} ({key.mode})")
+    table.add_row("Current key", key.key_id)
+    table.add_row("Public key", key.public_key)
+    rotation = key.rotation
+    if rotation is None:
+        table.add_row("Rotation", "none (no window open)")
+    else:
+        table.add_row("Rotation", Text(f"{rotation.kind} rotation window open", style="bold"))
+        table.add_row("Label", rotation.label or "-")
+        table.add_row("Opened at", rotation.opened_at or "-")
+        table.add_row("Next key", rotation.next.key_id)
+        table.add_row("Next public key", rotation.next.public_key_hex)
+    table.add_row("Pinned keys", ", ".join(sorted(pins)) or "none")
+    cache = client.token_cache
+    table.add_row("Token cache", str(cache.path) if cache is not None else "disabled")
+    console.print(table)
+
+
+@cli.command("token-key")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry's JSON as it is.")
+@click.pass_context
+def token_key(ctx: click.Context, as_json: bool) -> None:
+    """Show the registry's token key, any open rotation window, and the pinned keys.
+
+    The first time tokens are made with an empty token cache, the registry's current key is
+    pinned (trusted from then on). A different public key for a pinned key id, or a key id
+    not seen before (the next key of a rotation), is refused until you trust it with
+    trust-key (or run with --trust-new-keys, for new key ids only).
+    """
+    settings = _settings(ctx)
+    with settings.client() as client:
+        try:
+            if as_json:
+                click.echo(json.dumps(client.token_key(refresh=True).raw, indent=2))
+            else:
+                _show_key(Console(), client)
+        except RegistryError as exc:
+            _fail(exc, settings)
+
+
+@cli.command("trust-key")
+@click.argument("key_id")
+@click.argument("public_key")
+@click.pass_context
+def trust_key(ctx: click.Context, key_id: str, public_key: str) -> None:
+    """Trust the registry token key KEY_ID with PUBLIC_KEY (64 hex), pinning it in the token
+    cache. Check both with the consortium by another channel first: a key you trust is
+    what proves that the registry computes everyone's tokens the same way.
+
+    \b
+    When to use it:
+      - the registry opens a key rotation window: its next key is new to this client, and
+        tokens (and uploads by ID) fail with "new next token key" until it is trusted;
+      - the operator announces that a key id has a new public key (a re-keyed registry).
+    "lender-client token-key" shows the keys the registry presents.
+
+    \b
+    Example:
+      lender-client trust-key k2026b 8c3d...e1
+    """
+    settings = _settings(ctx)
+    try:
+        raw = parse_public_key(public_key)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PUBLIC_KEY") from None
+    if not key_id.strip():
+        raise click.BadParameter("must not be empty", param_hint="KEY_ID")
+    path = resolve_cache_path(settings.token_cache)
+    if path is None:
+        raise click.UsageError(
+            f"the token cache is disabled (--token-cache {DISABLED}): a pin would be "
+            "forgotten when this command ends. Give a --token-cache path."
+        )
+    try:
+        cache = TokenCache(path)
+    except OSError as exc:
+        raise click.UsageError(f"cannot open the token cache {path}: {exc}") from None
+    try:
+        before = cache.pins().get(key_id.strip())
+        cache.pin(key_id.strip(), raw.hex(), "trust_key")
+    finally:
+        cache.close()
+    if before is None:
+        click.echo(f"Trusted token key {key_id.strip()} (pinned in {path}).")
+    elif before == raw.hex():
+        click.echo(f"Token key {key_id.strip()} was already trusted with this public key.")
+    else:
+        click.echo(
+            f"Token key {key_id.strip()} now trusted with the new public key "
+            f"(was {before}); pinned in {path}."
+        )
+
+
+RETOKENIZE_HELP = """Re-report your open book from FILE with both tokens, during a rotation window.
+
+When the registry opens a rotation window (a new registry key, or a new consortium pepper),
+every lender re-reports its open loans with each borrower's token before and after the
+rotation (borrower and borrower_next), so that the registry can link them. FILE is your
+own book in the upload format, naming borrowers by ID (id_kind, id_value columns): tokens
+cannot be re-derived without the ID. Rows naming a borrower by token are rejected.
+
+The command refuses to run (exit status 2) when no rotation window is open. For a pepper
+rotation it needs the next pepper (--next-pepper-file or REGISTRY_PEPPER_NEXT_FILE); for a
+key rotation the next key must be trusted (trust-key, or --trust-new-keys).
+
+\b
+Examples:
+  lender-client token-key                      # is a window open? which kind?
+  lender-client --next-pepper-file next.hex retokenize open-book.csv
+
+Rejected rows go to the rejects file as with upload; exit status as with upload.
+"""
+
+
+@cli.command(help=RETOKENIZE_HELP, short_help="Re-report your open book with both tokens.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "csv", "jsonl"]),
+    default="auto",
+    show_default=True,
+    help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, MAX_BATCH_SIZE),
+    default=1000,
+    show_default=True,
+    help="Records per request.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write rejected rows [default: FILE.rejected.csv].",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.pass_context
+def retokenize(
+    ctx: click.Context,
+    file: str,
+    fmt: str,
+    batch_size: int,
+    rejects: str | None,
+    no_progress: bool,
+) -> None:
+    settings = _settings(ctx)
+    client = settings.client()
+    try:
+        key = client.token_key(refresh=True)
+        if key.rotation is None:
+            client.close()
+            click.echo(
+                "error: no rotation window is open at the registry: there is nothing to "
+                "re-tokenise (lender-client token-key shows the key state)",
+                err=True,
+            )
+            sys.exit(EXIT_USAGE)
+        client.tokenizer.targets(both=True)  # the next pepper or key is usable
+    except RegistryError as exc:
+        client.close()
+        _fail(exc, settings)
+    rotation = key.rotation
+    click.echo(
+        f"{rotation.kind} rotation window open ({rotation.label or 'no label'}): "
+        f"re-reporting with tokens under {key.key_id} and the next "
+        f"{'pepper' if rotation.kind == 'pepper' else 'key ' + rotation.next.key_id}.",
+        err=True,
+    )
+    _run_upload(
+        ctx,
+        file,
+        fmt,
+        batch_size,
+        rejects,
+        no_progress,
+        require_ids=True,
+        title="Re-tokenise summary",
+        client=client,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,13 @@ failures, timeouts, 408, 429, 5xx and "idempotency key still in progress" confli
 retried with exponential backoff and full jitter (honouring ``Retry-After``); every POST
 carries an ``Idempotency-Key`` that stays the same across its retries, so a retried upload or
 inquiry is never applied or recorded twice.
+
+Borrowers can be named by ID instead of by token: ``client.tokenize("cn_resident_id", id)``,
+``client.inquire(id_kind=..., id_value=..., ...)``, or loan reports with ``id_kind`` and
+``id_value`` in place of ``borrower``. The client then derives the tokens with the registry's
+help (see :mod:`lender_client.tokens`): it needs the consortium pepper (``$REGISTRY_PEPPER``
+or ``$REGISTRY_PEPPER_FILE``), never sends the ID, and caches the tokens locally
+(:mod:`lender_client.cache`). During a rotation window it sends ``borrower_next`` as well.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import platform
 import random
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from types import TracebackType
@@ -36,6 +45,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from lender_client._version import __version__
+from lender_client.cache import MemoryPinStore, PinStore, TokenCache, resolve_cache_path
 from lender_client.errors import (
     PROBLEM_IDEMPOTENCY_IN_PROGRESS,
     APIConnectionError,
@@ -44,8 +54,10 @@ from lender_client.errors import (
     FieldError,
     RegistryError,
     UnexpectedResponseError,
+    ValidationError,
     error_from_response,
 )
+from lender_client.ids import ID_KINDS, InvalidIdError, normalize_id
 from lender_client.models import (
     BatchResult,
     InquiryReport,
@@ -59,6 +71,7 @@ from lender_client.models import (
     UploadSummary,
     format_timestamp,
 )
+from lender_client.tokens import Pepper, Tokenizer, TokenKey, TokenPair, load_pepper
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -221,6 +234,50 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+@dataclass
+class _PreparedBatch:
+    """A batch ready to send: its records (tokenised), each one's position in the batch, and
+    the records refused before sending."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    tokenized: int = 0
+    with_next: int = 0
+
+
+def _id_problem(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(field, message)`` if a record's ID fields cannot even be normalised: missing, not
+    text, an unknown kind, or a borrower given as well. Never quotes a value: a value in
+    the wrong column may be an ID."""
+    if "borrower" in item or "borrower_next" in item:
+        return "borrower", "give either borrower (a token) or id_kind and id_value, not both"
+    kind, value = item.get("id_kind"), item.get("id_value")
+    if not isinstance(kind, str) or not kind:
+        return "id_kind", "required: the kind of ID, one of " + ", ".join(ID_KINDS)
+    if kind not in ID_KINDS:
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+    if not isinstance(value, str) or not value.strip():
+        return "id_value", f"required: the borrower's {kind} as text"
+    return None
+
+
+def _invalid_id(exc: InvalidIdError) -> tuple[str, str]:
+    kind = exc.kind if exc.kind in ID_KINDS else None
+    if kind is None:
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+    return "id_value", f"not a valid {kind}: {exc.reason}"
+
+
+def _about_borrower_next(exc: RegistryError) -> bool:
+    return any(e.record_field == "borrower_next" for e in exc.field_errors)
+
+
+def _retry_key(key: str) -> str:
+    suffix = "-next-refreshed"
+    return key[: 255 - len(suffix)] + suffix
+
+
 class RegistryClient:
     """A connection to the registry on behalf of one lender.
 
@@ -237,6 +294,21 @@ class RegistryClient:
     :param sleep: called with each wait, in seconds (for tests; default :func:`time.sleep`).
     :param rand: the jitter source, returning a float in ``[0, 1)``.
     :param session: a :class:`requests.Session` to use (it is not closed by :meth:`close`).
+    :param pepper: the consortium pepper, needed to name borrowers by ID: a :class:`Pepper`,
+        32 bytes, 64 hex characters, or a :class:`~pathlib.Path` to a file holding them.
+        Defaults to ``$REGISTRY_PEPPER`` (hex) or ``$REGISTRY_PEPPER_FILE`` (a path).
+    :param next_pepper: the next pepper, needed only while the registry has a pepper
+        rotation window open; defaults to ``$REGISTRY_PEPPER_NEXT`` /
+        ``$REGISTRY_PEPPER_NEXT_FILE``.
+    :param token_cache: where tokens and trusted registry keys are kept: a path, a
+        :class:`~lender_client.cache.TokenCache`, or ``"none"`` (or ``False``) for no cache.
+        Defaults to ``$REGISTRY_TOKEN_CACHE``, else
+        ``$XDG_DATA_HOME/lender-client/tokens.sqlite3`` (``~/.local/share/...``). Opened on
+        first use only.
+    :param trust_new_keys: accept (and pin) a registry token key with a key id not seen
+        before without being told with :meth:`trust_key`. A different public key for a key
+        id already pinned is never accepted this way.
+    :param key_ttl: seconds the registry's token key information is reused.
 
     A client keeps one HTTP session (connection pool); use it as a context manager or call
     :meth:`close`. It is not safe to share one client between threads: give each its own.
@@ -256,6 +328,11 @@ class RegistryClient:
         rand: Callable[[], float] = random.random,
         session: requests.Session | None = None,
         user_agent: str | None = None,
+        pepper: Pepper | str | bytes | os.PathLike[str] | None = None,
+        next_pepper: Pepper | str | bytes | os.PathLike[str] | None = None,
+        token_cache: TokenCache | str | os.PathLike[str] | bool | None = None,
+        trust_new_keys: bool = False,
+        key_ttl: float = 60.0,
     ) -> None:
         url = (base_url or os.environ.get("REGISTRY_URL") or DEFAULT_BASE_URL).strip()
         parts = urlsplit(url)
@@ -306,6 +383,17 @@ class RegistryClient:
             f"lender-client/{__version__} python/{platform.python_version()}"
         )
 
+        self._pepper = load_pepper(pepper)
+        self._next_pepper = load_pepper(next_pepper, next_pepper=True)
+        self._cache_setting = token_cache
+        self._cache: TokenCache | None = None
+        self._owns_cache = False
+        self._pins: PinStore | None = None
+        self.trust_new_keys = trust_new_keys
+        self.key_ttl = key_ttl
+        self._tokenizer: Tokenizer | None = None
+        self._token_lock = threading.Lock()
+
     # -- plumbing -------------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -323,9 +411,14 @@ class RegistryClient:
         self.close()
 
     def close(self) -> None:
-        """Release the connection pool (if the client created its session)."""
+        """Release the connection pool (if the client created its session) and the token
+        cache (if the client opened it)."""
         if self._owns_session:
             self._session.close()
+        if self._owns_cache and self._cache is not None:
+            self._cache.close()
+            self._cache = None
+            self._tokenizer = None
 
     def request(
         self,
@@ -461,6 +554,103 @@ class RegistryClient:
             raise UnexpectedResponseError(f"expected a JSON object for {what}")
         return data
 
+    # -- tokens ---------------------------------------------------------------------------
+
+    def _open_cache(self) -> TokenCache | None:
+        setting = self._cache_setting
+        if isinstance(setting, TokenCache):
+            return setting
+        if setting is False:
+            return None
+        path = resolve_cache_path(None if setting is None or setting is True else setting)
+        if path is None:
+            return None
+        try:
+            cache = TokenCache(path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot open the token cache {str(path)!r}: {exc.strerror or exc}; "
+                "set --token-cache / REGISTRY_TOKEN_CACHE to another path, or to none"
+            ) from None
+        self._owns_cache = True
+        return cache
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The :class:`~lender_client.tokens.Tokenizer` behind :meth:`tokenize` (created, and
+        the token cache opened, on first use)."""
+        with self._token_lock:
+            if self._tokenizer is None:
+                self._cache = self._open_cache()
+                self._pins = self._cache if self._cache is not None else MemoryPinStore()
+                self._tokenizer = Tokenizer(
+                    self._fetch_token_key,
+                    self._evaluate_tokens,
+                    self._pepper,
+                    self._next_pepper,
+                    self._cache,
+                    pins=self._pins,
+                    trust_new_keys=self.trust_new_keys,
+                    key_ttl=self.key_ttl,
+                )
+            return self._tokenizer
+
+    @property
+    def token_cache(self) -> TokenCache | None:
+        """The token cache in use (``None`` when disabled)."""
+        self.tokenizer  # noqa: B018 - opens the cache
+        return self._cache
+
+    def _fetch_token_key(self) -> Any:
+        return self.request("GET", "/v1/tokens/key")
+
+    def _evaluate_tokens(self, blinded_elements: list[str], key_id: str) -> Any:
+        body = {"blinded_elements": blinded_elements, "key_id": key_id}
+        return self.request("POST", "/v1/tokens/evaluate", json_body=body)
+
+    def token_key(self, refresh: bool = False) -> TokenKey:
+        """``GET /v1/tokens/key``: the registry's current token key and any open rotation
+        window, checked against the pinned keys (:class:`UntrustedKeyError` otherwise; on
+        first use with no pins, the current key is pinned)."""
+        return self.tokenizer.key(refresh=refresh)
+
+    def trust_key(self, key_id: str, public_key_hex: str) -> None:
+        """Pin a registry token key: ``public_key_hex`` (64 hex) is trusted for ``key_id``
+        from now on, replacing any earlier pin. Check the key with the consortium first."""
+        self.tokenizer.trust_key(key_id, public_key_hex)
+
+    def tokenize(self, kind: str, value: str) -> str:
+        """The current token (64 hex) of the borrower with this ID.
+
+        ``kind`` is one of ``cn_resident_id``, ``phone``, ``passport``, ``cn_uscc``; the value
+        is normalised first (:class:`InvalidIdError` if it is not valid, without the value in
+        the message). The ID is blinded before anything is sent.
+        """
+        return self.tokenizer.tokenize([(kind, value)])[0].borrower
+
+    def tokenize_many(
+        self,
+        ids: Iterable[tuple[str, str]],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[str]:
+        """The current tokens of ``(kind, value)`` IDs, in input order: one evaluation
+        request per 1,000 IDs not already in the cache. ``on_progress`` is called with the
+        number of IDs done after each step."""
+        pairs = self.tokenizer.tokenize(list(ids), on_progress=on_progress)
+        return [pair.borrower for pair in pairs]
+
+    def tokenize_pairs(
+        self,
+        ids: Iterable[tuple[str, str]],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[TokenPair]:
+        """As :meth:`tokenize_many`, with both tokens: each :class:`TokenPair` has
+        ``borrower`` and, while a rotation window is open, ``borrower_next`` (else ``None``).
+        A pepper rotation needs ``next_pepper`` (:class:`ConfigurationError` otherwise)."""
+        return self.tokenizer.tokenize(list(ids), both=True, on_progress=on_progress)
+
     # -- loans ----------------------------------------------------------------------------
 
     def submit_batch(
@@ -488,6 +678,7 @@ class RegistryClient:
         *,
         idempotency_key_prefix: str | None = None,
         keep_rejections: bool = True,
+        on_tokens: Callable[[int], None] | None = None,
     ) -> UploadSummary:
         """Report any number of loans, streaming them to the registry in batches.
 
@@ -508,6 +699,14 @@ class RegistryClient:
         With ``keep_rejections=False`` the summary only counts rejections (use ``on_batch`` to
         see them), so that memory stays flat however many are rejected.
 
+        A record may name its borrower by ID instead of by token: a :class:`LoanReport` with
+        ``id_kind`` and ``id_value``, or a mapping with those keys in place of ``borrower``.
+        Those are tokenised a batch at a time (see :meth:`tokenize_pairs`; ``on_tokens`` is
+        called with the number of IDs done, for progress) and sent with ``borrower`` and,
+        during a rotation window, ``borrower_next``. A record whose ID is not valid is not
+        sent: it is a rejection (field ``id_value``, or ``id_kind`` for an unknown kind)
+        whose message gives the kind and the reason, never the value.
+
         If a batch fails for good, its exception is raised with ``partial_summary`` set to
         what the batches before it achieved.
         """
@@ -519,52 +718,147 @@ class RegistryClient:
         started = time.monotonic()
         iterator = iter(reports)
         for batch_no in itertools.count():
-            chunk = [_to_record(r) for r in itertools.islice(iterator, batch_size)]
-            if not chunk:
+            items = [_to_record(r) for r in itertools.islice(iterator, batch_size)]
+            if not items:
                 break
             key = (
                 f"{idempotency_key_prefix}-{batch_no}"
                 if idempotency_key_prefix is not None
                 else new_idempotency_key()
             )
+            offset = summary.records
             batch_started = time.monotonic()
             try:
-                result = self.submit_batch(chunk, idempotency_key=key)
+                prepared = self._prepare_batch(items, offset, batch_no, on_tokens)
+                rejected = list(prepared.rejected)
+                submission_id = ""
+                accepted = unchanged = stale = 0
+                if prepared.records:
+                    result = self._submit_prepared(
+                        prepared, items, offset, batch_no, key, on_tokens
+                    )
+                    submission_id = result.submission_id
+                    accepted, unchanged, stale = result.accepted, result.unchanged, result.stale
+                    rejected.extend(
+                        Rejection(
+                            index=offset + prepared.positions[r.index]
+                            if 0 <= r.index < len(prepared.positions)
+                            else offset + r.index,
+                            loan_ref=r.loan_ref,
+                            errors=[FieldError(e.record_field, e.message) for e in r.errors],
+                            batch=batch_no,
+                        )
+                        for r in result.rejected
+                    )
             except RegistryError as exc:
                 summary.elapsed = time.monotonic() - started
                 exc.partial_summary = summary
                 raise
-            offset = summary.records
-            rejected = [
-                Rejection(
-                    index=offset + r.index,
-                    loan_ref=r.loan_ref,
-                    errors=[FieldError(e.record_field, e.message) for e in r.errors],
-                    batch=batch_no,
-                )
-                for r in result.rejected
-            ]
+            rejected.sort(key=lambda r: r.index)
             batch = BatchResult(
                 batch=batch_no,
                 start_index=offset,
-                size=len(chunk),
-                submission_id=result.submission_id,
-                idempotency_key=key,
-                accepted=result.accepted,
-                unchanged=result.unchanged,
-                stale=result.stale,
+                size=len(items),
+                submission_id=submission_id,
+                idempotency_key=key if prepared.records else "",
+                accepted=accepted,
+                unchanged=unchanged,
+                stale=stale,
                 rejected=rejected,
                 elapsed=time.monotonic() - batch_started,
+                tokenized=prepared.tokenized,
             )
             summary.add(batch, keep_rejections)
             summary.elapsed = time.monotonic() - started
             log.debug(
-                "batch %d: %d records, submission %s", batch_no, len(chunk), result.submission_id
+                "batch %d: %d records, %d tokenised, submission %s",
+                batch_no,
+                len(items),
+                prepared.tokenized,
+                submission_id or "(none sent)",
             )
             if on_batch is not None:
                 on_batch(batch)
         summary.elapsed = time.monotonic() - started
         return summary
+
+    def _prepare_batch(
+        self,
+        items: list[dict[str, Any]],
+        offset: int,
+        batch_no: int,
+        on_tokens: Callable[[int], None] | None,
+        refresh_key: bool = False,
+    ) -> _PreparedBatch:
+        """Tokenise the records of a batch that name their borrower by ID; records with a bad
+        ID become local rejections (never sent). The records are copied, not changed."""
+        out = _PreparedBatch()
+        pending: list[tuple[int, dict[str, Any], str, str]] = []
+        for position, item in enumerate(items):
+            if "id_kind" not in item and "id_value" not in item:
+                out.positions.append(position)
+                out.records.append(item)
+                continue
+            record = {k: v for k, v in item.items() if k not in ("id_kind", "id_value")}
+            problem = _id_problem(item)
+            if problem is None:
+                kind, value = item["id_kind"], item["id_value"]
+                try:
+                    pending.append((position, record, kind, normalize_id(kind, value)))
+                    continue
+                except InvalidIdError as exc:
+                    problem = _invalid_id(exc)
+            ref = item.get("loan_ref")
+            out.rejected.append(
+                Rejection(
+                    index=offset + position,
+                    loan_ref=ref if isinstance(ref, str) else None,
+                    errors=[FieldError(*problem)],
+                    batch=batch_no,
+                )
+            )
+        if pending:
+            tokenizer = self.tokenizer
+            if refresh_key:
+                tokenizer.key(refresh=True)
+            pairs = tokenizer.tokenize_canonical(
+                [(kind, canonical) for _, _, kind, canonical in pending],
+                both=True,
+                on_progress=on_tokens,
+            )
+            for (position, record, _, _), pair in zip(pending, pairs, strict=True):
+                record["borrower"] = pair.borrower
+                if pair.borrower_next is not None:
+                    record["borrower_next"] = pair.borrower_next
+                    out.with_next += 1
+                out.positions.append(position)
+                out.records.append(record)
+            out.tokenized = len(pending)
+            order = sorted(range(len(out.positions)), key=out.positions.__getitem__)
+            out.positions = [out.positions[i] for i in order]
+            out.records = [out.records[i] for i in order]
+        return out
+
+    def _submit_prepared(
+        self,
+        prepared: _PreparedBatch,
+        items: list[dict[str, Any]],
+        offset: int,
+        batch_no: int,
+        key: str,
+        on_tokens: Callable[[int], None] | None,
+    ) -> SubmissionResult:
+        try:
+            return self.submit_batch(prepared.records, idempotency_key=key)
+        except ValidationError as exc:
+            if not prepared.with_next or not _about_borrower_next(exc):
+                raise
+        # The rotation window closed (or changed) since the key was read: read it again,
+        # tokenise again and send once more (another body, so another idempotency key).
+        log.info("the registry refused borrower_next: refreshing the token key")
+        again = self._prepare_batch(items, offset, batch_no, on_tokens, refresh_key=True)
+        prepared.records, prepared.positions = again.records, again.positions
+        return self.submit_batch(prepared.records, idempotency_key=_retry_key(key))
 
     def get_loan(self, loan_ref: str) -> Loan:
         """One of the caller's loans by its reference (:class:`NotFoundError` if none).
@@ -631,15 +925,23 @@ class RegistryClient:
 
     def inquire(
         self,
-        borrower: str,
+        borrower: str | None = None,
         purpose: Purpose | str = Purpose.NEW_CREDIT,
         consent_ref: str | None = None,
         amount_requested: int | None = None,
         currency: str | None = None,
         *,
+        id_kind: str | None = None,
+        id_value: str | None = None,
+        borrower_next: str | None = None,
         idempotency_key: str | None = None,
     ) -> InquiryReport:
-        """Ask how indebted a borrower (token) is across all lenders.
+        """Ask how indebted a borrower is across all lenders.
+
+        Name the borrower by token (``borrower``, 64 hex; ``borrower_next`` too during a
+        rotation window, if you have it) or by ID (``id_kind`` and ``id_value``): the ID is
+        then tokenised first (:meth:`tokenize_pairs`), and both tokens are sent during a
+        rotation window. An invalid ID raises :class:`InvalidIdError` before anything is sent.
 
         A ``new_credit`` inquiry needs ``consent_ref``, the reference of the applicant's
         consent; it is recorded and counted in other lenders' ``other_lenders_inquiring``.
@@ -653,16 +955,50 @@ class RegistryClient:
         the same report back (same ``inquiry_id``); with different arguments it raises
         :class:`ConflictError` (``/problems/idempotency-conflict``).
         """
-        body: dict[str, Any] = {"borrower": borrower, "purpose": str(purpose)}
-        if consent_ref is not None:
-            body["consent_ref"] = consent_ref
-        if amount_requested is not None:
-            body["amount_requested"] = amount_requested
-        if currency is not None:
-            body["currency"] = currency
-        data = self.request(
-            "POST", "/v1/inquiries", json_body=body, idempotency_key=idempotency_key
-        )
+        by_id = id_kind is not None or id_value is not None
+        if by_id and (borrower is not None or borrower_next is not None):
+            raise ValueError("name the borrower by token or by id_kind/id_value, not both")
+        if by_id and (id_kind is None or id_value is None):
+            raise ValueError("id_kind and id_value go together")
+        if not by_id and borrower is None:
+            raise ValueError("name the borrower: borrower=<token> or id_kind=..., id_value=...")
+        canonical = normalize_id(id_kind, id_value) if by_id else None  # type: ignore[arg-type]
+
+        def body_for(refresh: bool) -> dict[str, Any]:
+            body: dict[str, Any] = {}
+            if id_kind is not None and canonical is not None:
+                tokenizer = self.tokenizer
+                if refresh:
+                    tokenizer.key(refresh=True)
+                pair = tokenizer.tokenize_canonical([(id_kind, canonical)], both=True)[0]
+                body["borrower"] = pair.borrower
+                if pair.borrower_next is not None:
+                    body["borrower_next"] = pair.borrower_next
+            else:
+                body["borrower"] = borrower
+                if borrower_next is not None:
+                    body["borrower_next"] = borrower_next
+            body["purpose"] = str(purpose)
+            if consent_ref is not None:
+                body["consent_ref"] = consent_ref
+            if amount_requested is not None:
+                body["amount_requested"] = amount_requested
+            if currency is not None:
+                body["currency"] = currency
+            return body
+
+        body = body_for(False)
+        key = _key_or_new(idempotency_key)
+        try:
+            data = self.request("POST", "/v1/inquiries", json_body=body, idempotency_key=key)
+        except ValidationError as exc:
+            if not (by_id and "borrower_next" in body and _about_borrower_next(exc)):
+                raise
+            # The rotation window closed since the key was read: read it again and resend.
+            log.info("the registry refused borrower_next: refreshing the token key")
+            data = self.request(
+                "POST", "/v1/inquiries", json_body=body_for(True), idempotency_key=_retry_key(key)
+            )
         return InquiryReport.from_json(self._json_object(data, "an inquiry"))
 
     # -- service --------------------------------------------------------------------------

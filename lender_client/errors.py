@@ -10,7 +10,9 @@ The class tells what kind of failure it was::
     ├── ConfigurationError        bad or missing settings (no API key, bad URL)
     ├── APIConnectionError        the server could not be reached, or did not answer in time
     │   └── APITimeoutError
+    ├── UntrustedKeyError         the registry's token key is not the one pinned (or is new)
     ├── UnexpectedResponseError   the server answered with something the client cannot read
+    │   └── TokenVerificationError    a token evaluation whose proof does not verify
     └── APIStatusError            the server answered with an error status
         ├── AuthenticationError       401
         ├── PermissionDeniedError     403 (e.g. the lender is suspended)
@@ -18,9 +20,11 @@ The class tells what kind of failure it was::
         ├── ConflictError             409 (idempotency key reused, or still in progress)
         ├── ValidationError           400, 413, 415, 422 (``.field_errors``)
         ├── RateLimitError            429 (``.retry_after``)
+        │   └── TokenQuotaExceededError   the daily quota of token evaluations is used up
         └── ServerError               5xx
 
-No message, ``str()`` or ``repr()`` of these exceptions ever contains the API key.
+No message, ``str()`` or ``repr()`` of these exceptions ever contains the API key, the pepper
+or a borrower's ID.
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ __all__ = [
     "RateLimitError",
     "RegistryError",
     "ServerError",
+    "TokenQuotaExceededError",
+    "TokenVerificationError",
     "UnexpectedResponseError",
+    "UntrustedKeyError",
     "ValidationError",
     "error_from_response",
 ]
@@ -54,6 +61,7 @@ __all__ = [
 # Problem types the server uses (the `type` member of a problem document).
 PROBLEM_IDEMPOTENCY_IN_PROGRESS = "/problems/idempotency-in-progress"
 PROBLEM_IDEMPOTENCY_CONFLICT = "/problems/idempotency-conflict"
+PROBLEM_TOKEN_QUOTA_EXCEEDED = "/problems/token-quota-exceeded"
 
 _RECORD_PREFIX = re.compile(r"^loans\[\d+\]\.?")
 
@@ -155,6 +163,44 @@ class UnexpectedResponseError(RegistryError):
     """The server answered successfully but with a body the client cannot understand."""
 
 
+class TokenVerificationError(UnexpectedResponseError):
+    """The registry's answer to a token evaluation does not prove that it used the pinned
+    key (the batched DLEQ proof does not verify, or the evaluated elements are malformed).
+
+    No token from that answer is used. Either the answer was damaged or tampered with on the
+    way, or the registry is not evaluating with the key it publishes: tell the operator.
+    """
+
+
+class UntrustedKeyError(RegistryError):
+    """The registry presents a token key this client has not been told to trust.
+
+    Either ``key_id`` is new (a key rotation, or a first use with ``trust_new_keys``
+    off after the pin store was filled), or the registry now gives another public key for a
+    ``key_id`` already pinned (``pinned_public_key`` is then the pinned one). Check the key
+    with the consortium out of band, then call
+    :meth:`~lender_client.RegistryClient.trust_key` (``lender-client trust-key``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        key_id: str = "",
+        public_key: str = "",
+        pinned_public_key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+        self.public_key = public_key
+        self.pinned_public_key = pinned_public_key
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.message, self.key_id, self.public_key, self.pinned_public_key),
+        )
+
+
 class APIStatusError(RegistryError):
     """The server answered with an error status (4xx or 5xx)."""
 
@@ -206,6 +252,12 @@ class RateLimitError(APIStatusError):
             type(self),
             (self.message, self.status, self.problem, self.request_id, self.retry_after),
         )
+
+
+class TokenQuotaExceededError(RateLimitError):
+    """429 ``/problems/token-quota-exceeded``: the lender's daily quota of evaluated token
+    elements is used up. :attr:`retry_after` says when it is renewed (seconds). The client
+    retries by itself only when that wait is within its ``max_retry_after``."""
 
 
 class ServerError(APIStatusError):
@@ -278,8 +330,25 @@ def error_from_response(
     else:
         cls = APIStatusError
     if cls is RateLimitError:
+        if problem is not None and problem.get("type") == PROBLEM_TOKEN_QUOTA_EXCEEDED:
+            if retry_after is not None:
+                message += f" (the quota is renewed in {_duration(retry_after)})"
+            return TokenQuotaExceededError(
+                message, status, problem, request_id, retry_after=retry_after
+            )
         return RateLimitError(message, status, problem, request_id, retry_after=retry_after)
     return cls(message, status, problem, request_id)
+
+
+def _duration(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
 
 
 def _default_message(status: int) -> str:

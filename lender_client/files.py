@@ -9,14 +9,18 @@ reading. A problem with the file as a whole (no header, unknown columns) raises
 CSV
     The first row names the columns: the record fields ``loan_ref, borrower, product,
     currency, principal, outstanding, opened_on, due_on, status, days_past_due, as_of`` in any
-    order (``due_on`` may be left out). An empty ``due_on`` is sent as null; ``principal``,
-    ``outstanding`` and ``days_past_due`` are sent as integers when they parse as such and as
-    the text they hold otherwise, so that the registry says what is wrong with them. Each
-    record is one line (quoted fields may hold commas, not line breaks); lines count from 1,
-    the header. Blank lines are skipped, and a UTF-8 byte order mark is ignored.
+    order (``due_on`` may be left out). In place of ``borrower`` (a token) a file may name
+    each borrower by ID, with the two columns ``id_kind, id_value`` (e.g.
+    ``cn_resident_id,11010519491231002X``): the client tokenises those before sending. An
+    empty ``due_on`` is sent as null; ``principal``, ``outstanding`` and ``days_past_due`` are
+    sent as integers when they parse as such and as the text they hold otherwise, so that the
+    registry says what is wrong with them. Each record is one line (quoted fields may hold
+    commas, not line breaks); lines count from 1, the header. Blank lines are skipped, and a
+    UTF-8 byte order mark is ignored.
 
 JSON Lines
-    One JSON object per line, with the record fields as members. Blank lines are skipped.
+    One JSON object per line, with the record fields as members (``id_kind`` and
+    ``id_value`` in place of ``borrower`` if wanted, record by record). Blank lines are skipped.
     A line that parses but could not be sent on as JSON text is a bad line too: one holding
     an unpaired surrogate escape such as ``"\\ud800"`` (not Unicode text), a number too
     large for a float (``1e400``), or values nested more than 32 levels deep.
@@ -40,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Literal, Protocol
 
-from lender_client.models import INTEGER_FIELDS, OPTIONAL_FIELDS, RECORD_FIELDS
+from lender_client.models import ID_FIELDS, INTEGER_FIELDS, OPTIONAL_FIELDS, RECORD_FIELDS
 
 __all__ = [
     "MAX_DEPTH",
@@ -329,6 +333,7 @@ class CsvReader(RecordReader):
 
     def _header(self, rows: Iterator[tuple[int, list[str] | None, str]]) -> list[str]:
         expected = ", ".join(RECORD_FIELDS)
+        by_id = ", ".join(ID_FIELDS)
         try:
             _, header, problem = next(rows)
         except StopIteration:
@@ -338,20 +343,30 @@ class CsvReader(RecordReader):
         if header is None or problem:
             raise FileFormatError(f"cannot read the header row: {problem}")
         columns = [c.strip().lower() for c in header]
-        unknown = [c for c in columns if c not in RECORD_FIELDS]
+        known = (*RECORD_FIELDS, *ID_FIELDS)
+        unknown = [c for c in columns if c not in known]
         if unknown:
             raise FileFormatError(
                 f"unknown column(s) in the header: {', '.join(map(repr, unknown))}; "
-                f"the columns are: {expected}"
+                f"the columns are: {expected} (or {by_id} in place of borrower)"
             )
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
             raise FileFormatError(f"column(s) named twice in the header: {', '.join(duplicated)}")
-        missing = [f for f in RECORD_FIELDS if f not in columns and f not in OPTIONAL_FIELDS]
+        id_columns = [c for c in ID_FIELDS if c in columns]
+        if id_columns and "borrower" in columns:
+            raise FileFormatError(
+                f"the header names both borrower and {', '.join(id_columns)}: name each "
+                f"borrower either by token (borrower) or by ID ({by_id}), not both"
+            )
+        required = [f for f in RECORD_FIELDS if f not in OPTIONAL_FIELDS]
+        if id_columns:
+            required = [f for f in required if f != "borrower"] + list(ID_FIELDS)
+        missing = [f for f in required if f not in columns]
         if missing:
             raise FileFormatError(
                 f"missing column(s) in the header: {', '.join(missing)}; "
-                f"the columns are: {expected}"
+                f"the columns are: {expected} (or {by_id} in place of borrower)"
             )
         return columns
 

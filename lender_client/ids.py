@@ -60,6 +60,13 @@ def _resident_check_digit(first_17: str) -> str:
     return _RESIDENT_CHECK[total % 11]
 
 
+def complete_resident_id(first_17: str) -> str:
+    """The 18-digit resident ID whose first 17 digits are given: for test and demo data."""
+    if len(first_17) != 17 or not _DIGITS.fullmatch(first_17):
+        raise InvalidIdError("cn_resident_id", "need exactly 17 digits")
+    return first_17 + _resident_check_digit(first_17)
+
+
 def _check_birth_date(yyyymmdd: str, today: date | None) -> None:
     try:
         born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from lender_client.errors import FieldError, UnexpectedResponseError
 
 __all__ = [
+    "ID_FIELDS",
     "BatchResult",
     "Flag",
     "FlagCode",
@@ -83,6 +84,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "days_past_due",
     "as_of",
 )
+#: The columns that name a borrower by ID, in place of ``borrower``: tokenised by the client.
+ID_FIELDS: tuple[str, ...] = ("id_kind", "id_value")
 INTEGER_FIELDS: frozenset[str] = frozenset({"principal", "outstanding", "days_past_due"})
 OPTIONAL_FIELDS: frozenset[str] = frozenset({"due_on"})
 
@@ -147,12 +150,18 @@ class LoanReport:
     ... ).to_json()["as_of"]
     '2026-11-20T10:00:00Z'
 
+    The borrower is named either by their token (``borrower``, 64 hex, and during a rotation
+    window perhaps ``borrower_next``) or by their ID (``id_kind`` and ``id_value``, e.g.
+    ``id_kind="cn_resident_id"``): :meth:`RegistryClient.report_loans
+    <lender_client.RegistryClient.report_loans>` then tokenises the ID before sending, and
+    the ID itself never leaves the process (``id_value`` is left out of the ``repr``).
+
     Only types are checked here (and that ``as_of`` is timezone-aware); the registry checks
     the values and says what is wrong with each record it rejects.
     """
 
     loan_ref: str
-    borrower: str
+    borrower: str | None = None
     product: Product | str
     currency: str
     principal: int
@@ -162,11 +171,28 @@ class LoanReport:
     status: LoanStatus | str
     days_past_due: int = 0
     as_of: datetime
+    borrower_next: str | None = None
+    id_kind: str | None = None
+    id_value: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("loan_ref", "borrower", "product", "currency", "status"):
+        for name in ("loan_ref", "product", "currency", "status"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"LoanReport.{name} must be a str")
+        for name in ("borrower", "borrower_next", "id_kind", "id_value"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"LoanReport.{name} must be a str or None")
+        by_id = self.id_kind is not None or self.id_value is not None
+        if by_id:
+            if self.borrower is not None or self.borrower_next is not None:
+                raise ValueError(
+                    "LoanReport: give either borrower (a token) or id_kind and id_value, not both"
+                )
+            if self.id_kind is None or self.id_value is None:
+                raise ValueError("LoanReport: id_kind and id_value go together")
+        elif self.borrower is None:
+            raise ValueError("LoanReport: give borrower (a token) or id_kind and id_value")
         for name in INTEGER_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -182,21 +208,36 @@ class LoanReport:
         if self.as_of.tzinfo is None or self.as_of.utcoffset() is None:
             raise ValueError("LoanReport.as_of must be timezone-aware (e.g. tzinfo=UTC)")
 
+    @property
+    def by_id(self) -> bool:
+        """Whether the borrower is named by an ID (still to be tokenised)."""
+        return self.id_kind is not None
+
     def to_json(self) -> dict[str, Any]:
-        """The record as the API takes it."""
-        return {
-            "loan_ref": self.loan_ref,
-            "borrower": self.borrower,
-            "product": str(self.product),
-            "currency": self.currency,
-            "principal": self.principal,
-            "outstanding": self.outstanding,
-            "opened_on": self.opened_on.isoformat(),
-            "due_on": self.due_on.isoformat() if self.due_on is not None else None,
-            "status": str(self.status),
-            "days_past_due": self.days_past_due,
-            "as_of": format_timestamp(self.as_of),
-        }
+        """The record as the API takes it; a record named by ID has ``id_kind`` and
+        ``id_value`` in place of ``borrower`` (the form ``report_loans`` tokenises)."""
+        out: dict[str, Any] = {"loan_ref": self.loan_ref}
+        if self.by_id:
+            out["id_kind"] = self.id_kind
+            out["id_value"] = self.id_value
+        else:
+            out["borrower"] = self.borrower
+            if self.borrower_next is not None:
+                out["borrower_next"] = self.borrower_next
+        out.update(
+            {
+                "product": str(self.product),
+                "currency": self.currency,
+                "principal": self.principal,
+                "outstanding": self.outstanding,
+                "opened_on": self.opened_on.isoformat(),
+                "due_on": self.due_on.isoformat() if self.due_on is not None else None,
+                "status": str(self.status),
+                "days_past_due": self.days_past_due,
+                "as_of": format_timestamp(self.as_of),
+            }
+        )
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LoanReport:
@@ -394,6 +435,8 @@ class BatchResult:
     stale: int
     rejected: list[Rejection]
     elapsed: float
+    #: How many records of the batch named their borrower by ID and were tokenised.
+    tokenized: int = 0
 
 
 @dataclass(slots=True)
@@ -409,6 +452,8 @@ class UploadSummary:
     rejected: list[Rejection] = field(default_factory=list)
     submission_ids: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    #: Records that named their borrower by ID and were tokenised before sending.
+    tokenized: int = 0
 
     @property
     def ok(self) -> bool:
@@ -426,9 +471,11 @@ class UploadSummary:
         self.unchanged += batch.unchanged
         self.stale += batch.stale
         self.rejected_count += len(batch.rejected)
+        self.tokenized += batch.tokenized
         if keep_rejections:
             self.rejected.extend(batch.rejected)
-        self.submission_ids.append(batch.submission_id)
+        if batch.submission_id:  # "" when every record was refused before sending
+            self.submission_ids.append(batch.submission_id)
 
 
 @dataclass(frozen=True, slots=True)

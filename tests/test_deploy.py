@@ -77,3 +77,30 @@ def test_env_example_documents_every_variable_the_code_reads():
         )
         used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", path.read_text()))
     assert used <= documented, used - documented
+
+
+def test_the_image_copies_every_package_the_distribution_ships():
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {
+        part.rstrip("/")
+        for source in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE)
+        for part in source.split()
+    }
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    include = re.search(r"^include = \[(.*)\]$", pyproject, re.MULTILINE).group(1)
+    packages = {name.strip(' "*') for name in include.split(",")}
+    assert packages <= copied, packages - copied
+
+
+def test_the_oprf_key_lives_in_a_volume_and_exists_before_serving():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "REGISTRY_OPRF_KEY_DIR=/var/lib/registry/oprf-keys" in text
+    assert re.search(r'^VOLUME \["/var/lib/registry/oprf-keys"\]', text, re.MULTILINE)
+    assert "-m 0700 /var/lib/registry/oprf-keys" in text
+    cmd = re.search(r"^CMD\s+(.*)$", text, re.MULTILINE).group(1)
+    assert cmd.index("registry keys init --if-missing") < cmd.index("gunicorn")
+    registry = compose()["services"]["registry"]
+    assert "oprfkeys:/var/lib/registry/oprf-keys" in registry["volumes"]
+    assert "oprfkeys" in compose()["volumes"]
+    command = " ".join(registry["command"])
+    assert command.index("registry keys init --if-missing") < command.index("gunicorn")

@@ -259,6 +259,7 @@ def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
     runner = cli_env
     assert "created" in run(runner, "keys", "init").output
     assert "already exists" in run(runner, "keys", "init", ok=False).output
+    assert "nothing to do" in run(runner, "keys", "init", "--if-missing").output
     assert "no rotation window" in run(runner, "keys", "status").output
     new_lender("alpha")
     opened = run(runner, "keys", "rotate", "--label", "yearly").output

@@ -13,18 +13,24 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from registry.cli import main as registry_cli
+from registry.services.demo import DEMO_PEPPER
+from tests.conftest import create_token_key
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-APPLICANT = "b0135f6d62d9daac0ce3a18d20c033c2d9a5ebcd06e0f32c8fa20652b279293e"
+APPLICANT = "11010519491231002X"
 
 
 def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     readme = (ROOT / "README.md").read_text()
     assert "lender-client upload docs/examples/acme-loans.csv" in readme
     assert APPLICANT in readme
+    assert f"export REGISTRY_PEPPER={DEMO_PEPPER.hex()}" in readme
 
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv(
+        "REGISTRY_OPRF_KEY_DIR", live_server.app.extensions["registry"].settings.oprf_key_dir
+    )
     runner = CliRunner()
     assert runner.invoke(registry_cli, ["demo"]).exit_code == 0
     added = runner.invoke(registry_cli, ["lenders", "add", "acme", "Acme Credit"])
@@ -34,6 +40,8 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     env = {
         "REGISTRY_URL": live_server.url,
         "REGISTRY_API_KEY": key,
+        "REGISTRY_PEPPER": DEMO_PEPPER.hex(),
+        "REGISTRY_TOKEN_CACHE": str(tmp_path / "tokens.sqlite3"),
         "PATH": str(BIN),
         "COLUMNS": "120",
     }
@@ -52,6 +60,7 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     upload = lender_client("upload", str(book), "--no-progress")
     assert upload.returncode == 1, upload.stdout + upload.stderr  # one row rejected
     assert re.search(r"Accepted\D+4", upload.stdout)
+    assert re.search(r"Tokenised\D+5", upload.stdout), upload.stdout
     rejects = (tmp_path / "acme-loans.csv.rejected.csv").read_text().splitlines()
     assert rejects == [
         "line,loan_ref,field,message",
@@ -60,6 +69,9 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
 
     inquiry = lender_client(
         "inquire",
+        "--id-kind",
+        "cn_resident_id",
+        "--id",
         APPLICANT,
         "--consent-ref",
         "APP-2026-0001",
@@ -77,10 +89,16 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
 
     again = lender_client("upload", str(book), "--no-progress")
     assert re.search(r"Unchanged\D+4", again.stdout), again.stdout
+    # The curl step: the same token, made by the CLI.
+    token = lender_client("tokenize", "cn_resident_id", APPLICANT).stdout.strip()
+    assert token == report["borrower"]
 
 
-def test_readme_sdk_example_runs(live_server, new_lender, monkeypatch, capsys):
+def test_readme_sdk_example_runs(live_server, new_lender, monkeypatch, capsys, tmp_path):
     """The README's SDK snippet, run as printed, against a live server."""
+    create_token_key(live_server.app)
+    monkeypatch.setenv("REGISTRY_PEPPER", DEMO_PEPPER.hex())
+    monkeypatch.setenv("REGISTRY_TOKEN_CACHE", str(tmp_path / "tokens.sqlite3"))
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The SDK") :]
     code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]

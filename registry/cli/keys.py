@@ -36,9 +36,15 @@ def keys_group() -> None:
 
 
 @keys_group.command("init")
-def keys_init() -> None:
+@click.option(
+    "--if-missing", is_flag=True, help="Do nothing if a key exists (for container start-up)."
+)
+def keys_init(if_missing: bool) -> None:
     """Create the first key (from a random seed via DeriveKeyPair)."""
     with session_scope() as session:
+        if if_missing and tokens.has_current_key(session):
+            click.echo("a token key exists; nothing to do")
+            return
         try:
             key = tokens.init_key(session, signer(), clock.now(), audit.CLI)
         except SignerError as exc:

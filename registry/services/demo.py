@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lender_client.ids import complete_resident_id, normalize_id, token_input
 from registry.db import begin_write
-from registry.models import ApiKey, Lender, Loan, Purpose
-from registry.services import inquiries, lenders, reporting
+from registry.models import ApiKey, KeyState, Lender, Loan, Purpose, TokenKey
+from registry.services import audit, inquiries, lenders, reporting, tokens
+from registry.signer import Signer
 
 DEMO_LENDERS = (
     ("lendwell", "Lendwell Consumer Finance"),
@@ -30,17 +32,54 @@ WALKTHROUGH_BORROWER = 1
 DEMO_KEY_LABEL = "demo"
 
 
-def demo_token(number: int) -> str:
-    """A fixed stand-in token for demo borrower `number` (real tokens come from IDs)."""
-    return hashlib.sha256(f"demo-borrower:{number}".encode()).hexdigest()
+# The demo consortium's pepper: public, so that anyone can follow the walk-through. A real
+# consortium generates 32 random bytes and hands them to members out of band.
+DEMO_PEPPER = hashlib.sha256(b"debt-registry demo pepper, never use in production").digest()
+# Borrower 1 is the README's applicant: GB 11643's own example number.
+WALKTHROUGH_ID = "11010519491231002X"
+_DEMO_REGIONS = ("110105", "310104", "440106", "330106", "510107", "420111")
+
+
+def demo_id(number: int) -> str:
+    """A valid-looking resident ID (real check digit) for demo borrower `number`."""
+    if number == WALKTHROUGH_BORROWER:
+        return WALKTHROUGH_ID
+    region = _DEMO_REGIONS[number % len(_DEMO_REGIONS)]
+    born = date(1965, 1, 1) + timedelta(days=(number * 7919) % 12_000)
+    return complete_resident_id(f"{region}{born:%Y%m%d}{number % 1000:03d}")
+
+
+class DemoTokens:
+    """Demo borrowers' tokens, made as lenders make them (pepper, then the OPRF), but
+    evaluated directly: the demo runs where the key is."""
+
+    def __init__(self, session: Session, signer: Signer, now: datetime) -> None:
+        key = session.scalar(select(TokenKey).where(TokenKey.state == KeyState.CURRENT))
+        session.rollback()
+        if key is None:
+            key = tokens.init_key(session, signer, now, audit.Actor("demo"))
+        self._key_id, self._signer = key.key_id, signer
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, number: int) -> str:
+        if number not in self._cache:
+            kind = "cn_resident_id"
+            inner = tokens.inner_hash(
+                DEMO_PEPPER, token_input(kind, normalize_id(kind, demo_id(number)))
+            )
+            self._cache[number] = self._signer.evaluate(self._key_id, inner)[:32].hex()
+        return self._cache[number]
 
 
 @dataclass(frozen=True)
 class DemoResult:
     created: bool
     keys: list[tuple[str, str, str]]  # (code, name, api key)
-    walkthrough_borrower: str
-    over_indebted_borrower: str
+    walkthrough_borrower: str  # token
+    over_indebted_borrower: str  # token
+    walkthrough_id: str
+    over_indebted_id: str
+    pepper_hex: str
 
 
 def _lender_count(rng: random.Random, number: int) -> int:
@@ -52,7 +91,7 @@ def _lender_count(rng: random.Random, number: int) -> int:
 
 
 def _loan(
-    rng: random.Random, number: int, seq: int, today: date, as_of: datetime
+    rng: random.Random, borrower: str, number: int, seq: int, today: date, as_of: datetime
 ) -> dict[str, Any]:
     product = rng.choice(["cash_loan", "installment", "bnpl", "credit_line", "cash_loan"])
     opened = today - timedelta(days=rng.randint(3, 400) if number > 40 else rng.randint(1, 60))
@@ -69,7 +108,7 @@ def _loan(
     outstanding = 0 if status == "closed" else principal * rng.randint(20, 100) // 100
     return {
         "loan_ref": f"D{number:04d}-{seq}",
-        "borrower": demo_token(number),
+        "borrower": borrower,
         "product": product,
         "currency": "CNY",
         "principal": principal,
@@ -82,8 +121,9 @@ def _loan(
     }
 
 
-def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
+def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026) -> DemoResult:
     rng = random.Random(seed)
+    demo_token = DemoTokens(session, signer, now)
     existing = {lender.code: lender for lender in session.scalars(select(Lender))}
     demo_lenders: list[Lender] = []
     for code, name in DEMO_LENDERS:
@@ -100,7 +140,7 @@ def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
     )
     created = not has_loans
     if created:
-        _seed_loans_and_inquiries(session, rng, demo_lenders, now)
+        _seed_loans_and_inquiries(session, rng, demo_lenders, demo_token, now)
 
     keys = []
     begin_write(session)
@@ -114,11 +154,23 @@ def seed_demo(session: Session, now: datetime, seed: int = 2026) -> DemoResult:
         issued = lenders.issue_key(session, lender, now, label=DEMO_KEY_LABEL)
         keys.append((lender.code, lender.name, issued.secret))
     session.commit()
-    return DemoResult(created, keys, demo_token(WALKTHROUGH_BORROWER), demo_token(2))
+    return DemoResult(
+        created,
+        keys,
+        demo_token(WALKTHROUGH_BORROWER),
+        demo_token(2),
+        demo_id(WALKTHROUGH_BORROWER),
+        demo_id(2),
+        DEMO_PEPPER.hex(),
+    )
 
 
 def _seed_loans_and_inquiries(
-    session: Session, rng: random.Random, demo_lenders: list[Lender], now: datetime
+    session: Session,
+    rng: random.Random,
+    demo_lenders: list[Lender],
+    demo_token: DemoTokens,
+    now: datetime,
 ) -> None:
     today = now.date()
     as_of = datetime.combine(today, time(0), tzinfo=UTC)
@@ -126,7 +178,7 @@ def _seed_loans_and_inquiries(
     for number in range(1, BORROWERS + 1):
         holders = rng.sample(demo_lenders, _lender_count(rng, number))
         for seq, lender in enumerate(holders):
-            books[lender.id].append(_loan(rng, number, seq, today, as_of))
+            books[lender.id].append(_loan(rng, demo_token(number), number, seq, today, as_of))
     for lender_id, book in books.items():
         for start in range(0, len(book), reporting.MAX_BATCH):
             reporting.submit_loans(

@@ -310,6 +310,12 @@ def inner_hash(pepper: bytes, token_input: bytes) -> bytes:
 # -- key life cycle and rotation -------------------------------------------------------------
 
 
+def has_current_key(session: Session) -> bool:
+    found = session.scalar(select(TokenKey.key_id).where(TokenKey.state == KeyState.CURRENT))
+    session.rollback()
+    return found is not None
+
+
 def init_key(session: Session, signer: Signer, now: datetime, actor: audit.Actor) -> TokenKey:
     begin_write(session)
     if session.scalar(select(TokenKey).where(TokenKey.state == KeyState.CURRENT)) is not None:
