@@ -388,6 +388,12 @@ class Tokenizer:
                     raise UnexpectedResponseError("expected a JSON object for the token key")
                 key = TokenKey.from_json(data)
                 self._check_pins(key)
+                if self.cache is not None:
+                    # Tokens under a retired key can never match again: drop them.
+                    live = {key.current.key_id}
+                    if key.rotation is not None:
+                        live.add(key.rotation.next.key_id)
+                    self.cache.forget_keys_except(live)
                 self._key, self._key_fetched = key, now
             assert self._key is not None
             return self._key

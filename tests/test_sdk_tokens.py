@@ -367,6 +367,9 @@ def test_key_rotation_gives_both_tokens_and_sends_borrower_next(tmp_path: Path) 
     registry.current, registry.next_key, registry.rotation = nxt, None, None
     after = fake_client(registry, token_cache=cache).tokenize("phone", phone(1))
     assert after == pair.borrower_next
+    # Tokens under the retired key went from the cache as soon as the client saw it retired.
+    with sqlite3.connect(cache) as db:
+        assert {row[0] for row in db.execute("SELECT DISTINCT key_id FROM tokens")} == {"k2"}
 
 
 def test_pepper_rotation_needs_the_next_pepper() -> None:
