@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -400,6 +400,41 @@ def _summary_table(tracker: _UploadTracker, elapsed: float, title: str = "Upload
     return table
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def book_file_options(command: F) -> F:
+    """The FILE argument and the options `upload` and `retokenize` share."""
+    decorators = (
+        click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True)),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["auto", "csv", "jsonl"]),
+            default="auto",
+            show_default=True,
+            help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, MAX_BATCH_SIZE),
+            default=1000,
+            show_default=True,
+            help="Records per request.",
+        ),
+        click.option(
+            "--rejects",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Where to write rejected rows [default: FILE.rejected.csv].",
+        ),
+        click.option("--no-progress", is_flag=True, help="Do not show the progress bar."),
+    )
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
 UPLOAD_HELP = f"""Report the loans in FILE (CSV or JSON Lines; "-" reads standard input).
 
 The file is streamed in batches of --batch-size records, so it can be of any size. Each row
@@ -458,29 +493,7 @@ Examples:
 
 
 @cli.command(help=UPLOAD_HELP, short_help="Report loans from a CSV or JSON Lines file.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "csv", "jsonl"]),
-    default="auto",
-    show_default=True,
-    help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, MAX_BATCH_SIZE),
-    default=1000,
-    show_default=True,
-    help="Records per request.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Where to write rejected rows [default: FILE.rejected.csv].",
-)
-@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@book_file_options
 @click.pass_context
 def upload(
     ctx: click.Context,
@@ -1084,29 +1097,7 @@ Rejected rows go to the rejects file as with upload; exit status as with upload.
 
 
 @cli.command(help=RETOKENIZE_HELP, short_help="Re-report your open book with both tokens.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "csv", "jsonl"]),
-    default="auto",
-    show_default=True,
-    help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, MAX_BATCH_SIZE),
-    default=1000,
-    show_default=True,
-    help="Records per request.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Where to write rejected rows [default: FILE.rejected.csv].",
-)
-@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@book_file_options
 @click.pass_context
 def retokenize(
     ctx: click.Context,
