@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install lint typecheck check bench postgres clean
+.PHONY: run test install lint typecheck check bench bench-console postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ check: lint typecheck test
 # Benchmarks against PostgreSQL (a throwaway database). BENCH_LOANS / BENCH_UPLOAD scale them.
 bench: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.console
+
+# Server time of each console page, on a data set built as bench builds it (bench-output/console.json).
+bench-console: $(STAMP) postgres
+	$(BIN)/python -m tests.bench.console
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

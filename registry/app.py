@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from registry.api import init_app as init_api
 from registry.api import problems
 from registry.clock import Clock, SystemClock
 from registry.config import Settings
+from registry.console import init_app as init_console
 from registry.db import make_engine, make_session_factory
 from registry.extensions import RegistryState, close_session
 from registry.signer import Signer
@@ -31,6 +33,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         # No implicit OPTIONS answers: an unsupported method is a 405 problem like any other.
         PROVIDE_AUTOMATIC_OPTIONS=False,
+        # The console's cookie: only its session token, CSRF token and flash messages.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
     clock: Clock = settings.extra.get("clock") or SystemClock()
     engine = make_engine(settings.database_url)
@@ -48,4 +55,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     problems.init_app(app)
     init_api(app)
+    init_console(app)
     return app

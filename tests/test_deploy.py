@@ -104,3 +104,22 @@ def test_the_oprf_key_lives_in_a_volume_and_exists_before_serving():
     assert "oprfkeys" in compose()["volumes"]
     command = " ".join(registry["command"])
     assert command.index("registry keys init --if-missing") < command.index("gunicorn")
+
+
+def test_the_console_templates_and_assets_ship_in_the_package():
+    """A non-editable install (the image) has only what package-data names."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    patterns = re.findall(r'"(console/[^"]+)"', pyproject)
+    shipped = {
+        path.relative_to(ROOT / "registry")
+        for pattern in patterns
+        for path in (ROOT / "registry").glob(pattern)
+    }
+    console = ROOT / "registry" / "console"
+    needed = {
+        path.relative_to(ROOT / "registry")
+        for folder in ("templates", "static")
+        for path in (console / folder).rglob("*")
+        if path.is_file()
+    }
+    assert needed and needed <= shipped, needed - shipped

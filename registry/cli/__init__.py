@@ -12,6 +12,7 @@ import click
 from registry.cli.common import clock, console, session_scope, settings
 from registry.cli.keys import keys_group
 from registry.cli.lenders import lenders_group
+from registry.cli.operators import operators_group
 from registry.cli.policy import policy_group
 from registry.cli.tokens import tokens_group
 from registry.config import ConfigError
@@ -71,12 +72,16 @@ def serve(host: str, port: int, debug: bool) -> None:
 )
 def demo(url: str) -> None:
     """Load demo lenders, borrowers and inquiries (once) and print fresh demo API keys."""
+    from registry.cli.keys import signer
     from registry.services.demo import seed_demo
+    from registry.services.operators import ensure_demo_operator
 
     if settings().production:
         raise click.ClickException("refusing to load demo data with REGISTRY_ENV=production")
     with session_scope() as session:
-        result = seed_demo(session, clock.now())
+        result = seed_demo(session, signer(), clock.now())
+        operator, password = ensure_demo_operator(session, clock.now())
+        session.commit()
     console.print(
         "[green]demo data loaded[/green]"
         if result.created
@@ -85,26 +90,35 @@ def demo(url: str) -> None:
     console.print("Demo lenders and their API keys (each run revokes the previous demo keys):")
     for code, name, secret in result.keys:
         click.echo(f"  {code:<10} {secret}   # {name}")
+    click.echo(f"Operator console: {url}/console/  user {operator}  password {password}")
     key = result.keys[0][2]
-    console.print("\nTry it (an over-indebted borrower):")
+    console.print(
+        "\nThe demo consortium's pepper (public, for the demo only; lenders tokenise IDs with it):"
+    )
+    click.echo(f"  export REGISTRY_PEPPER={result.pepper_hex}")
+    console.print("Try it (an over-indebted applicant, by resident ID):")
+    click.echo(
+        f"  REGISTRY_URL={url} REGISTRY_API_KEY={key} REGISTRY_PEPPER={result.pepper_hex} "
+        f"lender-client inquire --id-kind cn_resident_id --id {result.over_indebted_id} "
+        "--consent-ref demo-1"
+    )
+    console.print("or with curl, by the applicant's token:")
     click.echo(
         f"  curl -s -X POST {url}/v1/inquiries -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' "
         f'-d \'{{"borrower": "{result.over_indebted_borrower}", "purpose": "new_credit", '
         f'"consent_ref": "demo-1"}}\''
     )
-    click.echo(
-        f"  REGISTRY_URL={url} REGISTRY_API_KEY={key} "
-        f"lender-client inquire {result.over_indebted_borrower} --consent-ref demo-1"
-    )
     # Plain echo: a token must not be wrapped across lines.
     click.echo(
-        f"README walk-through applicant (owes two demo lenders): {result.walkthrough_borrower}"
+        f"README walk-through applicant (owes two demo lenders): ID {result.walkthrough_id}, "
+        f"token {result.walkthrough_borrower}"
     )
     sys.stdout.flush()
 
 
 main.add_command(lenders_group)
 main.add_command(policy_group)
+main.add_command(operators_group)
 main.add_command(keys_group)
 main.add_command(tokens_group)

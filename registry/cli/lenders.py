@@ -7,7 +7,7 @@ from rich.table import Table
 
 from registry.cli.common import clock, console, session_scope
 from registry.models import LenderStatus
-from registry.services import lenders
+from registry.services import audit, lenders
 
 
 @click.group("lenders")
@@ -28,7 +28,7 @@ def lenders_add(code: str, name: str) -> None:
 
     CODE is short and lower-case (e.g. acme); NAME is the full name."""
     with session_scope() as session:
-        lender, key = lenders.create_lender(session, code, name, clock.now())
+        lender, key = lenders.create_lender(session, code, name, clock.now(), actor=audit.CLI)
         session.commit()
         _print_key(lender.code, key.secret)
 
@@ -53,7 +53,7 @@ def lenders_list() -> None:
 def _set_status(code: str, status: LenderStatus) -> None:
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
-        lenders.set_status(session, lender, status, clock.now())
+        lenders.set_status(session, lender, status, clock.now(), actor=audit.CLI)
         session.commit()
         click.echo(f"{lender.code} is now {status}")
 
@@ -81,7 +81,7 @@ def lenders_new_key(code: str, label: str) -> None:
     The old keys keep working until they are revoked."""
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
-        key = lenders.issue_key(session, lender, clock.now(), label=label)
+        key = lenders.issue_key(session, lender, clock.now(), label=label, actor=audit.CLI)
         session.commit()
         _print_key(lender.code, key.secret)
 
@@ -95,7 +95,7 @@ def lenders_revoke_key(code: str, prefix: str) -> None:
     'registry lenders list' shows the prefixes of each lender's active keys."""
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
-        revoked = lenders.revoke_key(session, lender, prefix, clock.now())
+        revoked = lenders.revoke_key(session, lender, prefix, clock.now(), actor=audit.CLI)
         session.commit()
         click.echo(
             f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")

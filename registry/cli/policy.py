@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from registry.cli.common import clock, console, session_scope
 from registry.models import PolicyRule
-from registry.services import policy
+from registry.services import audit, policy
 
 
 @click.group("policy")
@@ -38,7 +38,7 @@ def policy_set(code: str, threshold: int, disable: bool) -> None:
     """Set flag CODE's THRESHOLD (and enable it, unless --disable). Applies to the next inquiry."""
     with session_scope() as session:
         old, new = policy.set_threshold(
-            session, code.upper(), threshold, clock.now(), enabled=not disable
+            session, code.upper(), threshold, clock.now(), enabled=not disable, actor=audit.CLI
         )
         session.commit()
         state = "disabled" if disable else "enabled"

@@ -1,6 +1,7 @@
 """Tables. Plain SQLAlchemy 2.0 typed models; nothing here knows about HTTP."""
 
 from registry.models.base import Base
+from registry.models.console import LoginThrottle, OperatorSession
 from registry.models.inquiry import Inquiry, InquiryKey, Purpose
 from registry.models.lender import ApiKey, Lender, LenderStatus
 from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
@@ -23,8 +24,10 @@ __all__ = [
     "LoanHistory",
     "LoanRef",
     "LoanStatus",
+    "LoginThrottle",
     "Operator",
     "OperatorRole",
+    "OperatorSession",
     "OperatorStatus",
     "PolicyRule",
     "Product",

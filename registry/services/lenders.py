@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from registry.db import begin_write
 from registry.models import ApiKey, Lender, LenderStatus, Loan, LoanStatus
+from registry.services import audit
 from registry.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -57,7 +58,7 @@ def _hash_secret(secret: str) -> bytes:
 
 
 def create_lender(
-    session: Session, code: str, name: str, now: datetime
+    session: Session, code: str, name: str, now: datetime, actor: audit.Actor | None = None
 ) -> tuple[Lender, IssuedKey]:
     begin_write(session)
     code = code.strip().lower()
@@ -75,7 +76,9 @@ def create_lender(
     )
     session.add(lender)
     session.flush()
-    return lender, issue_key(session, lender, now, label="initial")
+    if actor is not None:
+        audit.record(session, actor, "lender_created", now, lender.code, {"name": lender.name})
+    return lender, issue_key(session, lender, now, label="initial", actor=actor)
 
 
 def get_lender(session: Session, code: str) -> Lender:
@@ -85,7 +88,13 @@ def get_lender(session: Session, code: str) -> Lender:
     return lender
 
 
-def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") -> IssuedKey:
+def issue_key(
+    session: Session,
+    lender: Lender,
+    now: datetime,
+    label: str = "",
+    actor: audit.Actor | None = None,
+) -> IssuedKey:
     begin_write(session)
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(12))
     secret = secrets.token_urlsafe(32)
@@ -100,10 +109,20 @@ def issue_key(session: Session, lender: Lender, now: datetime, label: str = "") 
         )
     )
     session.flush()
+    if actor is not None:
+        audit.record(
+            session, actor, "key_issued", now, lender.code, {"prefix": prefix, "label": label}
+        )
     return IssuedKey(prefix=prefix, secret=f"rk_{prefix}_{secret}")
 
 
-def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> bool:
+def revoke_key(
+    session: Session,
+    lender: Lender,
+    prefix: str,
+    now: datetime,
+    actor: audit.Actor | None = None,
+) -> bool:
     """Revoke the key; False if it was already revoked."""
     begin_write(session)
     key = session.scalar(
@@ -114,13 +133,25 @@ def revoke_key(session: Session, lender: Lender, prefix: str, now: datetime) -> 
     if key.revoked_at is not None:
         return False
     key.revoked_at = now
+    if actor is not None:
+        audit.record(session, actor, "key_revoked", now, lender.code, {"prefix": prefix})
     return True
 
 
-def set_status(session: Session, lender: Lender, status: LenderStatus, now: datetime) -> None:
+def set_status(
+    session: Session,
+    lender: Lender,
+    status: LenderStatus,
+    now: datetime,
+    actor: audit.Actor | None = None,
+) -> None:
     begin_write(session)
+    old = lender.status
     lender.status = status
     lender.updated_at = now
+    if actor is not None and old != status:
+        action = "lender_suspended" if status == LenderStatus.SUSPENDED else "lender_reactivated"
+        audit.record(session, actor, action, now, lender.code, {"old": old, "new": str(status)})
 
 
 def authenticate(session: Session, presented: str) -> Lender:

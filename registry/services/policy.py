@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry.db import begin_write
 from registry.models import PolicyRule
+from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
 
 
@@ -49,7 +50,12 @@ def load_policy(session: Session) -> Policy:
 
 
 def set_threshold(
-    session: Session, code: str, threshold: int, now: datetime, enabled: bool = True
+    session: Session,
+    code: str,
+    threshold: int,
+    now: datetime,
+    enabled: bool = True,
+    actor: audit.Actor | None = None,
 ) -> tuple[int, int]:
     """Change one rule; returns (old, new) threshold for the audit trail. Does not commit."""
     begin_write(session)
@@ -64,6 +70,18 @@ def set_threshold(
         default = next(r.default for r in RULES if r.code == code)
         rule = PolicyRule(code=code, threshold=default, enabled=True, updated_at=now)
         session.add(rule)
-    old = rule.threshold
+    old, was_enabled = rule.threshold, rule.enabled
     rule.threshold, rule.enabled, rule.updated_at = threshold, enabled, now
+    if actor is not None:
+        audit.record(
+            session,
+            actor,
+            "policy_changed",
+            now,
+            code,
+            {
+                "old": {"threshold": old, "enabled": was_enabled},
+                "new": {"threshold": threshold, "enabled": enabled},
+            },
+        )
     return old, threshold

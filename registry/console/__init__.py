@@ -1,0 +1,124 @@
+"""The operator web console: server-rendered pages under /console.
+
+Views parse and authorise, then call the same services as the API and the CLI; templates
+are autoescaped Jinja; the only scripts are static files served from here (no inline
+script, no external asset), which a strict Content-Security-Policy enforces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from registry.api.problems import Problem
+from registry.console import auth, formatting, manage, pages
+from registry.console.blueprint import bp
+
+CONSOLE_PREFIX = "/console"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+__all__ = ["auth", "init_app", "manage", "pages"]
+
+
+def _is_console() -> bool:
+    return request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/")
+
+
+def error_page(code: int, message: str) -> Response:
+    response = Response(
+        render_template(
+            "console/error.html", code=code, title=TITLES.get(code, "Error"), message=message
+        ),
+        status=code,
+        mimetype="text/html",
+    )
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _console_http_error(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    message = exc.description if code in (400, 404, 422) else _default_message(code)
+    return error_page(code, message or _default_message(code))
+
+
+@bp.errorhandler(Exception)
+def _console_unexpected(exc: Exception) -> Response:
+    from flask import current_app
+
+    current_app.logger.exception("unhandled console error")
+    return error_page(500, f"An internal error occurred (request {g.get('request_id', '-')}).")
+
+
+def _default_message(code: int) -> str:
+    return {
+        401: "Please sign in.",
+        403: "Your role does not allow this page or action.",
+        404: "There is nothing here.",
+        405: "This page does not accept that method.",
+        429: "Too many attempts; try again later.",
+    }.get(code, TITLES.get(code, "Error"))
+
+
+def security_headers(response: Response) -> Response:
+    if _is_console():
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.path.startswith(CONSOLE_PREFIX + "/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _template_context() -> dict[str, Any]:
+    return {"operator": g.get("operator")}
+
+
+# Set up once, at import: the blueprint object is shared by every app made in a process.
+bp.context_processor(_template_context)
+# Globals (not context): imported macros see them too.
+bp.add_app_template_global(auth.csrf_token, "csrf_token")
+bp.add_app_template_global(auth.can_open, "can_open")
+bp.add_app_template_filter(formatting.utc, "utc")
+bp.add_app_template_filter(formatting.money, "money")
+bp.add_app_template_filter(formatting.number, "number")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.after_request(security_headers)
+
+    # Routing errors happen before any blueprint is chosen: answer console paths with a
+    # page, and everything else exactly as the API's problem handler does.
+    def _routing_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if _is_console():
+            return _console_http_error(exc)
+        headers = {}
+        if code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return Problem(code, exc.description or "", headers=headers).to_response()
+
+    app.register_error_handler(404, _routing_error)
+    app.register_error_handler(405, _routing_error)

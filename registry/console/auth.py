@@ -1,0 +1,180 @@
+"""Console access: login, logout, the server-side session, roles and CSRF.
+
+The signed Flask cookie (HttpOnly, SameSite=Lax, Secure in production) carries only the
+session token, the CSRF token and flash messages; `services.operators` decides whether the
+session is still valid (8 hours at most, 30 minutes idle, not logged out, operator active).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec
+from urllib.parse import urlsplit
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from registry.console.blueprint import bp
+from registry.extensions import db, now, state
+from registry.models import Operator, OperatorRole
+from registry.services import audit, operators
+
+P = ParamSpec("P")
+
+ADMIN = OperatorRole.ADMIN.value
+ANALYST = OperatorRole.ANALYST.value
+AUDITOR = OperatorRole.AUDITOR.value
+ALL_ROLES = (ADMIN, ANALYST, AUDITOR)
+
+# Which roles may open each page (the navigation shows only these).
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "console.dashboard": (ADMIN, ANALYST),
+    "console.lenders": (ADMIN, ANALYST),
+    "console.inquiries": (ADMIN, AUDITOR),
+    "console.borrowers": (ADMIN, ANALYST),
+    "console.policy": (ADMIN, ANALYST),
+    "console.audit_log": (ADMIN, AUDITOR),
+    "console.operators": (ADMIN,),
+    "console.account": ALL_ROLES,
+}
+
+
+def current_operator() -> Operator:
+    operator: Operator | None = g.get("operator")
+    if operator is None:
+        abort(401)
+    return operator
+
+
+def actor() -> audit.Actor:
+    return audit.Actor.operator(
+        current_operator().username, request.remote_addr, g.get("request_id")
+    )
+
+
+def csrf_token() -> str:
+    """This browser session's CSRF token (made on first use, renewed at login)."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def can_open(endpoint: str) -> bool:
+    operator: Operator | None = g.get("operator")
+    return operator is not None and operator.role in PAGE_ROLES.get(endpoint, ())
+
+
+def roles(
+    *allowed: str,
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """Only signed-in operators with one of `allowed` roles: others get the login page
+    (not signed in) or a 403 page."""
+
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            operator: Operator | None = g.get("operator")
+            if operator is None:
+                target = request.full_path if request.method == "GET" else None
+                return redirect(url_for("console.login", next=target))
+            if operator.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@bp.before_request
+def _load_operator() -> ResponseReturnValue | None:
+    g.operator = None
+    if request.endpoint == "console.static":
+        return None
+    token = session.get("sid")
+    if isinstance(token, str):
+        operator = operators.resolve_session(db(), token, now())
+        if operator is None:
+            session.pop("sid", None)
+            flash("Your session has ended; please sign in again.", "warning")
+        g.operator = operator
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf")
+        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+            abort(400, "The form has expired or did not come from this console. Reload it.")
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a console path of this site; anything else goes to the dashboard."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
+            return target
+    return url_for("console.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if g.operator is not None and request.method == "GET":
+        return redirect(url_for("console.dashboard"))
+    if request.method == "GET":
+        return render_template("console/login.html", next=request.args.get("next", ""))
+    username = request.form.get("username", "").strip()
+    form = {"username": username}
+    if not username or not request.form.get("password"):
+        return render_template(
+            "console/login.html",
+            form=form,
+            error="Enter your username and password.",
+            next=request.form.get("next", ""),
+        ), 400
+    settings = state().settings
+    try:
+        operator, token = operators.login(
+            db(),
+            username,
+            request.form.get("password", ""),
+            request.form.get("totp", ""),
+            now(),
+            settings.secret_key,
+            ip=request.remote_addr,
+            request_id=g.get("request_id"),
+        )
+    except operators.LoginThrottled as exc:
+        return render_template(
+            "console/error.html",
+            code=429,
+            title="Too many failed sign-ins",
+            message=(
+                "Sign-in for this username is locked after repeated failures. "
+                f"Try again after {exc.until.replace(microsecond=0).isoformat()}."
+            ),
+        ), 429
+    except operators.LoginRefused as exc:
+        return render_template(
+            "console/login.html", form=form, error=str(exc), next=request.form.get("next", "")
+        ), 401
+    session.clear()  # a fresh cookie session: new CSRF token, nothing carried over
+    session.permanent = True
+    session["sid"] = token
+    csrf_token()
+    flash(f"Signed in as {operator.username} ({operator.role}).", "success")
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    token = session.get("sid")
+    if isinstance(token, str):
+        who = actor() if g.operator is not None else None
+        operators.logout(db(), token, now(), who)
+    session.clear()
+    flash("Signed out.", "success")
+    return redirect(url_for("console.login"))

@@ -1,0 +1,345 @@
+"""Lenders, keys, policy, operators and the operator's own account.
+
+Reading a lender is for admins and analysts; every change here is for admins only, and the
+service records the audit event in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+
+import segno
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from registry.console.auth import (
+    ADMIN,
+    ALL_ROLES,
+    ANALYST,
+    actor,
+    current_operator,
+    roles,
+)
+from registry.console.blueprint import bp
+from registry.console.pages import field_errors, page_number
+from registry.extensions import db, now, state
+from registry.models import Lender, LenderStatus, OperatorStatus
+from registry.services import dashboard, lenders, operators, policy
+from registry.services.errors import Conflict, InvalidInput, NotFound
+
+# --- a new API key, shown once ------------------------------------------------------------
+# Between the POST that issues a key and the page that shows it, the key travels in the
+# cookie session, sealed with AES-GCM under a key derived from the secret key: the browser
+# never holds it readable, and the page that shows it removes it.
+
+
+def _seal_key() -> AESGCM:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    secret = state().settings.secret_key.encode()
+    return AESGCM(
+        HKDF(hashes.SHA256(), 32, None, b"registry console new api key v1").derive(secret)
+    )
+
+
+def _hold_new_key(code: str, secret: str) -> None:
+    nonce = secrets.token_bytes(12)
+    sealed = _seal_key().encrypt(nonce, json.dumps([code, secret]).encode(), b"new-key")
+    session["new_key"] = base64.b64encode(nonce + sealed).decode()
+
+
+def _take_new_key(code: str) -> str | None:
+    raw = session.get("new_key")
+    if not isinstance(raw, str):
+        return None
+    try:
+        blob = base64.b64decode(raw)
+        held_code, secret = json.loads(_seal_key().decrypt(blob[:12], blob[12:], b"new-key"))
+    except (ValueError, InvalidTag):
+        session.pop("new_key", None)
+        return None
+    if held_code != code:
+        return None
+    session.pop("new_key", None)
+    return str(secret)
+
+
+# --- lenders ------------------------------------------------------------------------------
+
+
+@bp.get("/lenders", endpoint="lenders")
+@roles(ADMIN, ANALYST)
+def lenders_page() -> ResponseReturnValue:
+    return render_template("console/lenders.html", rows=dashboard.lender_table(db(), now()))
+
+
+@bp.route("/lenders/new", methods=["GET", "POST"])
+@roles(ADMIN)
+def lender_new() -> ResponseReturnValue:
+    form = {"code": request.form.get("code", ""), "name": request.form.get("name", "")}
+    if request.method == "GET":
+        return render_template("console/lender_new.html", form=form, errors={})
+    session_ = db()
+    try:
+        lender, key = lenders.create_lender(session_, form["code"], form["name"], now(), actor())
+    except InvalidInput as exc:
+        session_.rollback()
+        return render_template(
+            "console/lender_new.html", form=form, errors=field_errors(exc.errors)
+        ), 422
+    except Conflict as exc:
+        session_.rollback()
+        return render_template("console/lender_new.html", form=form, errors={"code": str(exc)}), 409
+    session_.commit()
+    _hold_new_key(lender.code, key.secret)
+    flash(
+        f"Lender {lender.code} onboarded. Copy its API key now: it is shown only once.", "success"
+    )
+    return redirect(url_for("console.lender", code=lender.code))
+
+
+def _lender_or_404(code: str) -> Lender:
+    try:
+        return lenders.get_lender(db(), code)
+    except NotFound:
+        abort(404, f"There is no lender with code {code!r}.")
+
+
+@bp.get("/lenders/<code>")
+@roles(ADMIN, ANALYST)
+def lender(code: str) -> ResponseReturnValue:
+    found = _lender_or_404(code)
+    stats = dashboard.lender_stats(db(), found, now(), page_number())
+    new_key = _take_new_key(found.code) if current_operator().role == ADMIN else None
+    return render_template(
+        "console/lender.html",
+        lender=found,
+        keys=list(found.api_keys),
+        stats=stats,
+        new_key=new_key,
+        formula=dashboard.QUALITY_FORMULA,
+        page=page_number(),
+    )
+
+
+@bp.post("/lenders/<code>/status")
+@roles(ADMIN)
+def lender_status(code: str) -> ResponseReturnValue:
+    found = _lender_or_404(code)
+    wanted = request.form.get("status", "")
+    if wanted not in (LenderStatus.ACTIVE, LenderStatus.SUSPENDED):
+        abort(400, "status must be active or suspended")
+    lenders.set_status(db(), found, LenderStatus(wanted), now(), actor())
+    db().commit()
+    verb = "suspended: its keys now get 403" if wanted == LenderStatus.SUSPENDED else "reactivated"
+    flash(f"Lender {found.code} {verb}.", "success")
+    return redirect(url_for("console.lender", code=found.code))
+
+
+@bp.post("/lenders/<code>/keys")
+@roles(ADMIN)
+def lender_issue_key(code: str) -> ResponseReturnValue:
+    found = _lender_or_404(code)
+    label = request.form.get("label", "").strip()[:64]
+    key = lenders.issue_key(db(), found, now(), label=label, actor=actor())
+    db().commit()
+    _hold_new_key(found.code, key.secret)
+    flash(f"New key {key.prefix} issued. Copy it now: it is shown only once.", "success")
+    return redirect(url_for("console.lender", code=found.code))
+
+
+@bp.post("/lenders/<code>/keys/<prefix>/revoke")
+@roles(ADMIN)
+def lender_revoke_key(code: str, prefix: str) -> ResponseReturnValue:
+    found = _lender_or_404(code)
+    try:
+        revoked = lenders.revoke_key(db(), found, prefix, now(), actor())
+    except NotFound:
+        abort(404, f"Lender {found.code} has no key {prefix!r}.")
+    db().commit()
+    flash(
+        f"Key {prefix} revoked." if revoked else f"Key {prefix} was already revoked.",
+        "success" if revoked else "info",
+    )
+    return redirect(url_for("console.lender", code=found.code))
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@bp.route("/policy", methods=["GET", "POST"], endpoint="policy")
+@roles(ADMIN, ANALYST)
+def policy_page() -> ResponseReturnValue:
+    rows = dashboard.policy_rows(db())
+    if request.method == "GET":
+        return render_template("console/policy.html", rows=rows, form=None, errors={})
+    if current_operator().role != ADMIN:
+        abort(403)
+    form = request.form
+    errors: dict[str, str] = {}
+    wanted: dict[str, tuple[int, bool]] = {}
+    for row in rows:
+        raw = form.get(f"threshold_{row.code}", "").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+            errors[row.code] = "a whole number from 1 to 100000"
+            continue
+        wanted[row.code] = (int(raw), form.get(f"enabled_{row.code}") == "on")
+    if errors:
+        return render_template("console/policy.html", rows=rows, form=form, errors=errors), 422
+    changed = []
+    session_ = db()
+    for row in rows:
+        threshold, enabled = wanted[row.code]
+        if (threshold, enabled) != (row.threshold, row.enabled):
+            try:
+                policy.set_threshold(
+                    session_, row.code, threshold, now(), enabled=enabled, actor=actor()
+                )
+            except InvalidInput as exc:
+                session_.rollback()
+                errors[row.code] = "; ".join(e.message for e in exc.errors)
+                return render_template(
+                    "console/policy.html", rows=rows, form=form, errors=errors
+                ), 422
+            changed.append(row.code)
+    session_.commit()
+    if changed:
+        flash(f"Policy updated ({', '.join(changed)}); the next inquiry uses it.", "success")
+    else:
+        flash("Nothing changed.", "info")
+    return redirect(url_for("console.policy"))
+
+
+# --- operators ----------------------------------------------------------------------------
+
+
+@bp.route("/operators", methods=["GET", "POST"], endpoint="operators")
+@roles(ADMIN)
+def operators_page() -> ResponseReturnValue:
+    form = {"username": "", "role": "analyst"}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = {"username": request.form.get("username", ""), "role": request.form.get("role", "")}
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            errors["password_again"] = "the two passwords differ"
+        else:
+            session_ = db()
+            try:
+                created = operators.create_operator(
+                    session_, form["username"], password, form["role"], now(), actor()
+                )
+            except InvalidInput as exc:
+                session_.rollback()
+                errors = field_errors(exc.errors)
+            except Conflict as exc:
+                session_.rollback()
+                errors = {"username": str(exc)}
+            else:
+                session_.commit()
+                flash(f"Operator {created.username} ({created.role}) added.", "success")
+                return redirect(url_for("console.operators"))
+        status = 422
+    return render_template(
+        "console/operators.html",
+        rows=operators.list_operators(db()),
+        form=form,
+        errors=errors,
+        roles=ALL_ROLES,
+    ), status
+
+
+@bp.post("/operators/<username>/status")
+@roles(ADMIN)
+def operator_status(username: str) -> ResponseReturnValue:
+    try:
+        target = operators.get_operator(db(), username)
+    except NotFound:
+        abort(404, f"There is no operator {username!r}.")
+    wanted = request.form.get("status", "")
+    if wanted not in (OperatorStatus.ACTIVE, OperatorStatus.DISABLED):
+        abort(400, "status must be active or disabled")
+    if target.id == current_operator().id:
+        flash("You cannot disable yourself.", "error")
+        return redirect(url_for("console.operators"))
+    operators.set_operator_status(db(), target, OperatorStatus(wanted), now(), actor())
+    db().commit()
+    flash(f"Operator {target.username} is now {wanted}.", "success")
+    return redirect(url_for("console.operators"))
+
+
+# --- the operator's own account: TOTP -----------------------------------------------------
+
+
+def _account(
+    errors: dict[str, str] | None = None, codes: list[str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    operator = current_operator()
+    uri = operators.pending_totp_uri(operator, state().settings.secret_key)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=4) if uri else None
+    secret = uri.split("secret=", 1)[1].split("&", 1)[0] if uri else None
+    return render_template(
+        "console/account.html",
+        operator=operator,
+        qr=qr,
+        secret=secret,
+        recovery_codes=codes,
+        errors=errors or {},
+    ), status
+
+
+@bp.get("/account")
+@roles(*ALL_ROLES)
+def account() -> ResponseReturnValue:
+    return _account()
+
+
+@bp.post("/account/totp/start")
+@roles(*ALL_ROLES)
+def totp_start() -> ResponseReturnValue:
+    try:
+        operators.begin_totp_enrolment(db(), current_operator(), state().settings.secret_key, now())
+    except Conflict as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("console.account"))
+
+
+@bp.post("/account/totp/verify")
+@roles(*ALL_ROLES)
+def totp_verify() -> ResponseReturnValue:
+    try:
+        codes = operators.confirm_totp(
+            db(),
+            current_operator(),
+            request.form.get("code", ""),
+            state().settings.secret_key,
+            now(),
+            actor(),
+        )
+    except InvalidInput as exc:
+        return _account(field_errors(exc.errors), status=422)
+    except Conflict as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console.account"))
+    flash("Two-factor sign-in is on. Keep the recovery codes somewhere safe.", "success")
+    # Shown in this response only: the codes are stored hashed.
+    return _account(codes=codes)
+
+
+@bp.post("/account/totp/disable")
+@roles(*ALL_ROLES)
+def totp_disable() -> ResponseReturnValue:
+    try:
+        operators.disable_totp(
+            db(), current_operator(), request.form.get("password", ""), now(), actor()
+        )
+    except InvalidInput as exc:
+        return _account(field_errors(exc.errors), status=422)
+    flash("Two-factor sign-in is off.", "success")
+    return redirect(url_for("console.account"))

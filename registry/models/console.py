@@ -1,0 +1,51 @@
+"""Operator console state: server-side login sessions and per-username login throttles.
+
+A browser holds only a random session token in its (signed, HttpOnly) cookie; the row here is
+keyed by the token's SHA-256, so that logout, expiry and disabling an operator take effect on
+the server whatever the browser keeps.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models.base import Base, Timestamp
+from registry.models.loan import Loan, LoanStatus
+
+
+class OperatorSession(Base):
+    __tablename__ = "operator_sessions"
+    __table_args__ = (Index("ix_operator_sessions_operator_id", "operator_id"),)
+
+    # SHA-256 (hex) of the token in the cookie: a database dump gives no usable session.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    created_at: Mapped[Timestamp]
+    last_seen_at: Mapped[Timestamp]
+    ended_at: Mapped[Timestamp | None]
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one username in the current window, and the lock they caused."""
+
+    __tablename__ = "login_throttles"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int]
+    window_started_at: Mapped[Timestamp | None]
+    locked_until: Mapped[Timestamp | None]
+
+
+# The console's over-indebtedness figure reads every open loan's (borrower, lender): a
+# partial index in borrower order lets PostgreSQL answer it from the index alone, grouped
+# as it scans. Defined here, beside the console's other tables, on the `loans` table.
+Index(
+    "ix_loans_open_borrower_lender",
+    Loan.borrower,
+    Loan.lender_id,
+    postgresql_where=Loan.status == LoanStatus.OPEN.value,
+    sqlite_where=Loan.status == LoanStatus.OPEN.value,
+    postgresql_include=["currency", "outstanding"],
+)

@@ -1,0 +1,103 @@
+"""Borrower look-up for operators: the report a lender would get, plus who holds the loans.
+
+Read-only apart from its audit row: it records no inquiry, so it is never a signal to
+lenders. The figures and flags come from the same functions as `POST /v1/inquiries`
+(`inquiries.summarise`, `inquiries.evaluate_flags`), seen from no lender in particular, so
+that every lender counts as "other".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.db import begin_write
+from registry.models import Lender, Loan, LoanStatus
+from registry.services import audit
+from registry.services.errors import FieldError, InvalidInput
+from registry.services.inquiries import Flag, Summary, evaluate_flags, summarise
+from registry.services.inquiry_log import InquiryRow, for_borrower
+from registry.services.policy import load_policy
+
+TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
+NO_LENDER = 0  # lender ids start at 1: every lender is "other"
+
+
+@dataclass(frozen=True)
+class Holder:
+    code: str
+    name: str
+    status: str
+    open_loans: int
+    outstanding: dict[str, int]
+    max_days_past_due: int
+
+
+@dataclass(frozen=True)
+class BorrowerLookup:
+    borrower: str
+    generated_at: datetime
+    summary: Summary
+    flags: list[Flag]
+    holders: list[Holder]
+    inquiries: list[InquiryRow]
+
+
+def parse_token(raw: str) -> bytes:
+    token = raw.strip().lower()
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise InvalidInput(
+            "not a borrower token", [FieldError("token", "64 hexadecimal characters")]
+        )
+    return bytes.fromhex(token)
+
+
+def look_up(session: Session, raw_token: str, now: datetime, actor: audit.Actor) -> BorrowerLookup:
+    """The operator's view of one borrower token; audited (and committed) as `lookup`."""
+    borrower = parse_token(raw_token)
+    summary, _own = summarise(session, borrower, NO_LENDER, now)
+    flags = evaluate_flags(summary, load_policy(session))
+    per_lender: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        select(
+            Lender.code,
+            Lender.name,
+            Lender.status,
+            Loan.currency,
+            func.count(),
+            func.sum(Loan.outstanding),
+            func.max(Loan.days_past_due),
+        )
+        .join(Lender, Lender.id == Loan.lender_id)
+        .where(Loan.borrower == borrower, Loan.status == LoanStatus.OPEN)
+        .group_by(Lender.code, Lender.name, Lender.status, Loan.currency)
+        .order_by(Lender.code, Loan.currency)
+    ).tuples()
+    info: dict[str, tuple[str, str]] = {}
+    counts: dict[str, int] = {}
+    late: dict[str, int] = {}
+    for code, name, status, currency, count, amount, dpd in rows:
+        info[code] = (name, status)
+        counts[code] = counts.get(code, 0) + count
+        late[code] = max(late.get(code, 0), int(dpd or 0))
+        per_lender.setdefault(code, {})[currency] = int(amount or 0)
+    holders = [
+        Holder(code, info[code][0], info[code][1], counts[code], per_lender[code], late[code])
+        for code in info
+    ]
+    inquiries = for_borrower(session, borrower)
+    begin_write(session)
+    audit.record(
+        session,
+        actor,
+        "lookup",
+        now,
+        borrower.hex(),
+        {"open_loans": summary.open_loans, "flags": [f.code for f in flags]},
+    )
+    session.commit()
+    return BorrowerLookup(borrower.hex(), now, summary, flags, holders, inquiries)

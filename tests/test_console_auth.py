@@ -1,0 +1,283 @@
+"""Console access: login, throttling, sessions, CSRF, security headers, TOTP, roles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from registry.db import make_session_factory
+from registry.models import Operator
+from registry.services import operators
+from tests.console_helpers import PASSWORD, audit_events, csrf_of, post, sign_in
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+pytest_plugins = ["tests.console_fixtures"]
+
+
+def test_login_page_has_the_form_and_security_headers(client):
+    response = client.get("/console/login")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for name in ('name="username"', 'name="password"', 'name="totp"', 'name="csrf_token"'):
+        assert name in html
+    assert 'type="submit"' in html
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "<script>" not in html and " style=" not in html and "onclick" not in html
+
+
+def test_static_files_are_served_by_the_registry_with_headers(client):
+    for path in ("/console/static/console/console.css", "/console/static/console/console.js"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        response.close()
+
+
+def test_api_responses_do_not_get_console_headers(client):
+    response = client.get("/healthz")
+    assert "Content-Security-Policy" not in response.headers
+
+
+def test_successful_login_redirects_to_the_dashboard_and_is_audited(client, make_operator, engine):
+    make_operator("alice", "admin")
+    response = sign_in(client, "alice")
+    assert response.status_code == 302 and response.headers["Location"] == "/console/"
+    cookie = response.headers.get_all("Set-Cookie")
+    assert any("HttpOnly" in c and "SameSite=Lax" in c for c in cookie)
+    assert client.get("/console/").status_code == 200
+    (event,) = audit_events(engine, "login")
+    assert event.actor == "operator:alice" and event.target == "alice"
+
+
+def test_session_cookie_is_secure_in_production(database_url, clock):
+    from registry import create_app
+
+    app = create_app(
+        {
+            "database_url": database_url,
+            "clock": clock,
+            "env": "production",
+            "secret_key": "x" * 40,
+        }
+    )
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+    finally:
+        app.extensions["registry"].engine.dispose()
+
+
+def test_wrong_password_is_refused_and_audited(client, make_operator, engine):
+    make_operator("alice", "admin")
+    response = sign_in(client, "alice", "wrong password!!")
+    assert response.status_code == 401
+    assert "wrong username or password" in response.get_data(as_text=True)
+    assert client.get("/console/").status_code == 302  # still signed out
+    sign_in(client, "nobody", "whatever password")
+    events = audit_events(engine, "login_failed")
+    assert [(e.target, e.details["reason"]) for e in events] == [
+        ("alice", "wrong_password"),
+        ("nobody", "unknown_username"),
+    ]
+
+
+def test_five_failures_lock_the_username_for_fifteen_minutes(client, make_operator, engine, clock):
+    make_operator("alice", "admin")
+    for _ in range(5):
+        assert sign_in(client, "alice", "wrong password!!").status_code == 401
+    locked = sign_in(client, "alice")  # even the right password
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert len(audit_events(engine, "login_failed")) == 5
+    assert len(audit_events(engine, "login_refused")) == 1
+    # Another username is not affected.
+    make_operator("bob", "analyst")
+    assert sign_in(client.application.test_client(), "bob").status_code == 302
+    clock.advance(timedelta(minutes=14, seconds=59))
+    assert sign_in(client, "alice").status_code == 429
+    clock.advance(timedelta(seconds=1))
+    assert sign_in(client, "alice").status_code == 302
+
+
+def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(client, make_operator, clock):
+    make_operator("alice", "admin")
+    for _ in range(4):
+        sign_in(client, "alice", "wrong password!!")
+    clock.advance(timedelta(minutes=16))
+    sign_in(client, "alice", "wrong password!!")
+    assert sign_in(client, "alice").status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(app, make_operator):
+    make_operator("alice", "admin")
+    client = app.test_client()
+    client.get("/console/login")
+    response = client.post("/console/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "text/html" in response.content_type
+    assert sign_in(client, "alice").status_code == 302
+    response = client.post("/console/lenders/new", data={"code": "acme", "name": "Acme"})
+    assert response.status_code == 400
+    response = client.post(
+        "/console/lenders/new", data={"code": "acme", "name": "Acme", "csrf_token": "forged"}
+    )
+    assert response.status_code == 400
+    assert client.get("/console/lenders/acme").status_code == 404
+
+
+def test_login_renews_the_csrf_token(client, make_operator):
+    make_operator("alice", "admin")
+    before = csrf_of(client)
+    sign_in(client, "alice")
+    with client.session_transaction() as cookie:
+        assert cookie["csrf"] != before
+
+
+def test_logout_ends_the_session_on_the_server(client, make_operator, engine):
+    make_operator("alice", "admin")
+    sign_in(client, "alice")
+    with client.session_transaction() as cookie:
+        saved = dict(cookie)
+    response = post(client, "/console/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/console/login"
+    assert len(audit_events(engine, "logout")) == 1
+    # Replaying the old cookie does not bring the session back.
+    with client.session_transaction() as cookie:
+        cookie.update(saved)
+    assert client.get("/console/").status_code == 302
+
+
+def test_session_expires_after_thirty_idle_minutes(client, make_operator, clock):
+    make_operator("alice", "admin")
+    sign_in(client, "alice")
+    clock.advance(timedelta(minutes=29))
+    assert client.get("/console/").status_code == 200
+    clock.advance(timedelta(minutes=29))  # active 29 minutes ago: still valid
+    assert client.get("/console/").status_code == 200
+    clock.advance(timedelta(minutes=30))
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+
+
+def test_session_expires_after_eight_hours_even_when_active(client, make_operator, clock):
+    make_operator("alice", "admin")
+    sign_in(client, "alice")
+    for _ in range(8 * 3 - 1):
+        clock.advance(timedelta(minutes=20))
+        assert client.get("/console/account").status_code == 200
+    clock.advance(timedelta(minutes=20))  # 8 hours since login
+    assert client.get("/console/account").status_code == 302
+
+
+def test_disabled_operator_is_signed_out_and_cannot_sign_in(app, make_operator, console_as):
+    make_operator("bob", "analyst")
+    bob = app.test_client()
+    sign_in(bob, "bob")
+    admin = console_as("admin")
+    assert post(admin, "/console/operators/bob/status", {"status": "disabled"}).status_code == 302
+    assert bob.get("/console/").status_code == 302
+    assert sign_in(app.test_client(), "bob").status_code == 401
+
+
+def test_password_is_rehashed_when_parameters_change(client, make_operator, engine):
+    make_operator("alice", "admin")
+    previous = operators.use_password_hasher(
+        PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    )
+    try:
+        assert sign_in(client, "alice").status_code == 302
+    finally:
+        operators.use_password_hasher(previous)
+    session = make_session_factory(engine)()
+    try:
+        stored = session.scalar(select(Operator.password_hash).where(Operator.username == "alice"))
+    finally:
+        session.close()
+    assert stored is not None and "$argon2id$" in stored and "m=2048,t=2,p=1" in stored
+
+
+def test_production_hasher_uses_the_library_defaults():
+    defaults = PasswordHasher()
+    operators.use_password_hasher(defaults)  # restored by the autouse fixture
+    assert operators.hash_password("x" * 12).startswith(
+        f"$argon2id$v=19$m={defaults.memory_cost},t={defaults.time_cost},p={defaults.parallelism}"
+    )
+
+
+def test_totp_enrolment_then_login_needs_a_code_or_a_recovery_code(
+    app, make_operator, engine, clock
+):
+    make_operator("alice", "admin")
+    client = app.test_client()
+    sign_in(client, "alice")
+    assert 'id="totp-start"' in client.get("/console/account").get_data(as_text=True)
+    post(client, "/console/account/totp/start")
+    page = client.get("/console/account").get_data(as_text=True)
+    assert 'src="data:image/svg+xml' in page  # the QR code, served inline
+    secret = page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    totp = pyotp.TOTP(secret)
+    bad = post(client, "/console/account/totp/verify", {"code": "000000"})
+    assert bad.status_code == 422 and "not valid" in bad.get_data(as_text=True)
+    good = post(client, "/console/account/totp/verify", {"code": totp.at(clock.now())})
+    html = good.get_data(as_text=True)
+    assert good.status_code == 200 and 'id="recovery-codes"' in html
+    codes = [part.split("</code>")[0] for part in html.split("<li><code>")[1:]]
+    assert len(codes) == 10
+    assert len(audit_events(engine, "totp_enabled")) == 1
+
+    fresh = app.test_client()
+    assert sign_in(fresh, "alice").status_code == 401  # code missing
+    assert sign_in(fresh, "alice", totp="123456").status_code == 401
+    assert sign_in(fresh, "alice", totp=totp.at(clock.now())).status_code == 302
+    other = app.test_client()
+    assert sign_in(other, "alice", totp=codes[0]).status_code == 302
+    assert sign_in(app.test_client(), "alice", totp=codes[0]).status_code == 401  # used once
+    reasons = [e.details["reason"] for e in audit_events(engine, "login_failed")]
+    assert reasons == ["totp_missing", "wrong_totp", "wrong_totp"]
+
+
+def test_totp_secret_is_stored_encrypted(app, make_operator, engine):
+    make_operator("alice", "admin")
+    client = app.test_client()
+    sign_in(client, "alice")
+    post(client, "/console/account/totp/start")
+    page = client.get("/console/account").get_data(as_text=True)
+    secret = page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    session = make_session_factory(engine)()
+    try:
+        stored = session.scalar(
+            select(Operator.totp_secret_encrypted).where(Operator.username == "alice")
+        )
+    finally:
+        session.close()
+    assert stored and secret.encode() not in stored
+
+
+def test_next_parameter_only_goes_to_console_pages(client, make_operator):
+    make_operator("alice", "admin")
+    token = csrf_of(client)
+    response = client.post(
+        "/console/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "https://evil.example/console/",
+        },
+    )
+    assert response.headers["Location"] == "/console/"
+
+
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get("/console/lenders")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login?next=")

@@ -1,0 +1,229 @@
+"""Console pages: each role sees its pages and is refused the others; the figures are
+right; look-ups, exports and the audit log work."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from tests.console_helpers import audit_events, post
+from tests.helpers import loan, token
+
+TOKEN = token(1)
+# page -> roles allowed to open it
+PAGES = {
+    "/console/lenders": {"admin", "analyst"},
+    "/console/lenders/acme": {"admin", "analyst"},
+    "/console/lenders/new": {"admin"},
+    "/console/inquiries": {"admin", "auditor"},
+    "/console/inquiries.csv": {"admin", "auditor"},
+    "/console/borrowers": {"admin", "analyst"},
+    f"/console/borrowers/{TOKEN}": {"admin", "analyst"},
+    "/console/policy": {"admin", "analyst"},
+    "/console/audit": {"admin", "auditor"},
+    "/console/operators": {"admin"},
+    "/console/account": {"admin", "analyst", "auditor"},
+    "/console/": {"admin", "analyst"},
+}
+ROLES = ("admin", "analyst", "auditor")
+
+pytest_plugins = ["tests.console_fixtures"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_renders_for_allowed_roles_and_is_refused_for_others(
+    role, console_as, new_lender
+):
+    new_lender("acme")
+    client = console_as(role)
+    for path, allowed in PAGES.items():
+        response = client.get(path)
+        if role in allowed:
+            assert response.status_code == 200, (role, path)
+        elif path == "/console/" and role == "auditor":
+            assert response.status_code == 302  # the auditor's home is the audit log
+            assert response.headers["Location"] == "/console/audit"
+        else:
+            assert response.status_code == 403, (role, path)
+            assert "text/html" in response.content_type
+            assert "Not allowed" in response.get_data(as_text=True)
+        response.close()
+        if path.endswith(".csv"):
+            continue
+        assert "Content-Security-Policy" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "data"),
+    [
+        ("analyst", "/console/lenders/new", {"code": "x1", "name": "X"}),
+        ("analyst", "/console/lenders/acme/status", {"status": "suspended"}),
+        ("analyst", "/console/lenders/acme/keys", {}),
+        ("analyst", "/console/policy", {"threshold_MULTI_LENDER": "2"}),
+        ("analyst", "/console/operators", {"username": "eve", "role": "admin"}),
+        ("auditor", "/console/lenders/acme/keys", {}),
+        ("auditor", "/console/policy", {"threshold_MULTI_LENDER": "2"}),
+    ],
+)
+def test_actions_are_refused_for_roles_without_them(role, path, data, console_as, new_lender):
+    new_lender("acme")
+    client = console_as(role)
+    assert post(client, path, data).status_code == 403
+
+
+def test_navigation_shows_only_the_pages_of_the_role(console_as):
+    html = console_as("auditor").get("/console/audit").get_data(as_text=True)
+    nav = html.split('<nav class="mainnav"', 1)[1].split("</nav>", 1)[0]
+    assert "/console/audit" in nav and "/console/inquiries" in nav
+    assert "/console/lenders" not in nav and "/console/operators" not in nav
+
+
+def test_unknown_console_page_is_an_html_404_and_the_api_keeps_problem_json(console_as, client):
+    response = console_as("admin").get("/console/no-such-page")
+    assert response.status_code == 404 and "text/html" in response.content_type
+    api = client.get("/v1/no-such-thing")
+    assert api.status_code == 404 and api.content_type == "application/problem+json"
+    assert client.get("/console/lenders/nope").status_code == 302  # login first
+    assert console_as("analyst").get("/console/lenders/nope").status_code == 404
+
+
+def _seed(client, new_lender):
+    """Borrower 1 owes three lenders, borrower 2 two, borrower 3 one; one inquiry."""
+    a, b, c = new_lender("alpha"), new_lender("beta"), new_lender("gamma")
+    for lender, borrowers in ((a, (1, 2, 3)), (b, (1, 2)), (c, (1,))):
+        body = {"loans": [loan(f"{lender.code}-{n}", n) for n in borrowers]}
+        assert client.post("/v1/loans", json=body, headers=lender.headers).status_code == 200
+    bad = {"loans": [loan("bad-1", 4, due_on="2026-01-01")]}
+    assert client.post("/v1/loans", json=bad, headers=c.headers).status_code == 200
+    response = client.post(
+        "/v1/inquiries",
+        json={"borrower": token(1), "purpose": "new_credit", "consent_ref": "=cmd|x"},
+        headers=a.headers,
+    )
+    assert response.status_code == 200
+    return a, b, c
+
+
+def test_dashboard_figures_and_charts(client, console_as, new_lender):
+    _seed(client, new_lender)
+    html = console_as("analyst").get("/console/").get_data(as_text=True)
+    chart = re.search(r'<svg id="chart-lender-distribution".*?</svg>', html, re.S)
+    assert chart, "distribution chart missing"
+    bars = re.findall(r'<rect class="bar"[^>]*data-label="([^"]+)" data-value="(\d+)"', chart[0])
+    assert bars == [("1", "1"), ("2", "1"), ("3", "1"), ("4", "0"), ("5+", "0")]
+    assert "<title" in chart[0]
+    assert 'id="chart-daily-activity"' in html and 'id="chart-flags"' in html
+    assert "48,000.00 CNY" in html  # six open loans of 8,000.00 outstanding each
+    flags = re.search(r'<svg id="chart-flags".*?</svg>', html, re.S)
+    assert flags and "MULTI_LENDER 2026-11-25: 1" in flags[0]
+
+
+def test_lender_list_and_page_show_statistics(client, console_as, new_lender):
+    _seed(client, new_lender)
+    analyst = console_as("analyst")
+    listing = analyst.get("/console/lenders").get_data(as_text=True)
+    assert "alpha" in listing and "2026-11-25T12:00:00Z" in listing
+    page = analyst.get("/console/lenders/gamma").get_data(as_text=True)
+    assert "due_on" in page and "must not be before opened_on" in page
+    assert "score = 100 x" in page
+    # gamma: 2 records, 1 rejected, reported today: 100 x (0.6 x 0.5 + 0.2 x 1 + 0.2 x 1) = 70
+    assert re.search(r'<span class="big">70</span>', page)
+    assert 'id="new-api-key"' not in page and 'id="suspend"' not in page  # analyst
+
+
+def test_inquiries_filter_paginate_and_export(client, console_as, new_lender):
+    _, b, _ = _seed(client, new_lender)
+    for n in range(5, 8):
+        client.post(
+            "/v1/inquiries",
+            json={"borrower": token(n), "purpose": "new_credit", "consent_ref": f"c{n}"},
+            headers=b.headers,
+        )
+    auditor = console_as("auditor")
+    html = auditor.get("/console/inquiries?lender=alpha").get_data(as_text=True)
+    assert html.count("<tr>") == 2  # header + one row
+    flagged = auditor.get("/console/inquiries?flag=MULTI_LENDER").get_data(as_text=True)
+    assert flagged.count("<tr>") == 2
+    none = auditor.get("/console/inquiries?flag=none&purpose=new_credit").get_data(as_text=True)
+    assert none.count("<tr>") == 4
+    empty = auditor.get("/console/inquiries?since=2026-11-26").get_data(as_text=True)
+    assert "No inquiries match" in empty
+    bad = auditor.get("/console/inquiries?since=yesterday&flag=BOGUS")
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+    with auditor.get("/console/inquiries.csv?lender=alpha") as response:
+        assert response.content_type.startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][:3] == ["created_at", "inquiry_id", "lender"]
+    assert len(rows) == 2 and rows[1][2] == "alpha" and rows[1][4] == token(1)
+    assert rows[1][5] == "'=cmd|x"  # no formula injection
+    assert rows[1][8] == "MULTI_LENDER"
+
+
+def test_inquiries_are_paginated(client, console_as, new_lender):
+    lender = new_lender("alpha")
+    for n in range(55):
+        client.post(
+            "/v1/inquiries",
+            json={"borrower": token(n), "purpose": "new_credit", "consent_ref": f"c{n}"},
+            headers=lender.headers,
+        )
+    admin = console_as("admin")
+    first = admin.get("/console/inquiries").get_data(as_text=True)
+    assert first.count("<tr>") == 51 and "Page 1 of 2" in first
+    second = admin.get("/console/inquiries?page=2").get_data(as_text=True)
+    assert second.count("<tr>") == 6
+
+
+def test_borrower_lookup_shows_holders_and_inquiries_and_is_audited(
+    client, console_as, new_lender, engine
+):
+    _seed(client, new_lender)
+    analyst = console_as("analyst")
+    response = analyst.get(f"/console/borrowers?token={token(1).upper()}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/console/borrowers/{token(1)}"
+    html = analyst.get(response.headers["Location"]).get_data(as_text=True)
+    for code in ("alpha", "beta", "gamma"):
+        assert f">{code}</a>" in html
+    assert "MULTI_LENDER" in html and "3 lenders have open loans" in html
+    assert "=cmd|x" in html  # the inquiry list
+    (event,) = audit_events(engine, "lookup")
+    assert event.actor == "analyst1" or event.actor == "operator:analyst1"
+    assert event.target == token(1)
+    bad = analyst.get("/console/borrowers?token=xyz")
+    assert bad.status_code == 422 and "64 hexadecimal characters" in bad.get_data(as_text=True)
+
+
+def test_lookup_records_no_inquiry(client, console_as, new_lender):
+    a, _, _ = _seed(client, new_lender)
+    console_as("admin").get(f"/console/borrowers/{token(1)}")
+    report = client.post(
+        "/v1/inquiries",
+        json={"borrower": token(1), "purpose": "account_review"},
+        headers=a.headers,
+    ).get_json()
+    assert report["summary"]["other_lenders_inquiring"]["7d"] == 0
+
+
+def test_audit_log_lists_and_filters_events(console_as, engine):
+    admin = console_as("admin")
+    admin.get(f"/console/borrowers/{TOKEN}")
+    auditor = console_as("auditor")
+    html = auditor.get("/console/audit").get_data(as_text=True)
+    assert "login" in html and "lookup" in html
+    only = auditor.get("/console/audit?action=lookup").get_data(as_text=True)
+    assert only.count('<span class="badge badge-action">') == 1
+    by_actor = auditor.get("/console/audit?actor=operator:auditor1").get_data(as_text=True)
+    assert "lookup</span>" not in by_actor
+    bad = auditor.get("/console/audit?since=nope")
+    assert bad.status_code == 422
+
+
+def test_audit_page_offers_no_way_to_change_events(console_as):
+    html = console_as("admin").get("/console/audit").get_data(as_text=True)
+    assert 'method="post"' not in html.split("<main>", 1)[1]
+    client = console_as("auditor")
+    assert post(client, "/console/audit").status_code == 405
