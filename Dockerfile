@@ -13,7 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY registry ./registry
 COPY lender_client ./lender_client
-COPY oprf ./oprf
+COPY rfc9497 ./rfc9497
 RUN pip install . && rm -rf /root/.cache \
  && install -d -o registry -g registry -m 0700 /var/lib/registry/oprf-keys
 

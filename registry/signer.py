@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-import oprf
+import rfc9497
 
 KEY_ID_PATTERN = re.compile(r"k[0-9]{8}[0-9a-f]{6}")
 _KEY_SUFFIX = ".key"
@@ -53,19 +53,19 @@ class Signer:
     # -- the three calls the registry makes ------------------------------------------------
 
     def public_key(self, key_id: str) -> bytes:
-        return oprf.public_key(self._secret(key_id))
+        return rfc9497.public_key(self._secret(key_id))
 
     def evaluate_batch(
         self, key_id: str, blinded_elements: Sequence[bytes]
     ) -> tuple[list[bytes], bytes]:
         """RFC 9497 BlindEvaluateBatch (VOPRF): evaluated elements and one DLEQ proof.
-        The elements must already be decoded with `oprf.decode_element`."""
+        The elements must already be decoded with `rfc9497.decode_element`."""
         secret = self._secret(key_id)
-        return oprf.blind_evaluate_batch(secret, oprf.public_key(secret), blinded_elements)
+        return rfc9497.blind_evaluate_batch(secret, rfc9497.public_key(secret), blinded_elements)
 
     def evaluate(self, key_id: str, private_input: bytes) -> bytes:
         """The PRF output for an input the registry holds itself (an operator's look-up)."""
-        return oprf.evaluate(self._secret(key_id), private_input, oprf.Mode.VOPRF)
+        return rfc9497.evaluate(self._secret(key_id), private_input, rfc9497.Mode.VOPRF)
 
     # -- key life cycle (the `registry keys` commands) ------------------------------------
 
@@ -74,8 +74,8 @@ class Signer:
         and public key."""
         directory = self._writable_dir()
         key_id = new_key_id(today)
-        secret, public = oprf.derive_key_pair(
-            secrets.token_bytes(32), _key_info(key_id), oprf.Mode.VOPRF
+        secret, public = rfc9497.derive_key_pair(
+            secrets.token_bytes(32), _key_info(key_id), rfc9497.Mode.VOPRF
         )
         path = directory / f"{key_id}{_KEY_SUFFIX}"
         # O_EXCL: never overwrite a key; 0600 from the first byte on disk.
@@ -137,7 +137,7 @@ class Signer:
             raise SignerError(f"{path} must be readable by its owner only (chmod 600)")
         try:
             secret = bytes.fromhex(path.read_text().strip())
-            oprf.public_key(secret)  # a well-formed, non-zero scalar
+            rfc9497.public_key(secret)  # a well-formed, non-zero scalar
         except ValueError:
             raise SignerError(f"{path} does not hold a valid key") from None
         return secret
@@ -159,7 +159,7 @@ def _parse_env_keys(value: str) -> list[tuple[str, bytes]]:
             raise SignerError("REGISTRY_OPRF_KEYS: each entry is key_id:secret_hex")
         try:
             secret = bytes.fromhex(secret_hex)
-            oprf.public_key(secret)
+            rfc9497.public_key(secret)
         except ValueError:
             raise SignerError(f"REGISTRY_OPRF_KEYS: the secret of {key_id} is invalid") from None
         keys.append((key_id, secret))

@@ -158,9 +158,9 @@ def test_trust_key_and_token_key(
     assert cache.pins() == {live_key.key_id: live_key.public_key.hex()}
     cache.close()
 
-    import oprf
+    import rfc9497
 
-    _, other = oprf.generate_key_pair(oprf.Mode.VOPRF)
+    _, other = rfc9497.generate_key_pair(rfc9497.Mode.VOPRF)
     changed = run("trust-key", live_key.key_id, other.hex())
     assert changed.exit_code == 0 and "new public key" in changed.stdout
     refused = run("tokenize", "phone", phone(1))

@@ -134,9 +134,9 @@ def test_token_matches_the_scheme_computed_by_hand() -> None:
 
 
 def oprf_evaluate(sk: bytes, private_input: bytes) -> bytes:
-    import oprf
+    import rfc9497
 
-    return oprf.evaluate(sk, private_input, oprf.Mode.VOPRF)
+    return rfc9497.evaluate(sk, private_input, rfc9497.Mode.VOPRF)
 
 
 def test_a_tampered_evaluation_is_refused_and_nothing_is_cached(tmp_path: Path) -> None:

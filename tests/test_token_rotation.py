@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import oprf
+import rfc9497
 from lender_client.ids import normalize_id, token_input
 from registry.cli import main as registry_cli
 from registry.models import AuditEvent, Inquiry, KeyState, Loan, LoanHistory, RotationKind, TokenKey
@@ -37,13 +37,13 @@ def tokenize(client, api_key, pepper, ids, key_id=None):
         hmac.new(pepper, token_input(kind, normalize_id(kind, value)), hashlib.sha256).digest()
         for kind, value in ids
     ]
-    blinds, blinded = zip(*(oprf.blind(x, oprf.Mode.VOPRF) for x in inputs), strict=True)
+    blinds, blinded = zip(*(rfc9497.blind(x, rfc9497.Mode.VOPRF) for x in inputs), strict=True)
     body = client.post(
         "/v1/tokens/evaluate",
         json={"blinded_elements": [b.hex() for b in blinded], "key_id": key_id},
         headers=bearer(api_key),
     ).get_json()
-    outputs = oprf.verify_and_finalize_batch(
+    outputs = rfc9497.verify_and_finalize_batch(
         bytes.fromhex(keys[key_id]),
         inputs,
         list(blinds),
@@ -157,7 +157,7 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
         refused = client.post(
             "/v1/tokens/evaluate",
             json={
-                "blinded_elements": [oprf.blind(b"x", oprf.Mode.VOPRF)[1].hex()],
+                "blinded_elements": [rfc9497.blind(b"x", rfc9497.Mode.VOPRF)[1].hex()],
                 "key_id": token_key.key_id,
             },
             headers=bearer(gamma.api_key),

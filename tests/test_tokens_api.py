@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import oprf
+import rfc9497
 from registry import create_app
 from registry.models import AuditEvent, TokenKey, TokenUsage
 from registry.services import audit, lenders, tokens
@@ -24,7 +24,7 @@ IDENTITY = "00" * 32
 
 def blind_batch(count: int, seed: str = "x") -> tuple[list[bytes], list[bytes], list[bytes]]:
     inputs = [f"{seed}-{i}".encode() for i in range(count)]
-    blinds, blinded = zip(*(oprf.blind(x, oprf.Mode.VOPRF) for x in inputs), strict=True)
+    blinds, blinded = zip(*(rfc9497.blind(x, rfc9497.Mode.VOPRF) for x in inputs), strict=True)
     return inputs, list(blinds), list(blinded)
 
 
@@ -70,13 +70,13 @@ def test_a_batch_is_evaluated_with_one_proof_the_client_verifies(client, new_len
     assert body["key_id"] == token_key.key_id
     assert len(body["evaluated_elements"]) == 1000 and len(body["proof"]) == 128
     evaluated = [bytes.fromhex(e) for e in body["evaluated_elements"]]
-    outputs = oprf.verify_and_finalize_batch(
+    outputs = rfc9497.verify_and_finalize_batch(
         token_key.public_key, inputs, blinds, blinded, evaluated, bytes.fromhex(body["proof"])
     )
     # The same inputs blinded afresh give the same outputs: tokens are deterministic.
     _, blinds2, blinded2 = blind_batch(3)
     again = evaluate(client, acme.api_key, [b.hex() for b in blinded2]).get_json()
-    outputs2 = oprf.verify_and_finalize_batch(
+    outputs2 = rfc9497.verify_and_finalize_batch(
         token_key.public_key,
         inputs[:3],
         blinds2,
@@ -90,9 +90,9 @@ def test_a_batch_is_evaluated_with_one_proof_the_client_verifies(client, new_len
 def test_a_swapped_public_key_fails_verification(client, new_lender, token_key):
     inputs, blinds, blinded = blind_batch(2)
     body = evaluate(client, new_lender().api_key, [b.hex() for b in blinded]).get_json()
-    _, other_public = oprf.generate_key_pair(oprf.Mode.VOPRF)
-    with pytest.raises(oprf.VerifyError):
-        oprf.verify_and_finalize_batch(
+    _, other_public = rfc9497.generate_key_pair(rfc9497.Mode.VOPRF)
+    with pytest.raises(rfc9497.VerifyError):
+        rfc9497.verify_and_finalize_batch(
             other_public,
             inputs,
             blinds,
@@ -196,7 +196,7 @@ def test_secret_key_is_an_owner_only_file_never_in_the_database(app, token_key, 
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(key_dir).st_mode) == 0o700
     secret = bytes.fromhex(Path(path).read_text().strip())
-    assert oprf.public_key(secret) == token_key.public_key
+    assert rfc9497.public_key(secret) == token_key.public_key
     row = db_session.get(TokenKey, token_key.key_id)
     assert row is not None and secret not in (row.public_key, row.key_id.encode())
     events = db_session.scalars(select(AuditEvent)).all()
@@ -214,7 +214,7 @@ def test_signer_refuses_a_key_file_others_can_read(tmp_path):
 
 
 def test_signer_takes_keys_from_the_environment_too():
-    secret, public = oprf.derive_key_pair(b"s" * 32, b"info", oprf.Mode.VOPRF)
+    secret, public = rfc9497.derive_key_pair(b"s" * 32, b"info", rfc9497.Mode.VOPRF)
     signer = Signer(None, f"k20261125abcdef:{secret.hex()}")
     assert signer.public_key("k20261125abcdef") == public
     assert secret.hex() not in repr(signer)

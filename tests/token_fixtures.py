@@ -13,7 +13,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-import oprf
+import rfc9497
 from lender_client import RegistryClient
 
 FAKE_URL = "http://fake-registry.test"
@@ -29,7 +29,7 @@ class FakeKey:
 
     @classmethod
     def new(cls, key_id: str) -> FakeKey:
-        sk, pk = oprf.generate_key_pair(oprf.Mode.VOPRF)
+        sk, pk = rfc9497.generate_key_pair(rfc9497.Mode.VOPRF)
         return cls(key_id, sk, pk)
 
 
@@ -112,7 +112,7 @@ class FakeRegistry:
                 return 400, {}, {"type": "/problems/validation", "errors": [{"field": "key_id"}]}
             blinded = [bytes.fromhex(e) for e in data["blinded_elements"]]
             self.evaluations.append(len(blinded))
-            evaluated, proof = oprf.blind_evaluate_batch(key.sk, key.pk, blinded)
+            evaluated, proof = rfc9497.blind_evaluate_batch(key.sk, key.pk, blinded)
             answer = {
                 "key_id": key.key_id,
                 "evaluated_elements": [e.hex() for e in evaluated],

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-import oprf
+import rfc9497
 from registry.clock import iso
 from registry.db import begin_write
 from registry.models import (
@@ -111,7 +111,7 @@ class KeyInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "suite": oprf.SUITE_ID,
+            "suite": rfc9497.SUITE_ID,
             "mode": MODE,
             **self.current.to_json(),
             "rotation": self.rotation.to_json() if self.rotation else None,
@@ -173,7 +173,7 @@ def decode_elements(elements: Sequence[Any]) -> list[bytes]:
     errors: list[FieldError] = []
     for index, value in enumerate(elements):
         where = f"blinded_elements[{index}]"
-        if not isinstance(value, str) or len(value) != 2 * oprf.ELEMENT_SIZE:
+        if not isinstance(value, str) or len(value) != 2 * rfc9497.ELEMENT_SIZE:
             errors.append(FieldError(where, "must be 64 hexadecimal characters"))
             continue
         try:
@@ -182,8 +182,8 @@ def decode_elements(elements: Sequence[Any]) -> list[bytes]:
             errors.append(FieldError(where, "must be 64 hexadecimal characters"))
             continue
         try:
-            decoded.append(oprf.decode_element(raw, index))
-        except oprf.InvalidElementError:
+            decoded.append(rfc9497.decode_element(raw, index))
+        except rfc9497.InvalidElementError:
             errors.append(
                 FieldError(where, "is not a valid ristretto255 element (or is the identity)")
             )

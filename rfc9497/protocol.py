@@ -12,9 +12,9 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from oprf import dleq, group
-from oprf.errors import OprfError, VerifyError
-from oprf.group import (
+from rfc9497 import dleq, group
+from rfc9497.errors import OprfError, VerifyError
+from rfc9497.group import (
     ELEMENT_LENGTH_PREFIX,
     IDENTITY,
     context,
@@ -28,7 +28,7 @@ from oprf.group import (
     scalar_invert,
     scalar_mul,
 )
-from oprf.suite import SEED_SIZE, Mode
+from rfc9497.suite import SEED_SIZE, Mode
 
 
 def derive_key_pair(seed: bytes, info: bytes, mode: Mode) -> tuple[bytes, bytes]:

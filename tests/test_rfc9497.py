@@ -1,4 +1,4 @@
-"""The `oprf` package: RFC 9497 test vectors for ristretto255-SHA512 (OPRF and VOPRF modes),
+"""The `rfc9497` package: RFC 9497 test vectors for ristretto255-SHA512 (OPRF and VOPRF modes),
 element and proof rejection, and the protocol's round-trip properties."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 import rbcl
 
-import oprf
-from oprf import InvalidElementError, InvalidScalarError, Mode, OprfError, VerifyError
+import rfc9497
+from rfc9497 import InvalidElementError, InvalidScalarError, Mode, OprfError, VerifyError
 from tests.helpers import shared_file
 
 # ---------------------------------------------------------------------------------------------
@@ -136,10 +136,10 @@ def check_oprf_vector(sk: bytes, vector: Vector) -> None:
         unhex(vector.outputs),
         strict=True,
     ):
-        assert oprf.blind(private_input, Mode.OPRF, blind) == (blind, blinded)
-        assert oprf.blind_evaluate(sk, blinded) == evaluated
-        assert oprf.finalize(private_input, blind, evaluated) == output
-        assert oprf.evaluate(sk, private_input, Mode.OPRF) == output
+        assert rfc9497.blind(private_input, Mode.OPRF, blind) == (blind, blinded)
+        assert rfc9497.blind_evaluate(sk, blinded) == evaluated
+        assert rfc9497.finalize(private_input, blind, evaluated) == output
+        assert rfc9497.evaluate(sk, private_input, Mode.OPRF) == output
 
 
 def check_voprf_vector(sk: bytes, pk: bytes, vector: Vector) -> None:
@@ -147,20 +147,20 @@ def check_voprf_vector(sk: bytes, pk: bytes, vector: Vector) -> None:
     evaluated elements and the proof, then verify and finalize."""
     inputs, blinds = unhex(vector.inputs), unhex(vector.blinds)
     blinded = [
-        oprf.blind(private_input, Mode.VOPRF, blind)[1]
+        rfc9497.blind(private_input, Mode.VOPRF, blind)[1]
         for private_input, blind in zip(inputs, blinds, strict=True)
     ]
     assert blinded == unhex(vector.blinded)
-    evaluated, proof = oprf.blind_evaluate_batch(sk, pk, blinded, bytes.fromhex(vector.proof_r))
+    evaluated, proof = rfc9497.blind_evaluate_batch(sk, pk, blinded, bytes.fromhex(vector.proof_r))
     assert evaluated == unhex(vector.evaluated)
     assert proof.hex() == vector.proof
-    outputs = oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
+    outputs = rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
     assert outputs == unhex(vector.outputs)
 
 
 def test_suite_constants() -> None:
-    assert oprf.SUITE_ID == "ristretto255-SHA512"
-    assert (oprf.ELEMENT_SIZE, oprf.SCALAR_SIZE, oprf.PROOF_SIZE, oprf.OUTPUT_SIZE) == (
+    assert rfc9497.SUITE_ID == "ristretto255-SHA512"
+    assert (rfc9497.ELEMENT_SIZE, rfc9497.SCALAR_SIZE, rfc9497.PROOF_SIZE, rfc9497.OUTPUT_SIZE) == (
         32,
         32,
         64,
@@ -170,15 +170,15 @@ def test_suite_constants() -> None:
 
 
 def test_derive_key_pair_oprf_vector() -> None:
-    sk, pk = oprf.derive_key_pair(bytes.fromhex(SEED), bytes.fromhex(KEY_INFO), Mode.OPRF)
+    sk, pk = rfc9497.derive_key_pair(bytes.fromhex(SEED), bytes.fromhex(KEY_INFO), Mode.OPRF)
     assert sk.hex() == OPRF_SK
-    assert pk == oprf.public_key(sk)
+    assert pk == rfc9497.public_key(sk)
 
 
 def test_derive_key_pair_voprf_vector() -> None:
-    sk, pk = oprf.derive_key_pair(bytes.fromhex(SEED), bytes.fromhex(KEY_INFO), Mode.VOPRF)
+    sk, pk = rfc9497.derive_key_pair(bytes.fromhex(SEED), bytes.fromhex(KEY_INFO), Mode.VOPRF)
     assert (sk.hex(), pk.hex()) == (VOPRF_SK, VOPRF_PK)
-    assert oprf.public_key(sk) == pk
+    assert rfc9497.public_key(sk) == pk
 
 
 @pytest.mark.parametrize("vector", OPRF_VECTORS, ids=["A.1.1.1", "A.1.1.2"])
@@ -196,11 +196,11 @@ def test_every_shared_ristretto255_vector() -> None:
     suites = json.loads(shared_file("vectors/rfc9497-all-vectors.json").read_text())
     checked = 0
     for suite in suites:
-        if suite["identifier"] != oprf.SUITE_ID or suite["mode"] not in (0, 1):
+        if suite["identifier"] != rfc9497.SUITE_ID or suite["mode"] not in (0, 1):
             continue
         mode = Mode(suite["mode"])
         seed, info = bytes.fromhex(suite["seed"]), bytes.fromhex(suite["keyInfo"])
-        sk, pk = oprf.derive_key_pair(seed, info, mode)
+        sk, pk = rfc9497.derive_key_pair(seed, info, mode)
         assert sk.hex() == suite["skSm"]
         if "pkSm" in suite:
             assert pk.hex() == suite["pkSm"]
@@ -232,36 +232,36 @@ GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
 
 @pytest.fixture(scope="module")
 def keys() -> tuple[bytes, bytes]:
-    return oprf.generate_key_pair(Mode.VOPRF)
+    return rfc9497.generate_key_pair(Mode.VOPRF)
 
 
 def blinded_batch(count: int) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """(inputs, blinds, blinded elements) for `count` random inputs, VOPRF mode."""
     inputs = [secrets.token_bytes(16) for _ in range(count)]
-    pairs = [oprf.blind(private_input, Mode.VOPRF) for private_input in inputs]
+    pairs = [rfc9497.blind(private_input, Mode.VOPRF) for private_input in inputs]
     return inputs, [b for b, _ in pairs], [e for _, e in pairs]
 
 
 def test_identity_element_rejected_with_its_index(keys: tuple[bytes, bytes]) -> None:
     with pytest.raises(InvalidElementError, match="identity") as caught:
-        oprf.decode_element(bytes(32), index=7)
+        rfc9497.decode_element(bytes(32), index=7)
     assert caught.value.index == 7
 
     sk, pk = keys
     _, _, blinded = blinded_batch(3)
     blinded[2] = bytes(32)
     with pytest.raises(InvalidElementError) as caught:
-        oprf.blind_evaluate_batch(sk, pk, blinded)
+        rfc9497.blind_evaluate_batch(sk, pk, blinded)
     assert caught.value.index == 2
     assert str(caught.value).startswith("element 2: ")
     with pytest.raises(InvalidElementError) as caught:
-        oprf.blind_evaluate(sk, bytes(32))
+        rfc9497.blind_evaluate(sk, bytes(32))
     assert caught.value.index is None
 
 
 def test_valid_element_returned_unchanged(keys: tuple[bytes, bytes]) -> None:
     _, pk = keys
-    assert oprf.decode_element(pk) is pk
+    assert rfc9497.decode_element(pk) is pk
 
 
 def _negated_encoding(element: bytes) -> bytes:
@@ -292,14 +292,14 @@ def _plus_prime(element: bytes) -> bytes:
 )
 def test_non_canonical_or_invalid_encoding_rejected(encoding: bytes) -> None:
     with pytest.raises(InvalidElementError) as caught:
-        oprf.decode_element(encoding, index=0)
+        rfc9497.decode_element(encoding, index=0)
     assert caught.value.index == 0
 
 
 @pytest.mark.parametrize("length", [0, 31, 33, 64])
 def test_wrong_length_element_rejected(length: int) -> None:
     with pytest.raises(InvalidElementError, match="32 bytes"):
-        oprf.decode_element(b"\x02" * length)
+        rfc9497.decode_element(b"\x02" * length)
 
 
 def test_random_bytes_that_are_not_points_rejected() -> None:
@@ -309,7 +309,7 @@ def test_random_bytes_that_are_not_points_rejected() -> None:
         if rbcl.crypto_core_ristretto255_is_valid_point(candidate):
             continue  # about 1 in 16 random strings is a canonical encoding
         with pytest.raises(InvalidElementError):
-            oprf.decode_element(candidate)
+            rfc9497.decode_element(candidate)
         rejected += 1
     assert rejected > 100
 
@@ -326,13 +326,13 @@ def test_random_bytes_that_are_not_points_rejected() -> None:
 def test_bad_scalars_rejected(scalar: bytes, keys: tuple[bytes, bytes]) -> None:
     _, pk = keys
     with pytest.raises(InvalidScalarError):
-        oprf.blind(b"input", Mode.OPRF, scalar)
+        rfc9497.blind(b"input", Mode.OPRF, scalar)
     with pytest.raises(InvalidScalarError):
-        oprf.public_key(scalar)
+        rfc9497.public_key(scalar)
     with pytest.raises(InvalidScalarError):
-        oprf.blind_evaluate(scalar, pk)
+        rfc9497.blind_evaluate(scalar, pk)
     with pytest.raises(InvalidScalarError):
-        oprf.finalize(b"input", scalar, pk)
+        rfc9497.finalize(b"input", scalar, pk)
 
 
 def test_errors_are_value_errors_and_pickle() -> None:
@@ -346,7 +346,7 @@ def test_errors_are_value_errors_and_pickle() -> None:
 
 def test_derive_key_pair_needs_a_32_byte_seed() -> None:
     with pytest.raises(OprfError, match="32 bytes"):
-        oprf.derive_key_pair(b"short", b"", Mode.VOPRF)
+        rfc9497.derive_key_pair(b"short", b"", Mode.VOPRF)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,16 +360,16 @@ def batch(keys: tuple[bytes, bytes]) -> Batch:
     """(inputs, blinds, blinded, evaluated, proof) of one honest batch of 5."""
     sk, pk = keys
     inputs, blinds, blinded = blinded_batch(5)
-    evaluated, proof = oprf.blind_evaluate_batch(sk, pk, blinded)
+    evaluated, proof = rfc9497.blind_evaluate_batch(sk, pk, blinded)
     return inputs, blinds, blinded, evaluated, proof
 
 
 def test_honest_batch_verifies(keys: tuple[bytes, bytes], batch: Batch) -> None:
     _, pk = keys
     inputs, blinds, blinded, evaluated, proof = batch
-    outputs = oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
+    outputs = rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
     assert len(outputs) == 5
-    assert all(len(output) == oprf.OUTPUT_SIZE for output in outputs)
+    assert all(len(output) == rfc9497.OUTPUT_SIZE for output in outputs)
 
 
 @pytest.mark.parametrize("bit", [0, 7, 100, 255, 256, 300, 511])
@@ -381,7 +381,7 @@ def test_proof_with_one_flipped_bit_rejected(
     flipped = bytearray(proof)
     flipped[bit // 8] ^= 1 << (bit % 8)
     with pytest.raises(VerifyError):
-        oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, bytes(flipped))
+        rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, bytes(flipped))
 
 
 @pytest.mark.parametrize("proof", [b"", bytes(64), b"\x01" * 63, b"\xff" * 64])
@@ -389,14 +389,14 @@ def test_malformed_proof_rejected(proof: bytes, keys: tuple[bytes, bytes], batch
     _, pk = keys
     inputs, blinds, blinded, evaluated, _ = batch
     with pytest.raises(VerifyError):
-        oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
+        rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
 
 
 def test_another_public_key_rejected(batch: Batch) -> None:
-    _, other_pk = oprf.generate_key_pair(Mode.VOPRF)
+    _, other_pk = rfc9497.generate_key_pair(Mode.VOPRF)
     inputs, blinds, blinded, evaluated, proof = batch
     with pytest.raises(VerifyError):
-        oprf.verify_and_finalize_batch(other_pk, inputs, blinds, blinded, evaluated, proof)
+        rfc9497.verify_and_finalize_batch(other_pk, inputs, blinds, blinded, evaluated, proof)
 
 
 def test_reordered_evaluated_elements_rejected(keys: tuple[bytes, bytes], batch: Batch) -> None:
@@ -404,17 +404,17 @@ def test_reordered_evaluated_elements_rejected(keys: tuple[bytes, bytes], batch:
     inputs, blinds, blinded, evaluated, proof = batch
     swapped = [evaluated[1], evaluated[0], *evaluated[2:]]
     with pytest.raises(VerifyError):
-        oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, swapped, proof)
+        rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, swapped, proof)
 
 
 def test_evaluation_under_another_key_rejected(keys: tuple[bytes, bytes], batch: Batch) -> None:
     """A server that evaluates one element with a different key (to tag a borrower) is caught."""
     _, pk = keys
-    other_sk, _ = oprf.generate_key_pair(Mode.VOPRF)
+    other_sk, _ = rfc9497.generate_key_pair(Mode.VOPRF)
     inputs, blinds, blinded, evaluated, proof = batch
-    tagged = [*evaluated[:3], oprf.blind_evaluate(other_sk, blinded[3]), evaluated[4]]
+    tagged = [*evaluated[:3], rfc9497.blind_evaluate(other_sk, blinded[3]), evaluated[4]]
     with pytest.raises(VerifyError):
-        oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, tagged, proof)
+        rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, tagged, proof)
 
 
 def test_bad_evaluated_element_rejected_with_its_index(
@@ -424,7 +424,7 @@ def test_bad_evaluated_element_rejected_with_its_index(
     inputs, blinds, blinded, evaluated, proof = batch
     broken = [*evaluated[:4], bytes(32)]
     with pytest.raises(InvalidElementError) as caught:
-        oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, broken, proof)
+        rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, broken, proof)
     assert caught.value.index == 4
 
 
@@ -432,18 +432,18 @@ def test_mismatched_batch_lengths_rejected(keys: tuple[bytes, bytes], batch: Bat
     _, pk = keys
     inputs, blinds, blinded, evaluated, proof = batch
     with pytest.raises(OprfError, match="differ in number"):
-        oprf.verify_and_finalize_batch(pk, inputs[:4], blinds, blinded, evaluated, proof)
+        rfc9497.verify_and_finalize_batch(pk, inputs[:4], blinds, blinded, evaluated, proof)
     with pytest.raises(OprfError, match="empty"):
-        oprf.verify_and_finalize_batch(pk, [], [], [], [], proof)
+        rfc9497.verify_and_finalize_batch(pk, [], [], [], [], proof)
 
 
 def test_server_refuses_a_key_pair_that_does_not_match(keys: tuple[bytes, bytes]) -> None:
     sk, _ = keys
-    _, other_pk = oprf.generate_key_pair(Mode.VOPRF)
+    _, other_pk = rfc9497.generate_key_pair(Mode.VOPRF)
     with pytest.raises(OprfError, match="not the public key"):
-        oprf.blind_evaluate_batch(sk, other_pk, blinded_batch(1)[2])
+        rfc9497.blind_evaluate_batch(sk, other_pk, blinded_batch(1)[2])
     with pytest.raises(OprfError, match="empty"):
-        oprf.blind_evaluate_batch(sk, oprf.public_key(sk), [])
+        rfc9497.blind_evaluate_batch(sk, rfc9497.public_key(sk), [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def direct_evaluation(sk: bytes, private_input: bytes) -> bytes:
     """Finalize(input, sk * HashToGroup(input)), written out here from RFC 9497 section 3.3.1
     without the package's own Finalize: what the blinded protocol must reproduce."""
     unblinded = rbcl.crypto_scalarmult_ristretto255(
-        sk, oprf.hash_to_group(private_input, Mode.VOPRF)
+        sk, rfc9497.hash_to_group(private_input, Mode.VOPRF)
     )
     return hashlib.sha512(
         len(private_input).to_bytes(2, "big")
@@ -468,22 +468,22 @@ def test_voprf_output_equals_direct_evaluation(keys: tuple[bytes, bytes]) -> Non
     sk, pk = keys
     inputs, blinds, blinded = blinded_batch(20)
     inputs.append(b"")  # the empty input is a valid input too
-    blind, element = oprf.blind(b"", Mode.VOPRF)
+    blind, element = rfc9497.blind(b"", Mode.VOPRF)
     blinds.append(blind)
     blinded.append(element)
-    evaluated, proof = oprf.blind_evaluate_batch(sk, pk, blinded)
-    outputs = oprf.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
+    evaluated, proof = rfc9497.blind_evaluate_batch(sk, pk, blinded)
+    outputs = rfc9497.verify_and_finalize_batch(pk, inputs, blinds, blinded, evaluated, proof)
     assert outputs == [direct_evaluation(sk, private_input) for private_input in inputs]
-    assert outputs == [oprf.evaluate(sk, private_input, Mode.VOPRF) for private_input in inputs]
+    assert outputs == [rfc9497.evaluate(sk, private_input, Mode.VOPRF) for private_input in inputs]
 
 
 def test_oprf_output_equals_direct_evaluation() -> None:
-    sk, _ = oprf.generate_key_pair(Mode.OPRF)
+    sk, _ = rfc9497.generate_key_pair(Mode.OPRF)
     for _ in range(10):
         private_input = secrets.token_bytes(24)
-        blind, blinded = oprf.blind(private_input, Mode.OPRF)
-        output = oprf.finalize(private_input, blind, oprf.blind_evaluate(sk, blinded))
-        assert output == oprf.evaluate(sk, private_input, Mode.OPRF)
+        blind, blinded = rfc9497.blind(private_input, Mode.OPRF)
+        output = rfc9497.finalize(private_input, blind, rfc9497.blind_evaluate(sk, blinded))
+        assert output == rfc9497.evaluate(sk, private_input, Mode.OPRF)
 
 
 def test_outputs_do_not_depend_on_the_blinds(keys: tuple[bytes, bytes]) -> None:
@@ -491,10 +491,10 @@ def test_outputs_do_not_depend_on_the_blinds(keys: tuple[bytes, bytes]) -> None:
     inputs = [f"cn_resident_id:{n:018d}".encode() for n in range(8)]
 
     def run() -> tuple[list[bytes], list[bytes]]:
-        pairs = [oprf.blind(private_input, Mode.VOPRF) for private_input in inputs]
+        pairs = [rfc9497.blind(private_input, Mode.VOPRF) for private_input in inputs]
         blinds, blinded = [b for b, _ in pairs], [e for _, e in pairs]
-        evaluated, proof = oprf.blind_evaluate_batch(sk, pk, blinded)
-        return blinded, oprf.verify_and_finalize_batch(
+        evaluated, proof = rfc9497.blind_evaluate_batch(sk, pk, blinded)
+        return blinded, rfc9497.verify_and_finalize_batch(
             pk, inputs, blinds, blinded, evaluated, proof
         )
 
@@ -507,7 +507,7 @@ def test_outputs_do_not_depend_on_the_blinds(keys: tuple[bytes, bytes]) -> None:
 
 def test_modes_and_keys_separate_outputs(keys: tuple[bytes, bytes]) -> None:
     sk, _ = keys
-    other_sk, _ = oprf.generate_key_pair(Mode.VOPRF)
+    other_sk, _ = rfc9497.generate_key_pair(Mode.VOPRF)
     value = b"phone:+8613800138000"
-    assert oprf.evaluate(sk, value, Mode.VOPRF) != oprf.evaluate(sk, value, Mode.OPRF)
-    assert oprf.evaluate(sk, value, Mode.VOPRF) != oprf.evaluate(other_sk, value, Mode.VOPRF)
+    assert rfc9497.evaluate(sk, value, Mode.VOPRF) != rfc9497.evaluate(sk, value, Mode.OPRF)
+    assert rfc9497.evaluate(sk, value, Mode.VOPRF) != rfc9497.evaluate(other_sk, value, Mode.VOPRF)

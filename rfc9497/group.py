@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import rbcl
 
-from oprf.errors import InvalidElementError, InvalidScalarError, OprfError
-from oprf.suite import ELEMENT_SIZE, GROUP_ORDER, SCALAR_SIZE, SUITE_ID, Mode
+from rfc9497.errors import InvalidElementError, InvalidScalarError, OprfError
+from rfc9497.suite import ELEMENT_SIZE, GROUP_ORDER, SCALAR_SIZE, SUITE_ID, Mode
 
 # rbcl has no type information: give the functions used here their real signatures once.
 _is_valid_point: Callable[[bytes], bool] = rbcl.crypto_core_ristretto255_is_valid_point

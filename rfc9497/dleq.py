@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from oprf.errors import InvalidScalarError, OprfError
-from oprf.group import (
+from rfc9497.errors import InvalidScalarError, OprfError
+from rfc9497.group import (
     ELEMENT_LENGTH_PREFIX,
     Context,
     add,
@@ -24,7 +24,7 @@ from oprf.group import (
     scalar_mul,
     scalar_sub,
 )
-from oprf.suite import GROUP_ORDER, PROOF_SIZE, SCALAR_SIZE
+from rfc9497.suite import GROUP_ORDER, PROOF_SIZE, SCALAR_SIZE
 
 
 def _composite_weights(

@@ -10,9 +10,9 @@ depends on nothing but rbcl and the standard library. Modules:
 - `protocol`: key derivation, Blind, BlindEvaluate, Finalize (section 3).
 """
 
-from oprf.errors import InvalidElementError, InvalidScalarError, OprfError, VerifyError
-from oprf.group import decode_element
-from oprf.protocol import (
+from rfc9497.errors import InvalidElementError, InvalidScalarError, OprfError, VerifyError
+from rfc9497.group import decode_element
+from rfc9497.protocol import (
     blind,
     blind_evaluate,
     blind_evaluate_batch,
@@ -24,7 +24,7 @@ from oprf.protocol import (
     public_key,
     verify_and_finalize_batch,
 )
-from oprf.suite import ELEMENT_SIZE, OUTPUT_SIZE, PROOF_SIZE, SCALAR_SIZE, SUITE_ID, Mode
+from rfc9497.suite import ELEMENT_SIZE, OUTPUT_SIZE, PROOF_SIZE, SCALAR_SIZE, SUITE_ID, Mode
 
 __all__ = [
     "ELEMENT_SIZE",
