@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install lint typecheck check bench bench-console postgres clean
+.PHONY: run test install lint typecheck check bench bench-console bench-tokenise postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,15 @@ check: lint typecheck test
 bench: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.console
+	$(BIN)/python -m tests.bench.tokenise
 
 # Server time of each console page, on a data set built as bench builds it (bench-output/console.json).
 bench-console: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.console
+
+# IDs tokenised per second end to end: SDK, gunicorn, VOPRF with proofs (bench-output/tokenise.json).
+bench-tokenise: $(STAMP) postgres
+	$(BIN)/python -m tests.bench.tokenise
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -18,6 +18,7 @@ from registry.config import Settings
 from registry.console import init_app as init_console
 from registry.db import make_engine, make_session_factory
 from registry.extensions import RegistryState, close_session
+from registry.services.dashboard import TotalsCache
 from registry.signer import Signer
 
 
@@ -41,12 +42,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     clock: Clock = settings.extra.get("clock") or SystemClock()
     engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
     app.extensions["registry"] = RegistryState(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         clock=clock,
         signer=Signer(Path(settings.oprf_key_dir), settings.oprf_keys),
+        dashboard_totals=TotalsCache(
+            sessions, clock.now, timedelta(seconds=settings.dashboard_cache_seconds)
+        ),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.teardown_appcontext(close_session)

@@ -31,6 +31,8 @@ class Settings:
     oprf_key_dir: str = DEFAULT_OPRF_KEY_DIR
     oprf_keys: str = field(default="", repr=False)  # key material: never in a repr or log
     token_quota_per_day: int = DEFAULT_TOKEN_QUOTA_PER_DAY
+    # How old the console's whole-book totals may be before a background refresh; 0: live.
+    dashboard_cache_seconds: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -50,6 +52,7 @@ class Settings:
             token_quota_per_day=_int(
                 environ, "REGISTRY_TOKEN_QUOTA_PER_DAY", DEFAULT_TOKEN_QUOTA_PER_DAY
             ),
+            dashboard_cache_seconds=_int(environ, "REGISTRY_DASHBOARD_CACHE_SECONDS", 60),
         )
         return settings  # validated by the caller, after any overrides
 
@@ -59,6 +62,8 @@ class Settings:
         return replace(self, **known, extra={**self.extra, **rest})
 
     def validated(self) -> Settings:
+        if self.dashboard_cache_seconds < 0:
+            raise ConfigError("REGISTRY_DASHBOARD_CACHE_SECONDS must be 0 or more")
         if self.token_quota_per_day < 1:
             raise ConfigError("REGISTRY_TOKEN_QUOTA_PER_DAY must be a positive integer")
         if self.env not in ("development", "production"):

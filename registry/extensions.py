@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import Clock
 from registry.config import Settings
+from registry.services.dashboard import TotalsCache
 from registry.signer import Signer
 
 
@@ -21,6 +22,7 @@ class RegistryState:
     sessions: sessionmaker[Session]
     clock: Clock
     signer: Signer
+    dashboard_totals: TotalsCache
 
 
 def state() -> RegistryState:

@@ -24,3 +24,12 @@ def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_worker_init(worker: Any) -> None:
+    # Compute the console's whole-book totals once, in the background, as the worker
+    # starts: the first dashboard view then finds them ready.
+    app = getattr(worker, "wsgi", None)
+    registry_state = getattr(app, "extensions", {}).get("registry")
+    if registry_state is not None:
+        registry_state.dashboard_totals.refresh_in_background()

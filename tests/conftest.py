@@ -116,7 +116,13 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def app(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
-        {"database_url": database_url, "clock": clock, "oprf_key_dir": str(tmp_path / "keys")}
+        {
+            "database_url": database_url,
+            "clock": clock,
+            "oprf_key_dir": str(tmp_path / "keys"),
+            # Live dashboard figures: tests change data and look again at once.
+            "dashboard_cache_seconds": 0,
+        }
     )
     app.config["TESTING"] = True
     yield app

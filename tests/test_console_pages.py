@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
+from datetime import timedelta
 
 import pytest
 
@@ -227,3 +229,59 @@ def test_audit_page_offers_no_way_to_change_events(console_as):
     assert 'method="post"' not in html.split("<main>", 1)[1]
     client = console_as("auditor")
     assert post(client, "/console/audit").status_code == 405
+
+
+def test_dashboard_totals_come_from_a_cache_refreshed_when_old(
+    app, client, console_as, new_lender, clock
+):
+    """Whole-book figures are served from memory, computed at most once per max_age; a
+    later view gets them at once and fresh ones replace them (here without a thread)."""
+    totals = app.extensions["registry"].dashboard_totals
+    totals.max_age, totals.background = timedelta(seconds=60), False
+    analyst = console_as("analyst")
+    assert "No open loans yet." in analyst.get("/console/").get_data(as_text=True)
+    _seed(client, new_lender)
+    cached = analyst.get("/console/").get_data(as_text=True)
+    assert "No open loans yet." in cached and "as of 2026-11-25T12:00:00Z" in cached
+    clock.advance(timedelta(seconds=61))
+    fresh = analyst.get("/console/").get_data(as_text=True)
+    assert "48,000.00 CNY" in fresh and "as of 2026-11-25T12:01:01Z" in fresh
+
+
+def test_background_refresh_serves_the_old_totals_meanwhile(app, new_lender, clock, client):
+    from registry.services.dashboard import TotalsCache
+
+    state = app.extensions["registry"]
+    cache = TotalsCache(state.sessions, clock.now, timedelta(seconds=60), background=True)
+    first = cache.get()
+    _seed(client, new_lender)
+    clock.advance(timedelta(seconds=61))
+    assert cache.get() is first  # stale, answered at once; a refresh has started
+    for _ in range(200):
+        if cache.get() is not first:
+            break
+        time.sleep(0.01)
+    assert cache.get().loans_open == 6
+
+
+def test_csv_export_returns_its_database_connection(app, client, console_as, new_lender):
+    _seed(client, new_lender)
+    auditor = console_as("auditor")
+    pool = app.extensions["registry"].engine.pool
+    with auditor.get("/console/inquiries.csv") as response:
+        assert len(response.get_data(as_text=True).splitlines()) == 2
+    assert pool.checkedout() == 0
+
+
+def test_gunicorn_workers_compute_the_totals_as_they_start(app):
+    from types import SimpleNamespace
+
+    from registry import gunicorn_config
+
+    totals = app.extensions["registry"].dashboard_totals
+    gunicorn_config.post_worker_init(SimpleNamespace(wsgi=app))
+    for _ in range(200):
+        if totals.held is not None:
+            break
+        time.sleep(0.01)
+    assert totals.held is not None and totals.held.loans_open == 0

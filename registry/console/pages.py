@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -22,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from registry.console import charts
 from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, current_operator, roles
 from registry.console.blueprint import bp
-from registry.extensions import db, now
+from registry.extensions import db, now, state
 from registry.services import audit, dashboard, inquiry_log, lookup
 from registry.services.errors import FieldError, InvalidInput
 
@@ -41,7 +40,8 @@ def field_errors(errors: list[FieldError]) -> dict[str, str]:
 def dashboard_page() -> ResponseReturnValue:
     if current_operator().role == AUDITOR:
         return redirect(url_for("console.audit_log"))
-    figures = dashboard.overview(db(), now())
+    totals = state().dashboard_totals
+    figures = dashboard.overview(db(), now(), totals.get())
     distribution = charts.bar_chart(
         "chart-lender-distribution",
         "Borrowers by number of lenders with open loans",
@@ -63,6 +63,7 @@ def dashboard_page() -> ResponseReturnValue:
         distribution=distribution,
         activity=activity,
         flags=flags,
+        refresh_seconds=int(totals.max_age.total_seconds()),
     )
 
 
@@ -99,14 +100,16 @@ def inquiries_csv() -> ResponseReturnValue:
     session.commit()
     stamp = now().strftime("%Y%m%dT%H%M%SZ")
 
+    # The stream outlives the request (and its session, closed at teardown): it reads
+    # through a session of its own, closed with the last row or when the client goes.
+    sessions = state().sessions
+
     def rows() -> Iterator[str]:
-        try:
-            yield from inquiry_log.export_csv(session, filters)
-        finally:
-            session.rollback()  # end the read transaction as soon as the last row is out
+        with sessions() as export:
+            yield from inquiry_log.export_csv(export, filters)
 
     return Response(
-        stream_with_context(rows()),
+        rows(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="inquiries-{stamp}.csv"'},
     )

@@ -7,7 +7,10 @@ that a page costs the same handful of statements with a thousand loans or a mill
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,6 +29,8 @@ from registry.models import (
     Submission,
 )
 from registry.services.policy import RULE_CODES, RULES
+
+log = logging.getLogger(__name__)
 
 ACTIVITY_DAYS = 30
 DISTRIBUTION_BUCKETS = ("1", "2", "3", "4", "5+")
@@ -58,26 +63,50 @@ def _days(now: datetime, days: int) -> list[date]:
     return [first + timedelta(days=n) for n in range(days)]
 
 
-@dataclass
-class Overview:
-    lenders_active: int
-    lenders_total: int
+@dataclass(frozen=True)
+class BookTotals:
+    """Whole-book figures: they scan every open loan, so the console shows them from a
+    short-lived cache (`TotalsCache`) with the time they were computed."""
+
     loans_open: int
     borrowers_with_open_loans: int
     outstanding: dict[str, int]  # currency -> minor units, open loans
     # borrowers by the number of distinct lenders they owe: "1", "2", "3", "4", "5+"
     lender_distribution: dict[str, int]
+    computed_at: datetime
+
+
+@dataclass
+class Overview:
+    lenders_active: int
+    lenders_total: int
+    totals: BookTotals
     days: list[date]
     submissions_per_day: list[int]
     inquiries_per_day: list[int]
     flags_per_day: dict[str, list[int]]  # flag code -> count per day, same order as days
 
+    # The templates' names for the book figures.
+    @property
+    def loans_open(self) -> int:
+        return self.totals.loans_open
 
-def overview(session: Session, now: datetime) -> Overview:
-    dialect = session.get_bind().dialect.name
-    lender_counts = dict(
-        session.execute(select(Lender.status, func.count()).group_by(Lender.status)).tuples().all()
-    )
+    @property
+    def borrowers_with_open_loans(self) -> int:
+        return self.totals.borrowers_with_open_loans
+
+    @property
+    def outstanding(self) -> dict[str, int]:
+        return self.totals.outstanding
+
+    @property
+    def lender_distribution(self) -> dict[str, int]:
+        return self.totals.lender_distribution
+
+
+def book_totals(session: Session, now: datetime) -> BookTotals:
+    """Open loans, borrowers, outstanding per currency and the over-indebtedness
+    distribution: two aggregate reads over the open loans."""
     outstanding: dict[str, int] = {}
     loans_open = 0
     for currency, count, amount in session.execute(
@@ -109,6 +138,77 @@ def overview(session: Session, now: datetime) -> Overview:
     ).tuples():
         bucket = str(lenders) if lenders < 5 else "5+"
         distribution[bucket] += borrowers
+    return BookTotals(loans_open, sum(distribution.values()), outstanding, distribution, now)
+
+
+class TotalsCache:
+    """`book_totals`, at most `max_age` old, refreshed without making a page wait.
+
+    A request finds the figures computed; once they are older than `max_age`, it still
+    gets them at once and one background thread (per process) computes fresh ones. Only
+    the very first request of a process computes while it waits. `max_age` 0: always live.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        clock: Callable[[], datetime],
+        max_age: timedelta,
+        background: bool = True,
+    ) -> None:
+        self._sessions, self._clock = sessions, clock
+        self.max_age, self.background = max_age, background
+        self._value: BookTotals | None = None
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    @property
+    def held(self) -> BookTotals | None:
+        """The figures in memory, however old, without computing any."""
+        return self._value
+
+    def get(self) -> BookTotals:
+        value = self._value
+        if value is None or not self.max_age:
+            return self.refresh()
+        if self._clock() - value.computed_at >= self.max_age:
+            if self.background:
+                self.refresh_in_background()
+            else:
+                return self.refresh()
+        return value
+
+    def refresh(self) -> BookTotals:
+        with self._sessions() as session:
+            value = book_totals(session, self._clock())
+        self._value = value
+        return value
+
+    def refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def work() -> None:
+            try:
+                self.refresh()
+            except Exception:  # the next request tries again; the page keeps the old figures
+                log.exception("refreshing the dashboard totals failed")
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=work, name="dashboard-totals", daemon=True).start()
+
+
+def overview(session: Session, now: datetime, totals: BookTotals | None = None) -> Overview:
+    """The dashboard. `totals` from a `TotalsCache`; computed here when not given."""
+    dialect = session.get_bind().dialect.name
+    lender_counts = dict(
+        session.execute(select(Lender.status, func.count()).group_by(Lender.status)).tuples().all()
+    )
+    if totals is None:
+        totals = book_totals(session, now)
 
     days = _days(now, ACTIVITY_DAYS)
     since = datetime.combine(days[0], datetime.min.time(), tzinfo=now.tzinfo)
@@ -142,10 +242,7 @@ def overview(session: Session, now: datetime) -> Overview:
     return Overview(
         lenders_active=lender_counts.get(LenderStatus.ACTIVE, 0),
         lenders_total=sum(lender_counts.values()),
-        loans_open=loans_open,
-        borrowers_with_open_loans=sum(distribution.values()),
-        outstanding=outstanding,
-        lender_distribution=distribution,
+        totals=totals,
         days=days,
         submissions_per_day=submissions,
         inquiries_per_day=inquiries,
