@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -115,10 +114,6 @@ class BrowserProblems:
         if message.type != "error":
             return
         where = message.location.get("url", "") if message.location else ""
-        # Chromium asks for /favicon.ico on its own when a page names no icon: that 404 is
-        # the browser's guess, not the page's error. Any other failed load counts.
-        if urlsplit(where).path == "/favicon.ico":
-            return
         self.entries.append(f"console error: {message.text} ({where})")
 
     def on_page_error(self, error: Exception) -> None:
@@ -129,6 +124,10 @@ class BrowserProblems:
             self.entries.append(f"HTTP {response.status}: {response.request.method} {response.url}")
 
     def on_request_failed(self, request: Any) -> None:
+        # ERR_ABORTED: the browser dropped a load because the page navigated on (a click
+        # leaves before the icon arrives), not a failure of the site.
+        if request.failure == "net::ERR_ABORTED":
+            return
         self.entries.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def report(self) -> str:

@@ -28,14 +28,14 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
-def _axis(top_value: int, plot_h: float) -> list[str]:
+def _axis(top_value: int, plot_h: float, width: int = WIDTH) -> list[str]:
     parts = []
     for n in range(5):
         value = top_value * n / 4
         y = TOP + plot_h - plot_h * n / 4
         label = f"{value:,.0f}" if top_value >= 4 or n in (0, 4) else ""
         parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         if label:
             parts.append(
@@ -45,9 +45,9 @@ def _axis(top_value: int, plot_h: float) -> list[str]:
     return parts
 
 
-def _open(chart_id: str, title: str, desc: str) -> str:
+def _open(chart_id: str, title: str, desc: str, width: int = WIDTH) -> str:
     return (
-        f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {HEIGHT}" '
         f'role="img" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
         f'xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
@@ -86,10 +86,12 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
 def _day_labels(days: Sequence[date], x_of: list[float]) -> list[str]:
     parts = []
     for n, day in enumerate(days):
-        if n % 5 == 0 or n == len(days) - 1:
+        last = n == len(days) - 1
+        if n % 5 == 0 or last:
+            # The last label ends at its day, so that it stays inside the chart.
             parts.append(
                 f'<text class="axis" x="{x_of[n]:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                f'text-anchor="middle">{day.strftime("%m-%d")}</text>'
+                f'text-anchor="{"end" if last else "middle"}">{day.strftime("%m-%d")}</text>'
             )
     return parts
 
@@ -126,17 +128,22 @@ def line_chart(
 
 
 def stacked_chart(
-    chart_id: str, title: str, days: Sequence[date], series: Mapping[str, Sequence[int]]
+    chart_id: str,
+    title: str,
+    days: Sequence[date],
+    series: Mapping[str, Sequence[int]],
+    width: int = WIDTH,
 ) -> Markup:
-    """A stacked bar per day, one segment per series (class "series-<n>")."""
+    """A stacked bar per day, one segment per series (class "series-<n>"). A chart that
+    spans the page gets a wider `width`, so that its text keeps the size of the others'."""
     totals = ", ".join(f"{name}: {sum(values):,}" for name, values in series.items())
     desc = f"Per day from {days[0]} to {days[-1]}; totals {totals}" if days else title
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     day_totals = [sum(values[n] for values in series.values()) for n in range(len(days))]
     top_value = _nice_max(max(day_totals, default=0))
     slot = plot_w / max(len(days), 1)
     x_of = [LEFT + slot * n + slot / 2 for n in range(len(days))]
-    parts = [_open(chart_id, title, desc), *_axis(top_value, plot_h)]
+    parts = [_open(chart_id, title, desc, width), *_axis(top_value, plot_h, width)]
     for n, day in enumerate(days):
         y: float = TOP + plot_h
         for index, (name, values) in enumerate(series.items()):

@@ -55,7 +55,11 @@ def dashboard_page() -> ResponseReturnValue:
         {"Submissions": figures.submissions_per_day, "Inquiries": figures.inquiries_per_day},
     )
     flags = charts.stacked_chart(
-        "chart-flags", "Flags raised per day by code", figures.days, figures.flags_per_day
+        "chart-flags",
+        "Flags raised per day by code",
+        figures.days,
+        figures.flags_per_day,
+        width=2 * charts.WIDTH,  # it spans both columns
     )
     return render_template(
         "console/dashboard.html",

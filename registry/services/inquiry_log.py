@@ -63,7 +63,7 @@ class InquiryFilter:
                 errors.append(FieldError(name, "a date, YYYY-MM-DD"))
                 days[name] = None
         if days["since"] and days["until"] and days["since"] > days["until"]:
-            errors.append(FieldError("until", "must not be before 'from'"))
+            errors.append(FieldError("until", "must not be before 'since'"))
         if errors:
             raise InvalidInput("the filter is invalid", errors)
         lender = (args.get("lender") or "").strip().lower() or None

@@ -16,6 +16,7 @@ from pathlib import Path
 from registry.db import make_engine, make_session_factory
 from registry.migrations import upgrade
 from registry.services.demo import DEMO_LENDERS, seed_demo
+from registry.signer import Signer
 from tests.browser_fixtures import (
     ROOT,
     browser_missing,
@@ -30,11 +31,11 @@ TARGET = ROOT / "docs" / "screenshots"
 WIDTH, HEIGHT = 1280, 800
 
 
-def load_demo(database_url: str) -> None:
+def load_demo(database_url: str, key_dir: Path) -> None:
     engine = make_engine(database_url)
     session = make_session_factory(engine)()
     try:
-        seed_demo(session, datetime.now(UTC))
+        seed_demo(session, Signer(key_dir, ""), datetime.now(UTC))
         session.commit()
     finally:
         session.close()
@@ -52,7 +53,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="registry-screenshots-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
         upgrade(database_url)
-        load_demo(database_url)
+        load_demo(database_url, Path(tmp) / "keys")
         password = new_password()
         create_operator(database_url, "admin", password, role="admin")
         with serve(database_url) as base, chromium_page(WIDTH, HEIGHT) as (page, problems):
