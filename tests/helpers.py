@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+import rfc9497
+from lender_client.ids import normalize_id, token_input
 
 # The frozen "now" of the API tests (the live server uses the real clock).
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -65,3 +69,37 @@ def shared_file(relative: str) -> Path:
             "CI checks it with REGISTRY_REQUIRE_SHARED=1"
         )
     return path
+
+
+def tokenize(
+    client: Any,
+    api_key: str,
+    pepper: bytes,
+    ids: list[tuple[str, str]],
+    key_id: str | None = None,
+) -> list[str]:
+    """What a lender's SDK does: inner HMAC, blind, evaluate, verify the proof, finalise."""
+    info = client.get("/v1/tokens/key", headers=bearer(api_key)).get_json()
+    keys = {info["key_id"]: info["public_key"]}
+    if info["rotation"]:
+        keys[info["rotation"]["next"]["key_id"]] = info["rotation"]["next"]["public_key"]
+    key_id = key_id or info["key_id"]
+    inputs = [
+        hmac.new(pepper, token_input(kind, normalize_id(kind, value)), hashlib.sha256).digest()
+        for kind, value in ids
+    ]
+    blinds, blinded = zip(*(rfc9497.blind(x, rfc9497.Mode.VOPRF) for x in inputs), strict=True)
+    body = client.post(
+        "/v1/tokens/evaluate",
+        json={"blinded_elements": [b.hex() for b in blinded], "key_id": key_id},
+        headers=bearer(api_key),
+    ).get_json()
+    outputs = rfc9497.verify_and_finalize_batch(
+        bytes.fromhex(keys[key_id]),
+        inputs,
+        list(blinds),
+        list(blinded),
+        [bytes.fromhex(e) for e in body["evaluated_elements"]],
+        bytes.fromhex(body["proof"]),
+    )
+    return [output[:32].hex() for output in outputs]

@@ -4,8 +4,6 @@ the window; the old key and the old tokens are gone afterwards. Also the registr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 
 import pytest
@@ -13,45 +11,16 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 import rfc9497
-from lender_client.ids import normalize_id, token_input
 from registry.cli import main as registry_cli
 from registry.models import AuditEvent, Inquiry, KeyState, Loan, LoanHistory, RotationKind, TokenKey
 from registry.services import audit, tokens
 from registry.services.errors import Conflict
-from tests.helpers import bearer, loan
+from tests.helpers import bearer, loan, tokenize
 
 PEPPER = bytes.fromhex("11" * 32)
 NEW_PEPPER = bytes.fromhex("22" * 32)
 PERSON = ("cn_resident_id", "11010519491231002X")
 OTHER = ("phone", "+8613800138000")
-
-
-def tokenize(client, api_key, pepper, ids, key_id=None):
-    """What a lender's SDK does: inner HMAC, blind, evaluate, verify the proof, finalise."""
-    info = client.get("/v1/tokens/key", headers=bearer(api_key)).get_json()
-    keys = {info["key_id"]: info["public_key"]}
-    if info["rotation"]:
-        keys[info["rotation"]["next"]["key_id"]] = info["rotation"]["next"]["public_key"]
-    key_id = key_id or info["key_id"]
-    inputs = [
-        hmac.new(pepper, token_input(kind, normalize_id(kind, value)), hashlib.sha256).digest()
-        for kind, value in ids
-    ]
-    blinds, blinded = zip(*(rfc9497.blind(x, rfc9497.Mode.VOPRF) for x in inputs), strict=True)
-    body = client.post(
-        "/v1/tokens/evaluate",
-        json={"blinded_elements": [b.hex() for b in blinded], "key_id": key_id},
-        headers=bearer(api_key),
-    ).get_json()
-    outputs = rfc9497.verify_and_finalize_batch(
-        bytes.fromhex(keys[key_id]),
-        inputs,
-        list(blinds),
-        list(blinded),
-        [bytes.fromhex(e) for e in body["evaluated_elements"]],
-        bytes.fromhex(body["proof"]),
-    )
-    return [output[:32].hex() for output in outputs]
 
 
 def report(client, lender, loan_ref, borrower, borrower_next=None, **fields):

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from lender_client.ids import ID_KINDS, InvalidIdError, normalize_id, token_input
+from lender_client.ids import ID_KINDS
 from registry.cli.common import clock, session_scope
 from registry.cli.keys import signer
 from registry.services import audit, lenders, tokens
+from registry.services.errors import InvalidInput
 
 
 @click.group("tokens")
@@ -23,13 +24,7 @@ def _read_pepper(pepper_file: Path | None) -> bytes:
         if pepper_file is not None
         else click.prompt("Consortium pepper (64 hex characters)", hide_input=True)
     )
-    try:
-        pepper = bytes.fromhex(text.strip())
-    except ValueError:
-        pepper = b""
-    if len(pepper) != 32:
-        raise click.ClickException("the pepper must be 64 hexadecimal characters (32 bytes)")
-    return pepper
+    return tokens.parse_pepper(text)
 
 
 @tokens_group.command("lookup")
@@ -47,14 +42,21 @@ def tokens_lookup(
 ) -> None:
     """Turn an ID into its borrower token, e.g. for a dispute. The pepper is asked for now
     and not kept; the look-up is audited (the ID kind and the token, never the ID)."""
-    try:
-        canonical = normalize_id(kind, value)
-    except InvalidIdError as exc:
-        raise click.ClickException(str(exc)) from None
-    inner = tokens.inner_hash(_read_pepper(pepper_file), token_input(kind, canonical))
     actor = audit.Actor(f"cli:{operator_name}")
     with session_scope() as session:
-        token = tokens.lookup_token(session, signer(), inner, kind, clock.now(), actor, reason)
+        try:
+            token = tokens.lookup_id(
+                session,
+                signer(),
+                kind,
+                value,
+                _read_pepper(pepper_file),
+                clock.now(),
+                actor,
+                reason,
+            )
+        except InvalidInput as exc:
+            raise click.ClickException("; ".join(e.message for e in exc.errors)) from None
     click.echo(token)
 
 

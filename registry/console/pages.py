@@ -21,8 +21,9 @@ from flask.typing import ResponseReturnValue
 from registry.console import charts
 from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, current_operator, roles
 from registry.console.blueprint import bp
-from registry.extensions import db, now, state
-from registry.services import audit, dashboard, inquiry_log, lookup
+from lender_client.ids import ID_KINDS
+from registry.extensions import db, now, signer, state
+from registry.services import audit, dashboard, inquiry_log, lookup, tokens
 from registry.services.errors import FieldError, InvalidInput
 
 
@@ -124,7 +125,7 @@ def inquiries_csv() -> ResponseReturnValue:
 def borrowers() -> ResponseReturnValue:
     raw = request.args.get("token")
     if raw is None:
-        return render_template("console/borrowers.html", errors={}, token="")
+        return render_template("console/borrowers.html", errors={}, token="", id_kind="")
     try:
         lookup.parse_token(raw)
     except InvalidInput as exc:
@@ -132,6 +133,41 @@ def borrowers() -> ResponseReturnValue:
             "console/borrowers.html", errors=field_errors(exc.errors), token=raw
         ), 422
     return redirect(url_for("console.borrower", token=raw.strip().lower()))
+
+
+@bp.post("/borrowers/by-id")
+@roles(ADMIN, ANALYST)
+def borrower_by_id() -> ResponseReturnValue:
+    """An ID turned into its token, as lenders make it, with the pepper the operator types
+    in now (never stored); audited with the ID's kind and the token, never the ID."""
+    form = request.form
+    kind = form.get("id_kind", "")
+    try:
+        if kind not in ID_KINDS:
+            raise InvalidInput("unknown kind", [FieldError("id_kind", "choose a kind of ID")])
+        token = tokens.lookup_id(
+            db(),
+            signer(),
+            kind,
+            form.get("id_value", ""),
+            tokens.parse_pepper(form.get("pepper", "")),
+            now(),
+            actor(),
+            form.get("reason", ""),
+        )
+    except InvalidInput as exc:
+        return render_template(
+            "console/borrowers.html",
+            errors=field_errors(exc.errors),
+            token="",
+            id_kind=kind,
+            reason=form.get("reason", ""),
+        ), 422
+    except tokens.TokensUnavailable as exc:
+        return render_template(
+            "console/borrowers.html", errors={"id_value": str(exc)}, token="", id_kind=kind
+        ), 503
+    return redirect(url_for("console.borrower", token=token))
 
 
 @bp.get("/borrowers/<token>")

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import rfc9497
+from lender_client.ids import InvalidIdError, normalize_id, token_input
 from registry.clock import iso
 from registry.db import begin_write
 from registry.models import (
@@ -305,6 +306,45 @@ def lookup_token(
 def inner_hash(pepper: bytes, token_input: bytes) -> bytes:
     """The lenders' inner layer: HMAC-SHA256(pepper, "<kind>:<canonical value>")."""
     return hmac.new(pepper, token_input, hashlib.sha256).digest()
+
+
+def parse_pepper(text: str) -> bytes:
+    try:
+        pepper = bytes.fromhex(text.strip())
+    except ValueError:
+        pepper = b""
+    if len(pepper) != 32:
+        raise InvalidInput(
+            "the pepper is malformed",
+            [FieldError("pepper", "must be 64 hexadecimal characters (32 bytes)")],
+        )
+    return pepper
+
+
+def lookup_id(
+    session: Session,
+    signer: Signer,
+    kind: str,
+    value: str,
+    pepper: bytes,
+    now: datetime,
+    actor: audit.Actor,
+    reason: str,
+) -> str:
+    """An operator's look-up of one ID: normalised and peppered as lenders do, evaluated
+    under the current key, audited with the kind and the token. The ID and the pepper are
+    used here and forgotten; no message names the ID."""
+    errors = []
+    if not reason.strip():
+        errors.append(FieldError("reason", "say why you look this person up"))
+    try:
+        canonical = normalize_id(kind, value)
+    except InvalidIdError as exc:
+        errors.append(FieldError("id_value", str(exc)))
+    if errors:
+        raise InvalidInput("the look-up is invalid", errors)
+    inner = inner_hash(pepper, token_input(kind, canonical))
+    return lookup_token(session, signer, inner, kind, now, actor, reason.strip())
 
 
 # -- key life cycle and rotation -------------------------------------------------------------
