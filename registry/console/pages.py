@@ -18,10 +18,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from lender_client.ids import ID_KINDS
 from registry.console import charts
 from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, current_operator, roles
 from registry.console.blueprint import bp
-from lender_client.ids import ID_KINDS
 from registry.extensions import db, now, signer, state
 from registry.services import audit, dashboard, inquiry_log, lookup, tokens
 from registry.services.errors import FieldError, InvalidInput
