@@ -237,12 +237,23 @@ def test_totp_enrolment_then_login_needs_a_code_or_a_recovery_code(
     fresh = app.test_client()
     assert sign_in(fresh, "alice").status_code == 401  # code missing
     assert sign_in(fresh, "alice", totp="123456").status_code == 401
+    # The code that confirmed the enrolment is spent: the next one opens the door.
+    assert sign_in(fresh, "alice", totp=totp.at(clock.now())).status_code == 401
+    clock.advance(timedelta(seconds=30))
     assert sign_in(fresh, "alice", totp=totp.at(clock.now())).status_code == 302
+    # A code opens one login, even within its 30 seconds.
+    assert sign_in(app.test_client(), "alice", totp=totp.at(clock.now())).status_code == 401
     other = app.test_client()
     assert sign_in(other, "alice", totp=codes[0]).status_code == 302
     assert sign_in(app.test_client(), "alice", totp=codes[0]).status_code == 401  # used once
     reasons = [e.details["reason"] for e in audit_events(engine, "login_failed")]
-    assert reasons == ["totp_missing", "wrong_totp", "wrong_totp"]
+    assert reasons == [
+        "totp_missing",
+        "wrong_totp",
+        "replayed_totp",
+        "replayed_totp",
+        "wrong_totp",
+    ]
 
 
 def test_totp_secret_is_stored_encrypted(app, make_operator, engine):

@@ -114,3 +114,27 @@ def test_ensure_demo_operator_gives_a_fresh_password_each_time(db_session, app, 
     assert username == again == "demo-admin" and first != second
     assert sign_in(app.test_client(), username, first).status_code == 401
     assert sign_in(app.test_client(), username, second).status_code == 302
+
+
+def test_set_role_changes_what_the_operator_may_open(database_url, tmp_path, app, engine):
+    secret = tmp_path / "pw"
+    secret.write_text("a long password!\n")
+    run(
+        database_url,
+        "operators",
+        "add",
+        "carol",
+        "--role",
+        "analyst",
+        "--password-file",
+        str(secret),
+    )
+    client = app.test_client()
+    sign_in(client, "carol", "a long password!")
+    assert client.get("/console/audit").status_code == 403
+    result = run(database_url, "operators", "set-role", "carol", "auditor")
+    assert result.exit_code == 0 and "carol is now auditor" in result.output
+    assert client.get("/console/audit").status_code == 200  # the role is read per request
+    (event,) = audit_events(engine, "operator_role_changed")
+    assert event.details == {"old": "analyst", "new": "auditor"} and event.actor == "cli"
+    assert run(database_url, "operators", "set-role", "carol", "root").exit_code == 2

@@ -92,6 +92,18 @@ def operators_enable(username: str) -> None:
         click.echo(f"operator {operator.username} enabled")
 
 
+@operators_group.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(operators.ROLES))
+def operators_set_role(username: str, role: str) -> None:
+    """Give USERNAME another ROLE (admin, analyst or auditor); audited with the old one."""
+    with session_scope() as session:
+        operator = operators.get_operator(session, username)
+        operators.set_role(session, operator, role, clock.now(), actor=audit.CLI)
+        session.commit()
+        click.echo(f"operator {operator.username} is now {role}")
+
+
 @operators_group.command("reset-password")
 @click.argument("username")
 @_PASSWORD_FILE

@@ -11,7 +11,6 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Timestamp
-from registry.models.loan import Loan, LoanStatus
 
 
 class OperatorSession(Base):
@@ -36,16 +35,3 @@ class LoginThrottle(Base):
     failures: Mapped[int]
     window_started_at: Mapped[Timestamp | None]
     locked_until: Mapped[Timestamp | None]
-
-
-# The console's over-indebtedness figure reads every open loan's (borrower, lender): a
-# partial index in borrower order lets PostgreSQL answer it from the index alone, grouped
-# as it scans. Defined here, beside the console's other tables, on the `loans` table.
-Index(
-    "ix_loans_open_borrower_lender",
-    Loan.borrower,
-    Loan.lender_id,
-    postgresql_where=Loan.status == LoanStatus.OPEN.value,
-    sqlite_where=Loan.status == LoanStatus.OPEN.value,
-    postgresql_include=["currency", "outstanding"],
-)

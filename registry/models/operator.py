@@ -33,6 +33,8 @@ class Operator(Base):
     # The TOTP secret must be readable to check a code, so it is encrypted, not hashed.
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary(255))
     totp_enabled_at: Mapped[Timestamp | None]
+    # The time step of the last TOTP code accepted: that code, or an older one, is refused.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     recovery_code_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]

@@ -470,15 +470,30 @@ def _check_second_factor(
         return "totp_missing"
     if code.isdigit() and len(code) == 6:
         secret = _unseal(secret_key, operator.totp_secret_encrypted or b"")
-        totp = pyotp.TOTP(secret.decode()) if secret is not None else None
-        if totp is not None and totp.verify(code, for_time=now, valid_window=1):
-            return None
-        return "wrong_totp"
+        step = _matching_step(secret.decode(), code, now) if secret is not None else None
+        if step is None:
+            return "wrong_totp"
+        # A code opens one login: one seen (or an earlier one) is refused (RFC 6238, 5.2).
+        if operator.totp_last_step is not None and step <= operator.totp_last_step:
+            return "replayed_totp"
+        operator.totp_last_step = step
+        return None
     digest = _recovery_digest(secret_key, code)
     remaining = [h for h in operator.recovery_code_hashes if not hmac.compare_digest(h, digest)]
     if len(remaining) == len(operator.recovery_code_hashes):
         return "wrong_totp"
     operator.recovery_code_hashes = remaining
+    return None
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30-second time step whose code `code` is, among the current one and its two
+    neighbours (clock drift), or None."""
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // totp.interval
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * totp.interval), code):
+            return step
     return None
 
 
@@ -523,9 +538,11 @@ def confirm_totp(
     if operator.totp_enabled_at is not None or secret is None:
         raise Conflict("start the enrolment first")
     code = code.strip().replace(" ", "")
-    if not pyotp.TOTP(secret.decode()).verify(code, for_time=now, valid_window=1):
+    step = _matching_step(secret.decode(), code, now)
+    if step is None:
         raise InvalidInput("wrong code", [FieldError("code", "that code is not valid now")])
     begin_write(session)
+    operator.totp_last_step = step
     codes = ["-".join(secrets.token_hex(3) for _ in range(2)) for _ in range(RECOVERY_CODES)]
     operator.totp_enabled_at = now
     operator.recovery_code_hashes = [_recovery_digest(secret_key, c) for c in codes]
