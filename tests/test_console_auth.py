@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pyotp
@@ -80,7 +81,7 @@ def test_wrong_password_is_refused_and_audited(client, make_operator, engine):
     make_operator("alice", "admin")
     response = sign_in(client, "alice", "wrong password!!")
     assert response.status_code == 401
-    assert "wrong username or password" in response.get_data(as_text=True)
+    assert "sign-in failed" in response.get_data(as_text=True)
     assert client.get("/console/").status_code == 302  # still signed out
     sign_in(client, "nobody", "whatever password")
     events = audit_events(engine, "login_failed")
@@ -292,3 +293,25 @@ def test_anonymous_visitor_is_sent_to_login(client):
     response = client.get("/console/lenders")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/console/login?next=")
+
+
+def test_parallel_failed_logins_are_all_counted_and_lock_the_username(app, make_operator, engine):
+    """Failures are counted under a row lock: a burst of parallel guesses cannot slip past
+    the limit, and none of them ends in a 500."""
+    make_operator("alice", "admin")
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        client = app.test_client()
+        for attempt in range(3):
+            statuses.append(sign_in(client, "alice", f"guess {n}-{attempt}").status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(statuses)) == [401, 429], statuses
+    assert statuses.count(401) == 5
+    assert len(audit_events(engine, "login_failed")) == 5
+    assert len(audit_events(engine, "login_refused")) == 19

@@ -4,6 +4,8 @@ the window; the old key and the old tokens are gone afterwards. Also the registr
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -294,3 +296,44 @@ def test_tokens_quota_command(cli_env, new_lender):
     assert "quota 500" in run(runner, "tokens", "quota", "alpha").output
     run(runner, "tokens", "quota", "alpha", "--default")
     assert "default" in run(runner, "tokens", "quota", "alpha").output
+
+
+def test_an_upload_during_the_retire_waits_and_loses_nothing(
+    client, app, db_session, three_lenders, token_key, monkeypatch
+):
+    """Retiring holds every lender: an upload arriving meanwhile waits, then finds the
+    window closed (its second token refused), and nothing is deleted by mistake."""
+    alpha, beta, _ = three_lenders
+    signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
+    person, other = tokenize(client, alpha.api_key, PEPPER, [PERSON, OTHER])
+    report(client, alpha, "A-1", person)
+    tokens.start_rotation(db_session, signer, RotationKind.PEPPER, now, audit.CLI)
+    [upcoming] = tokenize(client, alpha.api_key, NEW_PEPPER, [PERSON])
+    report(client, alpha, "A-1", person, upcoming)
+    [other_next] = tokenize(client, beta.api_key, NEW_PEPPER, [OTHER])
+
+    check_map = tokens._check_map
+    started = threading.Event()
+
+    def slow_check(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)  # the upload below arrives now
+        return check_map(*args, **kwargs)
+
+    monkeypatch.setattr(tokens, "_check_map", slow_check)
+    outcome = {}
+    retiring = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "result", tokens.retire_rotation(db_session, signer, now, audit.CLI)
+        )
+    )
+    retiring.start()
+    assert started.wait(10)
+    body = report(client, beta, "B-1", other, other_next)
+    retiring.join(20)
+    assert sum(outcome["result"].dropped.values()) == 0
+    assert body["accepted"] == 0
+    assert body["rejected"][0]["errors"][0]["field"] == "loans[0].borrower_next"
+    loans = dict(db_session.execute(select(Loan.loan_ref, Loan.borrower)).tuples().all())
+    db_session.rollback()
+    assert loans == {"A-1": bytes.fromhex(upcoming)}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from registry.clock import iso
 from registry.db import begin_write
-from registry.models import Inquiry, InquiryKey, Loan, LoanStatus, Purpose
+from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanStatus, Purpose
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.policy import RULE_CODES, Policy, load_policy
@@ -234,9 +234,14 @@ def inquire(
     fields = {k: v for k, v in asdict(request).items() if v is not None or k != "borrower_next"}
     request_hash = fingerprint({**fields, "purpose": request.purpose.value})
     begin_write(session)
-    if request.borrower_next is not None and open_rotation(session) is None:
-        session.rollback()
-        raise InvalidInput("the inquiry is invalid", [FieldError("borrower_next", NO_ROTATION)])
+    if request.borrower_next is not None:
+        # As uploads do: a rotation being retired holds every lender row until it is done.
+        session.execute(
+            select(Lender.id).where(Lender.id == caller_id).with_for_update(key_share=True)
+        )
+        if open_rotation(session) is None:
+            session.rollback()
+            raise InvalidInput("the inquiry is invalid", [FieldError("borrower_next", NO_ROTATION)])
     if idempotency_key is not None:
         earlier = session.get(InquiryKey, (caller_id, idempotency_key))
         if earlier is not None:

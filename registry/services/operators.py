@@ -26,7 +26,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from registry.db import begin_write
@@ -287,15 +288,29 @@ def locked_until(session: Session, username: str, now: datetime) -> datetime | N
     return None
 
 
+def _locked_throttle(session: Session, username: str) -> LoginThrottle:
+    """The username's throttle row, created if missing and locked until commit, so that
+    parallel failed logins count one after the other (SQLite: the write lock does it)."""
+    table: Table = LoginThrottle.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    session.execute(
+        insert.values(
+            username=username, failures=0, window_started_at=None, locked_until=None
+        ).on_conflict_do_nothing(index_elements=["username"])
+    )
+    row = session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.username == username)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return row
+
+
 def _record_failure(
-    session: Session, username: str, now: datetime, actor: audit.Actor, reason: str
+    session: Session, row: LoginThrottle, now: datetime, actor: audit.Actor, reason: str
 ) -> None:
-    row = _throttle(session, username)
-    if row is None:
-        row = LoginThrottle(
-            username=username[:64], failures=0, window_started_at=None, locked_until=None
-        )
-        session.add(row)
     if row.window_started_at is None or now - row.window_started_at > FAILURE_WINDOW:
         row.window_started_at, row.failures = now, 0
     row.failures += 1
@@ -304,8 +319,13 @@ def _record_failure(
         row.locked_until = now + LOCKOUT
         row.failures, row.window_started_at = 0, None
         details["locked_until"] = row.locked_until.isoformat()
-    audit.record(session, actor, "login_failed", now, username[:160], details)
+    audit.record(session, actor, "login_failed", now, row.username[:160], details)
     session.commit()
+
+
+# One answer for every refusal: the page never tells which check failed (so a right
+# password is not confirmed by a request for the second factor).
+REFUSED = "sign-in failed: check the username, the password and, if you use one, the code"
 
 
 def login(
@@ -321,45 +341,47 @@ def login(
     """Check the credentials and start a session: (operator, session token). Commits.
 
     Raises LoginThrottled while the username is locked and LoginRefused otherwise; every
-    failure is audited and counted towards the lock."""
+    failure is audited and counted towards the lock. The slow password check runs before
+    any write lock is taken."""
     global _dummy_hash
     username = _normalise_username(username)[:64]
     system = audit.Actor("system", ip, request_id)
+    operator = session.scalar(select(Operator).where(Operator.username == username))
+    if locked_until(session, username, now) is not None:
+        password_ok = False  # not even checked while locked
+    elif operator is None:
+        if _dummy_hash is None:
+            _dummy_hash = hash_password(secrets.token_urlsafe(16))
+        _verify(_dummy_hash, password)  # the same time as a real check
+        password_ok = False
+    else:
+        password_ok = _verify(operator.password_hash, password)
+    session.rollback()
+
     begin_write(session)
-    until = locked_until(session, username, now)
-    if until is not None:
+    throttle = _locked_throttle(session, username)
+    if throttle.locked_until is not None and throttle.locked_until > now:
+        until = throttle.locked_until
         audit.record(
             session, system, "login_refused", now, username, {"locked_until": until.isoformat()}
         )
         session.commit()
         raise LoginThrottled(until)
-    operator = session.scalar(select(Operator).where(Operator.username == username))
-    if operator is None:
-        if _dummy_hash is None:
-            _dummy_hash = hash_password(secrets.token_urlsafe(16))
-        _verify(_dummy_hash, password)
-        _record_failure(session, username, now, system, "unknown_username")
-        raise LoginRefused("wrong username or password")
-    if not _verify(operator.password_hash, password):
-        _record_failure(session, username, now, system, "wrong_password")
-        raise LoginRefused("wrong username or password")
+    if operator is None or not password_ok:
+        failure = "unknown_username" if operator is None else "wrong_password"
+        _record_failure(session, throttle, now, system, failure)
+        raise LoginRefused(REFUSED)
     if operator.status != OperatorStatus.ACTIVE:
-        _record_failure(session, username, now, system, "disabled")
-        raise LoginRefused("wrong username or password")
+        _record_failure(session, throttle, now, system, "disabled")
+        raise LoginRefused(REFUSED)
     if operator.totp_enabled_at is not None:
         reason = _check_second_factor(operator, totp_code, secret_key, now)
         if reason is not None:
-            _record_failure(session, username, now, system, reason)
-            raise LoginRefused(
-                "wrong username, password or authenticator code"
-                if reason == "wrong_totp"
-                else "enter the code from your authenticator app (or a recovery code)"
-            )
+            _record_failure(session, throttle, now, system, reason)
+            raise LoginRefused(REFUSED)
     if _hasher.check_needs_rehash(operator.password_hash):
         operator.password_hash = hash_password(password)
-    row = _throttle(session, username)
-    if row is not None:
-        session.delete(row)
+    session.delete(throttle)
     token = secrets.token_urlsafe(32)
     session.add(
         OperatorSession(

@@ -461,6 +461,7 @@ def retire_rotation(
     key rotation, the old key) are destroyed. Refuses while an open loan has no next token,
     unless `force` (those loans are then deleted, since their tokens can no longer match)."""
     begin_write(session)
+    _hold_every_lender(session)
     rotation = open_rotation(session)
     if rotation is None:
         session.rollback()
@@ -519,6 +520,7 @@ def retire_rotation(
 def cancel_rotation(session: Session, signer: Signer, now: datetime, actor: audit.Actor) -> None:
     """Abandon the window: the next tokens (and a next key) are discarded, nothing else moves."""
     begin_write(session)
+    _hold_every_lender(session)
     rotation = open_rotation(session)
     if rotation is None:
         session.rollback()
@@ -535,6 +537,14 @@ def cancel_rotation(session: Session, signer: Signer, now: datetime, actor: audi
     session.commit()
     if discarded:
         signer.destroy_key(discarded)
+
+
+def _hold_every_lender(session: Session) -> None:
+    """Lock every lender row (PostgreSQL; SQLite's write lock already excludes all writers).
+    Uploads lock their lender before they look at the window, and inquiries carrying a
+    second token do too: none of them can slip in between the map and the rewrite, and
+    once the window is closed they see it closed."""
+    session.execute(select(Lender.id).order_by(Lender.id).with_for_update())
 
 
 def _build_token_map(session: Session) -> Table:
