@@ -47,6 +47,10 @@ def _is_console() -> bool:
 
 
 def error_page(code: int, message: str) -> Response:
+    # A failed statement leaves the request's session unusable: the page must not need it.
+    failed: Any = g.get("db_session")
+    if failed is not None:
+        failed.rollback()
     response = Response(
         render_template(
             "console/error.html", code=code, title=TITLES.get(code, "Error"), message=message

@@ -8,6 +8,7 @@ session is still valid (8 hours at most, 30 minutes idle, not logged out, operat
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -91,11 +92,23 @@ def roles(
     return decorate
 
 
+# C0 control characters (tab, newline and carriage return aside) have no place in a
+# console form, query or path, and PostgreSQL refuses a NUL in text outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _has_control_characters() -> bool:
+    values = [request.path, *request.args.values(), *request.form.values()]
+    return any(_CONTROL.search(value) for value in values)
+
+
 @bp.before_request
 def _load_operator() -> ResponseReturnValue | None:
     g.operator = None
     if request.endpoint == "console.static":
         return None
+    if _has_control_characters():
+        abort(400, "The request contains a control character; remove it and try again.")
     token = session.get("sid")
     if isinstance(token, str):
         operator = operators.resolve_session(db(), token, now())
@@ -106,7 +119,9 @@ def _load_operator() -> ResponseReturnValue | None:
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf")
-        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        if not isinstance(expected, str) or not hmac.compare_digest(
+            sent.encode(), expected.encode()
+        ):
             abort(400, "The form has expired or did not come from this console. Reload it.")
     return None
 

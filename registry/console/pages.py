@@ -186,10 +186,14 @@ def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | Non
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         errors[name] = "a date, YYYY-MM-DD"
         return None
+    if not inquiry_log.FIRST_DAY <= day <= inquiry_log.LAST_DAY:
+        errors[name] = f"a date from {inquiry_log.FIRST_DAY} to {inquiry_log.LAST_DAY}"
+        return None
+    return day
 
 
 @bp.get("/audit")

@@ -23,6 +23,9 @@ from registry.services.policy import RULE_CODES
 PURPOSES = ("new_credit", "account_review")
 FLAG_FILTERS = ("any", "none", *RULE_CODES)
 MAX_PER_PAGE = 200
+# The dates a filter may name: the day after LAST_DAY must still be a date.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+
 CSV_COLUMNS = (
     "created_at",
     "inquiry_id",
@@ -57,11 +60,15 @@ class InquiryFilter:
         days: dict[str, date | None] = {}
         for name in ("since", "until"):
             raw = args.get(name) or None
+            day: date | None = None
             try:
-                days[name] = date.fromisoformat(raw) if raw else None
+                day = date.fromisoformat(raw) if raw else None
             except ValueError:
                 errors.append(FieldError(name, "a date, YYYY-MM-DD"))
-                days[name] = None
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                errors.append(FieldError(name, f"a date from {FIRST_DAY} to {LAST_DAY}"))
+                day = None
+            days[name] = day
         if days["since"] and days["until"] and days["since"] > days["until"]:
             errors.append(FieldError("until", "must not be before 'since'"))
         if errors:
