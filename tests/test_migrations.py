@@ -3,6 +3,8 @@ keys of the token-distributed tables all include the borrower token."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -56,3 +58,37 @@ def test_default_policy_is_seeded(engine):
         "WRITTEN_OFF": 1,
         "RAPID_BORROWING": 3,
     }
+
+
+def test_0005_moves_the_token_out_of_stored_reports_and_back(tmp_path):
+    """Reports stored before 0005 carried the token; the migration removes that copy, and
+    the downgrade puts it back from the row's column."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path}/reports.db"
+    upgrade(url, "0004")
+    engine = create_engine(url)
+    token = bytes(range(32))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO lenders (id, code, name, status, created_at, updated_at) "
+                "VALUES (1, 'a', 'A', 'active', '2026-11-25 12:00:00', '2026-11-25 12:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO inquiries (borrower, id, lender_id, purpose, flags, created_at, "
+                "report) VALUES (:b, 'i-1', 1, 'new_credit', '[]', '2026-11-25 12:00:00', :r)"
+            ),
+            {"b": token, "r": json.dumps({"inquiry_id": "i-1", "borrower": token.hex()})},
+        )
+    upgrade(url, "0005")
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT report FROM inquiries")).scalar_one()
+    assert token.hex() not in stored and '"inquiry_id"' in stored
+    downgrade(url, "0004")
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT report FROM inquiries")).scalar_one()
+    assert f'"borrower":"{token.hex()}"' in stored.replace(" ", "")
+    engine.dispose()

@@ -4,6 +4,7 @@ the window; the old key and the old tokens are gone afterwards. Also the registr
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -115,6 +116,8 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
         stored = set(db_session.scalars(select(column).distinct()))
         assert bytes.fromhex(old) not in stored
     assert db_session.scalar(select(func.count()).where(Loan.borrower_next.is_not(None))) == 0
+    # Nor in the reports kept with the inquiries.
+    assert old not in json.dumps(list(db_session.scalars(select(Inquiry.report))))
     db_session.rollback()
     assert lenders_seen(inquire(client, gamma, old)) == 0
     # The closed loan, never re-reported, moved to the new token with the borrower.
@@ -270,6 +273,21 @@ def test_operator_lookup_gives_the_lenders_token_and_is_audited(
     assert event.actor == "cli:olga" and event.target == f"borrower:{expected}"
     assert event.details["id_kind"] == "cn_resident_id"
     assert "11010519491231002" not in repr((event.details, event.target))
+    asked = run(
+        runner,
+        "tokens",
+        "lookup",
+        "cn_resident_id",
+        "--pepper-file",
+        str(pepper_file),
+        "--reason",
+        "dispute 43",
+        "--operator",
+        "olga",
+        input="11010519491231002X\n",
+    )
+    assert asked.output.strip().splitlines()[-1] == expected
+    assert "11010519491231002" not in asked.output  # asked without echo
     bad = run(
         runner,
         "tokens",

@@ -29,7 +29,7 @@ def _read_pepper(pepper_file: Path | None) -> bytes:
 
 @tokens_group.command("lookup")
 @click.argument("kind", type=click.Choice(ID_KINDS))
-@click.argument("value")
+@click.argument("value", required=False)
 @click.option(
     "--pepper-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -38,10 +38,15 @@ def _read_pepper(pepper_file: Path | None) -> bytes:
 @click.option("--reason", required=True, help="Why you look this person up (audited).")
 @click.option("--operator", "operator_name", required=True, help="Your operator name (audited).")
 def tokens_lookup(
-    kind: str, value: str, pepper_file: Path | None, reason: str, operator_name: str
+    kind: str, value: str | None, pepper_file: Path | None, reason: str, operator_name: str
 ) -> None:
     """Turn an ID into its borrower token, e.g. for a dispute. The pepper is asked for now
-    and not kept; the look-up is audited (the ID kind and the token, never the ID)."""
+    and not kept; the look-up is audited (the ID kind and the token, never the ID).
+
+    Leave VALUE out to be asked for it without echo, so that the ID stays out of the shell
+    history and the process list."""
+    if value is None:
+        value = click.prompt(f"{kind} (not shown)", hide_input=True)
     actor = audit.Actor(f"cli:{operator_name}")
     with session_scope() as session:
         try:

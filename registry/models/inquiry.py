@@ -33,7 +33,8 @@ class Inquiry(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     flags: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[Timestamp]
-    # The report exactly as it was answered: for audit, disputes and idempotent retries.
+    # The report as it was answered, for audit, disputes and idempotent retries; without
+    # the borrower's token, which is `borrower` (so that a token rotation leaves none behind).
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The borrower's token under the next key or pepper, during a rotation window only.
     borrower_next: Mapped[bytes | None] = mapped_column(LargeBinary(32))

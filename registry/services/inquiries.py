@@ -269,7 +269,8 @@ def inquire(
             currency=request.currency,
             flags=[f.code for f in flags],
             created_at=now,
-            report=response,
+            # Without the token: the row's own column holds it, and a rotation rewrites it.
+            report={k: v for k, v in response.items() if k != "borrower"},
             borrower_next=bytes.fromhex(request.borrower_next) if request.borrower_next else None,
         )
     )
@@ -304,4 +305,7 @@ def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> Inqui
     inquiry = session.get(Inquiry, (earlier.borrower, earlier.inquiry_id))
     session.rollback()
     assert inquiry is not None  # written in the same transaction as its key
-    return InquiryOutcome(inquiry.report, replayed=True)
+    stored = dict(inquiry.report)
+    # The answer as first given, with the borrower's token as it is stored now.
+    answer = {"inquiry_id": stored.pop("inquiry_id"), "borrower": inquiry.borrower.hex(), **stored}
+    return InquiryOutcome(answer, replayed=True)
