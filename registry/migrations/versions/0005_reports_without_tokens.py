@@ -31,4 +31,7 @@ def downgrade() -> None:
             "(report::jsonb || jsonb_build_object('borrower', encode(borrower, 'hex')))::json"
         )
     else:
-        op.execute("UPDATE inquiries SET report = json_set(report, '$.borrower', lower(hex(borrower)))")
+        op.execute(
+            "UPDATE inquiries SET report = "
+            "json_set(report, '$.borrower', lower(hex(borrower)))"
+        )
