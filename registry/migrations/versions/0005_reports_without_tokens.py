@@ -32,6 +32,5 @@ def downgrade() -> None:
         )
     else:
         op.execute(
-            "UPDATE inquiries SET report = "
-            "json_set(report, '$.borrower', lower(hex(borrower)))"
+            "UPDATE inquiries SET report = json_set(report, '$.borrower', lower(hex(borrower)))"
         )
