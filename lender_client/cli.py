@@ -57,7 +57,7 @@ from lender_client.models import (
     format_money,
     format_timestamp,
 )
-from lender_client.tokens import TokenPair, parse_public_key
+from lender_client.tokens import TokenPair, load_pepper, parse_public_key
 
 __all__ = ["cli", "main"]
 
@@ -985,6 +985,7 @@ def _show_key(console: Console, client: RegistryClient) -> None:
     table.add_row("Suite", f"{key.suite} ({key.mode})")
     table.add_row("Current key", key.key_id)
     table.add_row("Public key", key.public_key)
+    table.add_row("Pepper fingerprint", key.pepper_fingerprint or "not published")
     rotation = key.rotation
     if rotation is None:
         table.add_row("Rotation", "none (no window open)")
@@ -994,6 +995,8 @@ def _show_key(console: Console, client: RegistryClient) -> None:
         table.add_row("Opened at", rotation.opened_at or "-")
         table.add_row("Next key", rotation.next.key_id)
         table.add_row("Next public key", rotation.next.public_key_hex)
+        if rotation.next_pepper_fingerprint:
+            table.add_row("Next pepper fingerprint", rotation.next_pepper_fingerprint)
     table.add_row("Pinned keys", ", ".join(sorted(pins)) or "none")
     cache = client.token_cache
     table.add_row("Token cache", str(cache.path) if cache is not None else "disabled")
@@ -1020,6 +1023,38 @@ def token_key(ctx: click.Context, as_json: bool) -> None:
                 _show_key(Console(), client)
         except RegistryError as exc:
             _fail(exc, settings)
+
+
+@cli.command("pepper-fingerprint")
+@click.pass_context
+def pepper_fingerprint(ctx: click.Context) -> None:
+    """Print the fingerprint of the configured pepper (and of the next one, if set).
+
+    16 hex characters, HMAC-SHA256(pepper, "lender-client pepper fingerprint v1") cut short:
+    it names the pepper without revealing it. The consortium gives it to the registry's
+    operator (registry keys pepper-fingerprint, or keys rotate --pepper --fingerprint); the
+    registry publishes it, and this client then refuses to make tokens with another pepper.
+    Needs no registry."""
+    settings = _settings(ctx)
+    try:
+        current = load_pepper(Path(settings.pepper_file) if settings.pepper_file else None)
+        upcoming = load_pepper(
+            Path(settings.next_pepper_file) if settings.next_pepper_file else None,
+            next_pepper=True,
+        )
+    except ConfigurationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if current is None:
+        click.echo(
+            "error: no pepper configured (--pepper-file, REGISTRY_PEPPER_FILE or "
+            "REGISTRY_PEPPER)",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    click.echo(f"current  {current.fingerprint}")
+    if upcoming is not None:
+        click.echo(f"next     {upcoming.fingerprint}")
 
 
 @cli.command("trust-key")

@@ -227,6 +227,8 @@ class Rotation:
     label: str
     opened_at: str | None
     next: KeyInfo
+    # The fingerprint of the pepper next tokens are made with, when the registry has one.
+    next_pepper_fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,8 @@ class TokenKey:
     current: KeyInfo
     rotation: Rotation | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # The consortium pepper's fingerprint as the registry's operator recorded it, if any.
+    pepper_fingerprint: str | None = None
 
     @property
     def key_id(self) -> str:
@@ -276,8 +280,36 @@ class TokenKey:
                 label=label if isinstance(label, str) else "",
                 opened_at=opened if isinstance(opened, str) else None,
                 next=_key_info(nxt, "the next token key"),
+                next_pepper_fingerprint=_fingerprint(nxt.get("pepper_fingerprint")),
             )
-        return cls(suite=suite, mode=mode, current=current, rotation=rotation, raw=dict(data))
+        return cls(
+            suite=suite,
+            mode=mode,
+            current=current,
+            rotation=rotation,
+            raw=dict(data),
+            pepper_fingerprint=_fingerprint(data.get("pepper_fingerprint")),
+        )
+
+
+def _fingerprint(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 16 or not set(value) <= _HEX:
+        raise UnexpectedResponseError("the token key's pepper fingerprint is not 16 hex")
+    return value
+
+
+def check_pepper(pepper: Pepper, expected: str | None, which: str) -> None:
+    """Refuse a pepper whose fingerprint is not the one the registry publishes: its tokens
+    would be well-formed and match nobody, silently."""
+    if expected is not None and not hmac.compare_digest(pepper.fingerprint, expected):
+        raise ConfigurationError(
+            f"the {which} pepper configured here (fingerprint {pepper.fingerprint}) is not the "
+            f"consortium's {which} pepper (fingerprint {expected}, as the registry publishes "
+            "it). Its tokens would match nobody; get the right pepper from the consortium "
+            "(after a pepper rotation, the new one replaces REGISTRY_PEPPER)."
+        )
 
 
 def _decode_public_key(value: object, what: str) -> bytes:
@@ -467,6 +499,7 @@ class Tokenizer:
         ``both`` and a rotation window is open."""
         pepper = self._require_pepper()
         key = self.key()
+        check_pepper(pepper, key.pepper_fingerprint, "current")
         targets = [(pepper, key.current)]
         rotation = key.rotation
         if both and rotation is not None:
@@ -484,6 +517,7 @@ class Tokenizer:
                         "the next pepper is the same as the current one; a pepper rotation "
                         "needs the new pepper the consortium has sent"
                     )
+                check_pepper(self.next_pepper, rotation.next_pepper_fingerprint, "next")
                 targets.append((self.next_pepper, rotation.next))
             else:
                 targets.append((pepper, rotation.next))

@@ -212,3 +212,18 @@ def test_help_answers_questions(run: Callable[..., Result]) -> None:
     assert "--id-kind" in run("inquire", "--help").stdout
     assert "rotation" in run("retokenize", "--help").stdout
     assert "ristretto255" in run("tokenize", "--help").stdout
+
+
+def test_pepper_fingerprint_prints_what_the_registry_publishes(
+    run: Callable[..., Result], live_server: Any, tmp_path: Path
+) -> None:
+    from lender_client import Pepper
+
+    result = run("pepper-fingerprint", REGISTRY_PEPPER_NEXT="b2" * 32)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"current  {Pepper.from_hex(PEPPER_A).fingerprint}",
+        f"next     {Pepper.from_hex('b2' * 32).fingerprint}",
+    ]
+    assert PEPPER_A not in result.output
+    assert run("pepper-fingerprint", REGISTRY_PEPPER_FILE="").exit_code == 2

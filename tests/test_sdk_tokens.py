@@ -504,3 +504,53 @@ def test_live_key_rotation_sends_both_tokens(
 def test_client_repr_shows_no_secret() -> None:
     client = fake_client(FakeRegistry())
     assert PEPPER_A not in repr(client) + repr(client.tokenizer)
+
+
+@pytest.mark.live
+def test_live_pepper_fingerprint_refuses_a_pepper_the_consortium_left(
+    live_server: Any, live_key: Any, new_lender: Any, tmp_path: Path
+) -> None:
+    """With the pepper's fingerprint published, a lender that kept the old pepper after a
+    pepper rotation (or has a wrong one) gets a clear error, not tokens matching nobody."""
+    from registry.models import RotationKind
+    from registry.services import audit, tokens
+
+    state = live_server.app.extensions["registry"]
+    now = state.clock.now()
+    with state.sessions() as session:
+        tokens.set_pepper_fingerprint(
+            session, Pepper.from_hex(PEPPER_A).fingerprint, now, audit.CLI
+        )
+    right = live_client(live_server, new_lender().api_key, tmp_path, "right")
+    assert len(right.tokenize("phone", "+8613800138000")) == 64
+    wrong = live_client(live_server, new_lender().api_key, tmp_path, "wrong", pepper=PEPPER_B)
+    with pytest.raises(ConfigurationError, match="not the consortium's current pepper"):
+        wrong.tokenize("phone", "+8613800138000")
+
+    # A pepper rotation to B, announced with B's fingerprint.
+    with state.sessions() as session:
+        tokens.start_rotation(
+            session,
+            state.signer,
+            RotationKind.PEPPER,
+            now,
+            audit.CLI,
+            "member left",
+            Pepper.from_hex(PEPPER_B).fingerprint,
+        )
+    mixed_up = live_client(
+        live_server, new_lender().api_key, tmp_path, "mixed", next_pepper="c3" * 32
+    )
+    with pytest.raises(ConfigurationError, match="not the consortium's next pepper"):
+        mixed_up.tokenize_pairs([("phone", "+8613800138000")])
+    ready = live_client(live_server, new_lender().api_key, tmp_path, "ready", next_pepper=PEPPER_B)
+    [pair] = ready.tokenize_pairs([("phone", "+8613800138000")])
+    assert pair.borrower_next is not None
+    with state.sessions() as session:
+        tokens.retire_rotation(session, state.signer, now, audit.CLI, force=True)
+    # After the retire, the old pepper is refused and the new one works.
+    stale = live_client(live_server, new_lender().api_key, tmp_path, "stale")
+    with pytest.raises(ConfigurationError, match="not the consortium's current pepper"):
+        stale.tokenize("phone", "+8613800138000")
+    moved = live_client(live_server, new_lender().api_key, tmp_path, "moved", pepper=PEPPER_B)
+    assert moved.tokenize("phone", "+8613800138000") == pair.borrower_next

@@ -242,6 +242,15 @@ def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
     assert "next" in run(runner, "keys", "show").output
     assert "retired" in run(runner, "keys", "retire", "--yes").output
     assert "no rotation window" in run(runner, "keys", "status").output
+    # The pepper's fingerprint: recorded, then moved on by a pepper rotation.
+    assert "16 hexadecimal" in run(runner, "keys", "pepper-fingerprint", "xyz", ok=False).output
+    run(runner, "keys", "pepper-fingerprint", "AB" * 8)
+    assert "abababababababab" in run(runner, "keys", "show").output
+    run(runner, "keys", "rotate", "--pepper", "--fingerprint", "cd" * 8)
+    show = run(runner, "keys", "show").output
+    assert "abababababababab" in show and "pepper rotation" in show
+    run(runner, "keys", "retire", "--yes")
+    assert "cdcdcdcdcdcdcdcd" in run(runner, "keys", "show").output
     keys = db_session.scalars(select(TokenKey).order_by(TokenKey.created_at)).all()
     assert sorted(k.state for k in keys) == ["current", "retired"]
 

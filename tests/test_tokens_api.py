@@ -44,6 +44,7 @@ def test_key_is_published_with_suite_and_mode(client, new_lender, token_key, app
         "mode": "voprf",
         "key_id": token_key.key_id,
         "public_key": token_key.public_key.hex(),
+        "pepper_fingerprint": None,  # until the operator records it
         "rotation": None,
     }
     assert app.extensions["registry"].signer.public_key(token_key.key_id) == token_key.public_key

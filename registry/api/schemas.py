@@ -157,11 +157,17 @@ class PublishedKeyOut(BaseModel):
     public_key: str = Field(description="the key's ristretto255 public key, 64 hex characters")
 
 
+class NextKeyOut(PublishedKeyOut):
+    pepper_fingerprint: str | None = Field(
+        description="the fingerprint of the pepper to make next tokens with, when recorded"
+    )
+
+
 class RotationOut(BaseModel):
     kind: str = Field(description="'key' (a new registry key) or 'pepper' (a new pepper)")
     label: str
     opened_at: str
-    next: PublishedKeyOut
+    next: NextKeyOut
 
 
 class TokenKeyOut(BaseModel):
@@ -169,6 +175,10 @@ class TokenKeyOut(BaseModel):
     mode: str = Field(description="always voprf (RFC 9497 mode 0x01)")
     key_id: str
     public_key: str
+    pepper_fingerprint: str | None = Field(
+        description="16 hex: HMAC-SHA256(pepper, 'lender-client pepper fingerprint v1'), "
+        "truncated; an SDK refuses to make tokens with a pepper that does not match it"
+    )
     rotation: RotationOut | None = Field(
         description="set while a rotation window is open: send borrower_next with every "
         "report and inquiry"

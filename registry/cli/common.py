@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from registry.clock import SystemClock
 from registry.config import ConfigError, Settings
 from registry.db import make_engine, make_session_factory
-from registry.services.errors import ServiceError
+from registry.services.errors import InvalidInput, ServiceError
 
 console = Console()
 clock = SystemClock()
@@ -34,7 +34,10 @@ def session_scope() -> Iterator[Session]:
         yield session
     except ServiceError as exc:
         session.rollback()
-        raise click.ClickException(str(exc)) from None
+        message = str(exc)
+        if isinstance(exc, InvalidInput) and exc.errors:
+            message += ": " + "; ".join(f"{e.field} {e.message}" for e in exc.errors)
+        raise click.ClickException(message) from None
     finally:
         session.close()
         engine.dispose()

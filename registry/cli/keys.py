@@ -59,6 +59,7 @@ def keys_show() -> None:
     with session_scope() as session:
         info = tokens.key_info(session)
         click.echo(f"current  {info.current.key_id}  {info.current.public_key.hex()}")
+        click.echo(f"pepper fingerprint  {info.pepper_fingerprint or '(not recorded)'}")
         if info.rotation:
             window = info.rotation
             click.echo(
@@ -76,17 +77,36 @@ def keys_show() -> None:
     "REGISTRY_PEPPER_NEXT as well.",
 )
 @click.option("--label", default="", help="A note, e.g. 'member left 2026-11'.")
-def keys_rotate(pepper_change: bool, label: str) -> None:
+@click.option(
+    "--fingerprint",
+    default=None,
+    help="With --pepper: the new pepper's fingerprint (lender-client pepper-fingerprint), "
+    "published so that every SDK checks it has the right new pepper.",
+)
+def keys_rotate(pepper_change: bool, label: str, fingerprint: str | None) -> None:
     """Open a rotation window: a new key is created (or, with --pepper, a new pepper is
     announced), and every report and inquiry carries both tokens until it is retired."""
     kind = RotationKind.PEPPER if pepper_change else RotationKind.KEY
     with session_scope() as session:
         try:
-            rotation = tokens.start_rotation(session, signer(), kind, clock.now(), audit.CLI, label)
+            rotation = tokens.start_rotation(
+                session, signer(), kind, clock.now(), audit.CLI, label, fingerprint
+            )
         except SignerError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{kind.value} rotation window open (next key {rotation.next_key_id}).")
         click.echo("Lenders now re-report their open books: lender-client retokenize BOOK")
+
+
+@keys_group.command("pepper-fingerprint")
+@click.argument("fingerprint")
+def keys_pepper_fingerprint(fingerprint: str) -> None:
+    """Record the consortium pepper's FINGERPRINT (16 hex, from `lender-client
+    pepper-fingerprint` run where the pepper is). It is published with the token key, and
+    an SDK whose pepper does not match refuses to make tokens that could never match."""
+    with session_scope() as session:
+        tokens.set_pepper_fingerprint(session, fingerprint, clock.now(), audit.CLI)
+    click.echo(f"pepper fingerprint {fingerprint.strip().lower()} recorded")
 
 
 @keys_group.command("status")

@@ -8,7 +8,14 @@ from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanS
 from registry.models.operator import AuditEvent, Operator, OperatorRole, OperatorStatus
 from registry.models.policy import PolicyRule
 from registry.models.submission import Submission
-from registry.models.token import KeyState, RotationKind, TokenKey, TokenRotation, TokenUsage
+from registry.models.token import (
+    KeyState,
+    PepperCheck,
+    RotationKind,
+    TokenKey,
+    TokenRotation,
+    TokenUsage,
+)
 
 __all__ = [
     "STATE_FIELDS",
@@ -29,6 +36,7 @@ __all__ = [
     "OperatorRole",
     "OperatorSession",
     "OperatorStatus",
+    "PepperCheck",
     "PolicyRule",
     "Product",
     "Purpose",

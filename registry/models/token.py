@@ -60,3 +60,17 @@ class TokenUsage(Base):
     lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     elements: Mapped[int] = mapped_column(BigInteger)
+
+
+class PepperCheck(Base):
+    """A short fingerprint of a consortium pepper (HMAC of a fixed label, 16 hex), published
+    so that a lender's SDK can tell it holds the pepper the consortium uses now. The
+    registry never holds the pepper itself; the operator records the fingerprint."""
+
+    __tablename__ = "pepper_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # current, next, retired (as KeyState)
+    created_at: Mapped[Timestamp]
+    retired_at: Mapped[Timestamp | None]

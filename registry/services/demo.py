@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lender_client.ids import complete_resident_id, normalize_id, token_input
+from lender_client.tokens import Pepper
 from registry.db import begin_write
 from registry.models import ApiKey, KeyState, Lender, Loan, Purpose, TokenKey
 from registry.services import audit, inquiries, lenders, reporting, tokens
@@ -58,6 +59,8 @@ class DemoTokens:
         session.rollback()
         if key is None:
             key = tokens.init_key(session, signer, now, audit.Actor("demo"))
+            fingerprint = Pepper(DEMO_PEPPER).fingerprint
+            tokens.set_pepper_fingerprint(session, fingerprint, now, audit.Actor("demo"))
         self._key_id, self._signer = key.key_id, signer
         self._cache: dict[int, str] = {}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -45,6 +46,7 @@ from registry.models import (
     LoanHistory,
     LoanRef,
     LoanStatus,
+    PepperCheck,
     RotationKind,
     TokenKey,
     TokenRotation,
@@ -88,13 +90,14 @@ class RotationWindow:
     label: str
     opened_at: datetime
     next: PublishedKey
+    next_pepper_fingerprint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "label": self.label,
             "opened_at": iso(self.opened_at),
-            "next": self.next.to_json(),
+            "next": {**self.next.to_json(), "pepper_fingerprint": self.next_pepper_fingerprint},
         }
 
 
@@ -102,6 +105,7 @@ class RotationWindow:
 class KeyInfo:
     current: PublishedKey
     rotation: RotationWindow | None
+    pepper_fingerprint: str | None = None
 
     @property
     def live_key_ids(self) -> set[str]:
@@ -115,6 +119,7 @@ class KeyInfo:
             "suite": rfc9497.SUITE_ID,
             "mode": MODE,
             **self.current.to_json(),
+            "pepper_fingerprint": self.pepper_fingerprint,
             "rotation": self.rotation.to_json() if self.rotation else None,
         }
 
@@ -152,17 +157,71 @@ def key_info(session: Session) -> KeyInfo:
         raise TokensUnavailable(
             "no token key yet; the operator creates it with 'registry keys init'"
         )
+    fingerprints = pepper_fingerprints(session)
     rotation = open_rotation(session)
     window = None
     if rotation is not None:
         upcoming = keys[rotation.next_key_id]
+        # A key rotation keeps the pepper; a pepper rotation announces the next one's.
+        pepper_state = KeyState.NEXT if rotation.kind == RotationKind.PEPPER else KeyState.CURRENT
         window = RotationWindow(
             rotation.kind,
             rotation.label,
             rotation.opened_at,
             PublishedKey(upcoming.key_id, upcoming.public_key),
+            fingerprints.get(pepper_state),
         )
-    return KeyInfo(PublishedKey(current.key_id, current.public_key), window)
+    return KeyInfo(
+        PublishedKey(current.key_id, current.public_key), window, fingerprints.get(KeyState.CURRENT)
+    )
+
+
+# -- pepper fingerprints ---------------------------------------------------------------------
+
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+
+
+def pepper_fingerprints(session: Session) -> dict[str, str]:
+    """The current and next pepper fingerprints, by state."""
+    rows = session.execute(
+        select(PepperCheck.state, PepperCheck.fingerprint).where(
+            PepperCheck.state.in_([KeyState.CURRENT, KeyState.NEXT])
+        )
+    ).tuples()
+    return dict(rows.all())
+
+
+def _check_fingerprint(fingerprint: str) -> str:
+    value = fingerprint.strip().lower()
+    if not FINGERPRINT.fullmatch(value):
+        raise InvalidInput(
+            "the pepper fingerprint is malformed",
+            [FieldError("fingerprint", "16 hexadecimal characters (lender-client pepper-check)")],
+        )
+    return value
+
+
+def set_pepper_fingerprint(
+    session: Session, fingerprint: str, now: datetime, actor: audit.Actor
+) -> None:
+    """Record the current pepper's fingerprint (replacing any), outside a rotation."""
+    value = _check_fingerprint(fingerprint)
+    begin_write(session)
+    if open_rotation(session) is not None:
+        session.rollback()
+        raise Conflict("a rotation window is open: the fingerprint changes when it is retired")
+    _retire_fingerprint(session, KeyState.CURRENT, now)
+    session.add(PepperCheck(fingerprint=value, state=KeyState.CURRENT, created_at=now))
+    audit.record(session, actor, "pepper_fingerprint_set", now, None, {"fingerprint": value})
+    session.commit()
+
+
+def _retire_fingerprint(session: Session, state: str, now: datetime) -> None:
+    session.execute(
+        update(PepperCheck)
+        .where(PepperCheck.state == state)
+        .values(state=KeyState.RETIRED, retired_at=now)
+    )
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -376,8 +435,17 @@ def start_rotation(
     now: datetime,
     actor: audit.Actor,
     label: str = "",
+    next_pepper_fingerprint: str | None = None,
 ) -> TokenRotation:
-    """Open a window: a new key (kind key) or a new pepper under the same key (kind pepper)."""
+    """Open a window: a new key (kind key) or a new pepper under the same key (kind pepper,
+    with the new pepper's fingerprint when the consortium gave one)."""
+    if next_pepper_fingerprint is not None:
+        if kind != RotationKind.PEPPER:
+            raise InvalidInput(
+                "a key rotation keeps the pepper",
+                [FieldError("fingerprint", "only a pepper rotation announces a new pepper")],
+            )
+        next_pepper_fingerprint = _check_fingerprint(next_pepper_fingerprint)
     begin_write(session)
     if open_rotation(session) is not None:
         session.rollback()
@@ -391,6 +459,10 @@ def start_rotation(
         key_id, public = signer.create_key(now.date())
         session.add(TokenKey(key_id=key_id, public_key=public, state=KeyState.NEXT, created_at=now))
         next_key_id = key_id
+    if next_pepper_fingerprint is not None:
+        session.add(
+            PepperCheck(fingerprint=next_pepper_fingerprint, state=KeyState.NEXT, created_at=now)
+        )
     rotation = TokenRotation(
         kind=kind.value,
         label=label,
@@ -496,6 +568,13 @@ def retire_rotation(
         session.flush()  # one current key at a time
         session.get_one(TokenKey, rotation.next_key_id).state = KeyState.CURRENT
         result.destroyed_key = old.key_id
+    if rotation.kind == RotationKind.PEPPER:
+        _retire_fingerprint(session, KeyState.CURRENT, now)
+        session.execute(
+            update(PepperCheck)
+            .where(PepperCheck.state == KeyState.NEXT)
+            .values(state=KeyState.CURRENT)
+        )
     rotation.closed_at, rotation.outcome = now, "retired"
     audit.record(
         session,
@@ -532,6 +611,7 @@ def cancel_rotation(session: Session, signer: Signer, now: datetime, actor: audi
         upcoming = session.get_one(TokenKey, rotation.next_key_id)
         upcoming.state, upcoming.retired_at = KeyState.RETIRED, now
         discarded = upcoming.key_id
+    _retire_fingerprint(session, KeyState.NEXT, now)
     rotation.closed_at, rotation.outcome = now, "cancelled"
     audit.record(session, actor, "token_rotation_cancelled", now, f"rotation:{rotation.id}", {})
     session.commit()
