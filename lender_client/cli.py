@@ -1047,8 +1047,7 @@ def pepper_fingerprint(ctx: click.Context) -> None:
         sys.exit(EXIT_USAGE)
     if current is None:
         click.echo(
-            "error: no pepper configured (--pepper-file, REGISTRY_PEPPER_FILE or "
-            "REGISTRY_PEPPER)",
+            "error: no pepper configured (--pepper-file, REGISTRY_PEPPER_FILE or REGISTRY_PEPPER)",
             err=True,
         )
         sys.exit(EXIT_USAGE)
