@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import AuditEvent
+from registry.services.paging import Paginated
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,11 @@ class AuditFilter:
 
 
 @dataclass(frozen=True)
-class AuditPage:
+class AuditPage(Paginated):
     events: list[AuditEvent]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _day_start(day: date) -> datetime:

@@ -28,6 +28,7 @@ from registry.models import (
     PolicyRule,
     Submission,
 )
+from registry.services.lenders import open_loans_by_lender
 from registry.services.policy import RULE_CODES, RULES
 
 log = logging.getLogger(__name__)
@@ -264,15 +265,7 @@ class LenderRow:
 def lender_table(session: Session, now: datetime) -> list[LenderRow]:
     """Every lender with its status, last report, open loans and inquiries in 30 days:
     four grouped reads, whatever the number of lenders."""
-    open_loans = dict(
-        session.execute(
-            select(Loan.lender_id, func.count())
-            .where(Loan.status == LoanStatus.OPEN)
-            .group_by(Loan.lender_id)
-        )
-        .tuples()
-        .all()
-    )
+    open_loans = open_loans_by_lender(session)
     last_report = dict(
         session.execute(
             select(Submission.lender_id, func.max(Submission.created_at)).group_by(

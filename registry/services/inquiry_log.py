@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Inquiry, Lender
 from registry.services.errors import FieldError, InvalidInput
+from registry.services.paging import Paginated
 from registry.services.policy import RULE_CODES
 
 PURPOSES = ("new_credit", "account_review")
@@ -101,15 +102,11 @@ class InquiryRow:
 
 
 @dataclass(frozen=True)
-class InquiryPage:
+class InquiryPage(Paginated):
     rows: list[InquiryRow]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _filtered(statement: Select[Any], f: InquiryFilter) -> Select[Any]:

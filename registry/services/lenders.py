@@ -178,8 +178,9 @@ def authenticate(session: Session, presented: str) -> Lender:
     return lender
 
 
-def list_lenders(session: Session) -> list[LenderOverview]:
-    open_loans = dict(
+def open_loans_by_lender(session: Session) -> dict[int, int]:
+    """Open loans per lender id: one grouped read."""
+    return dict(
         session.execute(
             select(Loan.lender_id, func.count())
             .where(Loan.status == LoanStatus.OPEN)
@@ -188,6 +189,10 @@ def list_lenders(session: Session) -> list[LenderOverview]:
         .tuples()
         .all()
     )
+
+
+def list_lenders(session: Session) -> list[LenderOverview]:
+    open_loans = open_loans_by_lender(session)
     overviews = []
     for lender in session.scalars(
         select(Lender).options(selectinload(Lender.api_keys)).order_by(Lender.code)

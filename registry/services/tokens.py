@@ -532,12 +532,7 @@ def retire_rotation(
     """End the window: every stored token becomes its next token, the old tokens (and, for a
     key rotation, the old key) are destroyed. Refuses while an open loan has no next token,
     unless `force` (those loans are then deleted, since their tokens can no longer match)."""
-    begin_write(session)
-    _hold_every_lender(session)
-    rotation = open_rotation(session)
-    if rotation is None:
-        session.rollback()
-        raise NotFound("no rotation window is open")
+    rotation = _closing_window(session)
     token_map = _build_token_map(session)
     try:
         _check_map(session, token_map, force)
@@ -598,12 +593,7 @@ def retire_rotation(
 
 def cancel_rotation(session: Session, signer: Signer, now: datetime, actor: audit.Actor) -> None:
     """Abandon the window: the next tokens (and a next key) are discarded, nothing else moves."""
-    begin_write(session)
-    _hold_every_lender(session)
-    rotation = open_rotation(session)
-    if rotation is None:
-        session.rollback()
-        raise NotFound("no rotation window is open")
+    rotation = _closing_window(session)
     for model in (Loan, Inquiry):
         session.execute(update(model).values(borrower_next=None))
     discarded = None
@@ -617,6 +607,18 @@ def cancel_rotation(session: Session, signer: Signer, now: datetime, actor: audi
     session.commit()
     if discarded:
         signer.destroy_key(discarded)
+
+
+def _closing_window(session: Session) -> TokenRotation:
+    """The open window, in a write transaction that holds every lender (to retire or
+    cancel it)."""
+    begin_write(session)
+    _hold_every_lender(session)
+    rotation = open_rotation(session)
+    if rotation is None:
+        session.rollback()
+        raise NotFound("no rotation window is open")
+    return rotation
 
 
 def _hold_every_lender(session: Session) -> None:
