@@ -99,8 +99,16 @@ def _clean_database(request: pytest.FixtureRequest) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
+            # The audit log refuses DELETE (migration 0007): lift that for the clean-up only.
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+                    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+                )
+            )
         for rule in RULES:
             conn.execute(
                 text("UPDATE policy_rules SET threshold = :t, enabled = :e WHERE code = :c"),

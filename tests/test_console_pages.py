@@ -343,3 +343,16 @@ def test_lookup_by_id_needs_csrf_and_the_role(console_as, token_key):
     analyst = console_as("analyst")
     assert analyst.post("/console/borrowers/by-id", data=form).status_code == 400
     assert post(console_as("auditor"), "/console/borrowers/by-id", form).status_code == 403
+
+
+def test_the_database_refuses_to_change_or_delete_audit_events(engine, console_as):
+    """Triggers keep the audit log append-only whoever connects, on both backends."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    console_as("admin")  # signing in writes a "login" event
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
+        with engine.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one() >= 1

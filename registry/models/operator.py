@@ -43,7 +43,7 @@ class Operator(Base):
 
 class AuditEvent(Base):
     """One operator action or security event. Rows are only ever inserted: no service edits
-    or deletes them, and on PostgreSQL a trigger refuses UPDATE and DELETE."""
+    or deletes them, and triggers refuse UPDATE and DELETE (migrations 0002 and 0007)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
