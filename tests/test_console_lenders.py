@@ -173,3 +173,20 @@ def test_admin_adds_and_disables_operators(console_as, app, engine):
     assert carol.get("/console/audit").status_code == 302
     actions = [action for _, action, _ in audit_actions(engine)]
     assert "operator_created" in actions and "operator_disabled" in actions
+
+
+def test_a_copied_cookie_does_not_show_the_key_again(console_as):
+    """The key waits on the server, not in the cookie: replaying the cookie as it was before
+    the key was shown shows nothing."""
+    admin = console_as("admin")
+    response = post(admin, "/console/lenders/new", {"code": "acme", "name": "Acme Credit"})
+    assert response.status_code == 302
+    with admin.session_transaction() as cookie:
+        before = dict(cookie)
+    first = admin.get("/console/lenders/acme").get_data(as_text=True)
+    assert 'id="new-api-key"' in first
+    with admin.session_transaction() as cookie:
+        cookie.clear()
+        cookie.update(before)
+    replayed = admin.get("/console/lenders/acme").get_data(as_text=True)
+    assert 'id="new-api-key"' not in replayed

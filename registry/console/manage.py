@@ -6,7 +6,6 @@ service records the audit event in the same transaction as the change.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 
@@ -48,25 +47,28 @@ def _seal_key() -> AESGCM:
 
 
 def _hold_new_key(code: str, secret: str) -> None:
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return
     nonce = secrets.token_bytes(12)
     sealed = _seal_key().encrypt(nonce, json.dumps([code, secret]).encode(), b"new-key")
-    session["new_key"] = base64.b64encode(nonce + sealed).decode()
+    operators.hold_pending_key(db(), token, nonce + sealed)
 
 
 def _take_new_key(code: str) -> str | None:
-    raw = session.get("new_key")
-    if not isinstance(raw, str):
+    """The new key of lender `code`, if one waits for this session: shown once, then gone
+    from the server (a key waiting for another lender's page is dropped too)."""
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return None
+    blob = operators.take_pending_key(db(), token)
+    if blob is None:
         return None
     try:
-        blob = base64.b64decode(raw)
         held_code, secret = json.loads(_seal_key().decrypt(blob[:12], blob[12:], b"new-key"))
     except (ValueError, InvalidTag):
-        session.pop("new_key", None)
         return None
-    if held_code != code:
-        return None
-    session.pop("new_key", None)
-    return str(secret)
+    return str(secret) if held_code == code else None
 
 
 # --- lenders ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ the server whatever the browser keeps.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Timestamp
@@ -24,6 +24,9 @@ class OperatorSession(Base):
     last_seen_at: Mapped[Timestamp]
     ended_at: Mapped[Timestamp | None]
     ip: Mapped[str | None] = mapped_column(String(45))
+    # A new API key waiting to be shown once, sealed (AES-GCM under a key derived from the
+    # app's secret); cleared when shown, so no copy of a cookie can show it again.
+    pending_key: Mapped[bytes | None] = mapped_column(LargeBinary(512))
 
 
 class LoginThrottle(Base):

@@ -433,6 +433,26 @@ def resolve_session(session: Session, token: str, now: datetime) -> Operator | N
     return operator
 
 
+def hold_pending_key(session: Session, token: str, sealed: bytes) -> None:
+    """Keep a sealed new API key with this browser session until it is shown. Commits."""
+    begin_write(session)
+    row = session.get(OperatorSession, _session_id(token))
+    if row is not None:
+        row.pending_key = sealed
+    session.commit()
+
+
+def take_pending_key(session: Session, token: str) -> bytes | None:
+    """The sealed key held for this session, removed as it is read. Commits."""
+    begin_write(session)
+    row = session.get(OperatorSession, _session_id(token))
+    sealed = row.pending_key if row is not None else None
+    if row is not None and sealed is not None:
+        row.pending_key = None
+    session.commit()
+    return sealed
+
+
 def logout(session: Session, token: str, now: datetime, actor: audit.Actor | None = None) -> None:
     begin_write(session)
     row = session.get(OperatorSession, _session_id(token))
