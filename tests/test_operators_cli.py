@@ -16,6 +16,24 @@ def run(database_url, *args, input=None):
     return runner.invoke(main, list(args), input=input, env={"REGISTRY_DATABASE_URL": database_url})
 
 
+def add_analyst(database_url, tmp_path, username, password):
+    """`registry operators add USERNAME --role analyst --password-file ...`; the file."""
+    secret = tmp_path / "pw"
+    secret.write_text(password + "\n")
+    result = run(
+        database_url,
+        "operators",
+        "add",
+        username,
+        "--role",
+        "analyst",
+        "--password-file",
+        str(secret),
+    )
+    assert result.exit_code == 0, result.output
+    return secret
+
+
 def test_add_with_prompt_then_sign_in(database_url, app, engine):
     result = run(
         database_url,
@@ -77,18 +95,7 @@ def test_bad_role_short_password_and_duplicates_are_refused(database_url, tmp_pa
 
 
 def test_disable_and_reset_password(database_url, tmp_path, app, engine):
-    secret = tmp_path / "pw"
-    secret.write_text("first password!!\n")
-    run(
-        database_url,
-        "operators",
-        "add",
-        "carol",
-        "--role",
-        "analyst",
-        "--password-file",
-        str(secret),
-    )
+    secret = add_analyst(database_url, tmp_path, "carol", "first password!!")
     client = app.test_client()
     assert sign_in(client, "carol", "first password!!").status_code == 302
     assert run(database_url, "operators", "disable", "carol").exit_code == 0
@@ -117,18 +124,7 @@ def test_ensure_demo_operator_gives_a_fresh_password_each_time(db_session, app, 
 
 
 def test_set_role_changes_what_the_operator_may_open(database_url, tmp_path, app, engine):
-    secret = tmp_path / "pw"
-    secret.write_text("a long password!\n")
-    run(
-        database_url,
-        "operators",
-        "add",
-        "carol",
-        "--role",
-        "analyst",
-        "--password-file",
-        str(secret),
-    )
+    add_analyst(database_url, tmp_path, "carol", "a long password!")
     client = app.test_client()
     sign_in(client, "carol", "a long password!")
     assert client.get("/console/audit").status_code == 403

@@ -66,30 +66,26 @@ def operators_list() -> None:
         console.print(table)
 
 
+def _set_status(username: str, status: OperatorStatus, done: str) -> None:
+    with session_scope() as session:
+        operator = operators.get_operator(session, username)
+        operators.set_operator_status(session, operator, status, clock.now(), actor=audit.CLI)
+        session.commit()
+        click.echo(f"operator {operator.username} {done}")
+
+
 @operators_group.command("disable")
 @click.argument("username")
 def operators_disable(username: str) -> None:
     """Disable USERNAME: their sessions end and they can no longer sign in."""
-    with session_scope() as session:
-        operator = operators.get_operator(session, username)
-        operators.set_operator_status(
-            session, operator, OperatorStatus.DISABLED, clock.now(), actor=audit.CLI
-        )
-        session.commit()
-        click.echo(f"operator {operator.username} disabled")
+    _set_status(username, OperatorStatus.DISABLED, "disabled")
 
 
 @operators_group.command("enable")
 @click.argument("username")
 def operators_enable(username: str) -> None:
     """Enable a disabled operator again."""
-    with session_scope() as session:
-        operator = operators.get_operator(session, username)
-        operators.set_operator_status(
-            session, operator, OperatorStatus.ACTIVE, clock.now(), actor=audit.CLI
-        )
-        session.commit()
-        click.echo(f"operator {operator.username} enabled")
+    _set_status(username, OperatorStatus.ACTIVE, "enabled")
 
 
 @operators_group.command("set-role")
