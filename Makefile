@@ -8,12 +8,14 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install lint typecheck check bench bench-console bench-tokenise postgres clean
+.PHONY: run test install lint format typecheck check lock bench bench-console bench-tokenise postgres clean
 
-$(STAMP): pyproject.toml
+# Two distributions from this repository: the SDK (sdk/: lender_client, registry_protocol,
+# rfc9497) and the registry (.), both editable, at the versions pinned in requirements-dev.lock.
+$(STAMP): pyproject.toml sdk/pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,11 +38,30 @@ test: $(STAMP) postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# What CI runs (.ci/run): style, types, then the whole suite.
 check: lint typecheck test
+
+# Re-pin every dependency after a change to a pyproject.toml: requirements.lock is what the
+# image installs (the registry and the SDK), requirements-dev.lock adds the test tools.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet ./sdk .
+	$(VENV)-lock/bin/python -m pip freeze --exclude-editable \
+	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' > requirements.lock
+	$(VENV)-lock/bin/python -m pip install --quiet './sdk' '.[dev]'
+	$(VENV)-lock/bin/python -m pip freeze --exclude-editable \
+	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' > requirements-dev.lock
+	rm -rf $(VENV)-lock
 
 # Benchmarks against PostgreSQL (a throwaway database). BENCH_LOANS / BENCH_UPLOAD scale them.
 bench: $(STAMP) postgres
@@ -57,4 +78,4 @@ bench-tokenise: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.tokenise
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info sdk/*.egg-info build sdk/build

@@ -42,7 +42,7 @@ from lender_client.errors import (
     UntrustedKeyError,
     ValidationError,
 )
-from lender_client.ids import ID_KINDS, InvalidIdError, normalize_id
+from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
 from lender_client.models import (
     BatchResult,
     Flag,

@@ -1,3 +1,5 @@
-"""The lender client's version, sent in its User-Agent."""
+"""The lender client's version, sent in its User-Agent: the project's one version number."""
 
-__version__ = "0.1.0"
+from registry_protocol._version import __version__
+
+__all__ = ["__version__"]

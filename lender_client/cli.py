@@ -45,7 +45,7 @@ from lender_client.errors import (
     UntrustedKeyError,
 )
 from lender_client.files import BadLine, FileFormatError, RecordReader, open_records
-from lender_client.ids import ID_KINDS, InvalidIdError
+from registry_protocol.ids import ID_KINDS, InvalidIdError
 from lender_client.models import (
     RECORD_FIELDS,
     BatchResult,

@@ -57,7 +57,7 @@ from lender_client.errors import (
     ValidationError,
     error_from_response,
 )
-from lender_client.ids import ID_KINDS, InvalidIdError, normalize_id
+from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
 from lender_client.models import (
     BatchResult,
     InquiryReport,

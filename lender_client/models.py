@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from lender_client.errors import FieldError, UnexpectedResponseError
+from registry_protocol.wire import FlagCode, LoanStatus, Product, Purpose
 
 __all__ = [
     "ID_FIELDS",
@@ -37,37 +38,6 @@ __all__ = [
     "format_money",
     "format_timestamp",
 ]
-
-
-class Product(enum.StrEnum):
-    CASH_LOAN = "cash_loan"
-    INSTALLMENT = "installment"
-    CREDIT_LINE = "credit_line"
-    BNPL = "bnpl"
-    AUTO = "auto"
-    MORTGAGE = "mortgage"
-    OTHER = "other"
-
-
-class LoanStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    WRITTEN_OFF = "written_off"
-
-
-class Purpose(enum.StrEnum):
-    """Why an inquiry is made. ``new_credit`` needs the applicant's consent reference."""
-
-    NEW_CREDIT = "new_credit"
-    ACCOUNT_REVIEW = "account_review"
-
-
-class FlagCode(enum.StrEnum):
-    MULTI_LENDER = "MULTI_LENDER"
-    APPLICATION_SPREE = "APPLICATION_SPREE"
-    PAST_DUE_ELSEWHERE = "PAST_DUE_ELSEWHERE"
-    WRITTEN_OFF = "WRITTEN_OFF"
-    RAPID_BORROWING = "RAPID_BORROWING"
 
 
 # The fields of a loan report, in the order the CSV format and the API document them.

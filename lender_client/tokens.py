@@ -44,7 +44,9 @@ from lender_client.errors import (
     UntrustedKeyError,
     ValidationError,
 )
-from lender_client.ids import normalize_id, token_input
+from registry_protocol.ids import normalize_id, token_input
+from registry_protocol.pepper import PEPPER_SIZE, pepper_fingerprint, pepper_mac
+from registry_protocol.pepper import inner_token_input as _protocol_inner_input
 
 __all__ = [
     "MAX_EVALUATE_BATCH",
@@ -73,9 +75,7 @@ PEPPER_ENV = "REGISTRY_PEPPER"
 PEPPER_FILE_ENV = "REGISTRY_PEPPER_FILE"
 PEPPER_NEXT_ENV = "REGISTRY_PEPPER_NEXT"
 PEPPER_NEXT_FILE_ENV = "REGISTRY_PEPPER_NEXT_FILE"
-_PEPPER_SIZE = 32
 _CACHE_LABEL = b"lender-client token cache v1"
-_FINGERPRINT_LABEL = b"lender-client pepper fingerprint v1"
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -93,19 +93,19 @@ class Pepper:
     __slots__ = ("_secret",)
 
     def __init__(self, secret: bytes) -> None:
-        if not isinstance(secret, bytes | bytearray) or len(secret) != _PEPPER_SIZE:
-            raise ConfigurationError(f"a pepper is exactly {_PEPPER_SIZE} bytes")
+        if not isinstance(secret, bytes | bytearray) or len(secret) != PEPPER_SIZE:
+            raise ConfigurationError(f"a pepper is exactly {PEPPER_SIZE} bytes")
         self._secret = bytes(secret)
 
     @classmethod
     def from_hex(cls, text: str, what: str = "the pepper") -> Pepper:
         """From 64 hexadecimal characters (surrounding white space is ignored)."""
         value = text.strip()
-        if len(value) != 2 * _PEPPER_SIZE or not set(value) <= _HEX:
+        if len(value) != 2 * PEPPER_SIZE or not set(value) <= _HEX:
             # Never echo the value: it may be a (mistyped) secret.
             raise ConfigurationError(
-                f"{what} must be {2 * _PEPPER_SIZE} hexadecimal characters "
-                f"({_PEPPER_SIZE} bytes), got {len(value)} characters"
+                f"{what} must be {2 * PEPPER_SIZE} hexadecimal characters "
+                f"({PEPPER_SIZE} bytes), got {len(value)} characters"
                 + ("" if set(value) <= _HEX else " that are not all hexadecimal")
             )
         return cls(bytes.fromhex(value))
@@ -139,12 +139,12 @@ class Pepper:
 
     def mac(self, message: bytes) -> bytes:
         """HMAC-SHA256 of ``message`` under the pepper."""
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+        return pepper_mac(self._secret, message)
 
     @property
     def fingerprint(self) -> str:
         """16 hex characters that identify the pepper without revealing it."""
-        return self.mac(_FINGERPRINT_LABEL).hex()[:16]
+        return pepper_fingerprint(self._secret)
 
     def __repr__(self) -> str:
         return f"Pepper(fingerprint={self.fingerprint!r})"
@@ -199,7 +199,7 @@ def load_pepper(
 
 def inner_token_input(pepper: Pepper, kind: str, canonical: str) -> bytes:
     """The inner layer: ``HMAC-SHA256(pepper, "<kind>:<canonical>")``, the VOPRF input."""
-    return pepper.mac(token_input(kind, canonical))
+    return _protocol_inner_input(pepper._secret, kind, canonical)
 
 
 # -- the registry's key ------------------------------------------------------------------------

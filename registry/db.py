@@ -1,7 +1,16 @@
-"""Engine and sessions. One session per request; SQLite tuned for a single-file deployment."""
+"""Engine, sessions and the one transaction rule.
+
+Services do the work inside a session and flush; they never commit or roll back. The caller
+that owns a unit of work (an HTTP request, a CLI command, a background job) opens it with
+:func:`transaction`, which commits when the block ends and rolls back when it raises. SQLite is
+tuned for a single-file deployment: a writing unit of work takes the write lock when it
+begins (see :func:`begin_write`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -70,3 +79,22 @@ def begin_write(session: Session) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(session: Session, *, write: bool = True) -> Iterator[Session]:
+    """One unit of work on ``session``: commit when the block ends, roll back if it raises.
+
+    ``write=True`` (the default) begins a writing transaction (:func:`begin_write`: on SQLite
+    it holds the write lock from the first statement, so a read-then-write cannot fail half
+    way); ``write=False`` is for work that only reads. Whatever read transaction the session
+    had open (an authentication look-up, say) is ended first.
+    """
+    if write:
+        begin_write(session)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

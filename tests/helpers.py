@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import rfc9497
-from lender_client.ids import normalize_id, token_input
+from registry_protocol.ids import normalize_id, token_input
 
 # The frozen "now" of the API tests (the live server uses the real clock).
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lender_client.ids import ID_KINDS
+from registry_protocol.ids import ID_KINDS
 from registry.cli.common import clock, session_scope
 from registry.cli.keys import signer
 from registry.services import audit, lenders, tokens

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from lender_client.ids import ID_KINDS
+from registry_protocol.ids import ID_KINDS
 from registry.console import charts
 from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, current_operator, roles
 from registry.console.blueprint import bp

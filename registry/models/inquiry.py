@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, MinorUnits, Timestamp, Token
+from registry_protocol.wire import Purpose
 
-
-class Purpose(enum.StrEnum):
-    NEW_CREDIT = "new_credit"  # a hard inquiry: counted for later callers
-    ACCOUNT_REVIEW = "account_review"  # recorded for audit, never counted
+__all__ = ["Inquiry", "InquiryKey", "Purpose"]
 
 
 class Inquiry(Base):

@@ -7,29 +7,15 @@ maps a lender's own reference to the one token it was first reported with.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Currency, MinorUnits, Timestamp, Token
+from registry_protocol.wire import LoanStatus, Product
 
-
-class LoanStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    WRITTEN_OFF = "written_off"
-
-
-class Product(enum.StrEnum):
-    CASH_LOAN = "cash_loan"
-    INSTALLMENT = "installment"
-    CREDIT_LINE = "credit_line"
-    BNPL = "bnpl"
-    AUTO = "auto"
-    MORTGAGE = "mortgage"
-    OTHER = "other"
+__all__ = ["STATE_FIELDS", "Loan", "LoanHistory", "LoanRef", "LoanStatus", "Product"]
 
 
 # The fields of a report that make up a loan's state (everything but keys and timestamps).

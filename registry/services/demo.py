@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lender_client.ids import complete_resident_id, normalize_id, token_input
-from lender_client.tokens import Pepper
 from registry.db import begin_write
 from registry.models import ApiKey, KeyState, Lender, Loan, Purpose, TokenKey
 from registry.services import audit, inquiries, lenders, reporting, tokens
 from registry.signer import Signer
+from registry_protocol.ids import complete_resident_id, normalize_id
+from registry_protocol.pepper import inner_token_input, pepper_fingerprint
 
 DEMO_LENDERS = (
     ("lendwell", "Lendwell Consumer Finance"),
@@ -59,7 +59,7 @@ class DemoTokens:
         session.rollback()
         if key is None:
             key = tokens.init_key(session, signer, now, audit.Actor("demo"))
-            fingerprint = Pepper(DEMO_PEPPER).fingerprint
+            fingerprint = pepper_fingerprint(DEMO_PEPPER)
             tokens.set_pepper_fingerprint(session, fingerprint, now, audit.Actor("demo"))
         self._key_id, self._signer = key.key_id, signer
         self._cache: dict[int, str] = {}
@@ -67,9 +67,7 @@ class DemoTokens:
     def __call__(self, number: int) -> str:
         if number not in self._cache:
             kind = "cn_resident_id"
-            inner = tokens.inner_hash(
-                DEMO_PEPPER, token_input(kind, normalize_id(kind, demo_id(number)))
-            )
+            inner = inner_token_input(DEMO_PEPPER, kind, normalize_id(kind, demo_id(number)))
             self._cache[number] = self._signer.evaluate(self._key_id, inner)[:32].hex()
         return self._cache[number]
 

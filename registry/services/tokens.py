@@ -34,7 +34,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import rfc9497
-from lender_client.ids import InvalidIdError, normalize_id, token_input
 from registry.clock import iso
 from registry.db import begin_write
 from registry.models import (
@@ -55,6 +54,8 @@ from registry.models import (
 from registry.services import audit
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotFound, ServiceError
 from registry.signer import Signer
+from registry_protocol.ids import InvalidIdError, normalize_id
+from registry_protocol.pepper import PEPPER_SIZE, inner_token_input
 
 MAX_ELEMENTS = 1000
 MODE = "voprf"
@@ -362,17 +363,12 @@ def lookup_token(
     return token
 
 
-def inner_hash(pepper: bytes, token_input: bytes) -> bytes:
-    """The lenders' inner layer: HMAC-SHA256(pepper, "<kind>:<canonical value>")."""
-    return hmac.new(pepper, token_input, hashlib.sha256).digest()
-
-
 def parse_pepper(text: str) -> bytes:
     try:
         pepper = bytes.fromhex(text.strip())
     except ValueError:
         pepper = b""
-    if len(pepper) != 32:
+    if len(pepper) != PEPPER_SIZE:
         raise InvalidInput(
             "the pepper is malformed",
             [FieldError("pepper", "must be 64 hexadecimal characters (32 bytes)")],
@@ -402,7 +398,7 @@ def lookup_id(
         errors.append(FieldError("id_value", str(exc)))
     if errors:
         raise InvalidInput("the look-up is invalid", errors)
-    inner = inner_hash(pepper, token_input(kind, canonical))
+    inner = inner_token_input(pepper, kind, canonical)
     return lookup_token(session, signer, inner, kind, now, actor, reason.strip())
 
 

@@ -289,7 +289,7 @@ def markdown(results: list[PageResult], load: LoadResult, audit_events: int) -> 
 
 
 def run(settings: BenchSettings, audit_events: int, count: int) -> dict[str, Any]:
-    from tests.browser_fixtures import create_operator
+    from tests.console.browser import create_operator
 
     out: dict[str, Any] = {"target_ms": TARGET_MS, "warmups": WARMUPS, "requests": count}
     name = database.create_database(settings.pg_url)

@@ -17,7 +17,7 @@ from registry.db import make_engine, make_session_factory
 from registry.migrations import upgrade
 from registry.services.demo import DEMO_LENDERS, seed_demo
 from registry.signer import Signer
-from tests.browser_fixtures import (
+from tests.console.browser import (
     ROOT,
     browser_missing,
     chromium_page,

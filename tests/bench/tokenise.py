@@ -23,7 +23,7 @@ from typing import Any
 import rfc9497
 import rfc9497.group
 from lender_client import RegistryClient
-from lender_client.ids import complete_resident_id
+from registry_protocol.ids import complete_resident_id
 from registry.clock import SystemClock
 from registry.db import make_engine, make_session_factory
 from registry.services import audit, tokens

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from lender_client import RegistryClient, normalize_id
 from lender_client.cache import TokenCache
 from lender_client.cli import cli
-from tests.token_fixtures import PEPPER_A, phone, resident_id
+from tests.sdk.fakes import PEPPER_A, phone, resident_id
 
 pytestmark = pytest.mark.live
 

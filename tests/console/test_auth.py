@@ -12,14 +12,12 @@ from sqlalchemy import select
 from registry.db import make_session_factory
 from registry.models import Operator
 from registry.services import operators
-from tests.console_helpers import PASSWORD, audit_events, csrf_of, post, sign_in
+from tests.console.helpers import PASSWORD, audit_events, csrf_of, post, sign_in
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-
-pytest_plugins = ["tests.console_fixtures"]
 
 
 def test_login_page_has_the_form_and_security_headers(client):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console_helpers import post, sign_in
-
-pytest_plugins = ["tests.console_fixtures"]
+from tests.console.helpers import post, sign_in
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Borrower ID normalisation (lender_client.ids): resident IDs (GB 11643-1999), phones
+"""Borrower ID normalisation (registry_protocol.ids): resident IDs (GB 11643-1999), phones
 (E.164), passports and unified social credit codes (GB 32100-2015)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from lender_client.ids import (
+from registry_protocol.ids import (
     ID_KINDS,
     ISO_3166_ALPHA3,
     InvalidIdError,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-from tests.console_helpers import audit_actions, audit_events, post, sign_in
+from tests.console.helpers import audit_actions, audit_events, post, sign_in
 from tests.helpers import bearer, loan, token
 
 KEY = re.compile(r'<code id="new-api-key">([^<]+)</code>')
-
-pytest_plugins = ["tests.console_fixtures"]
 
 
 def _onboard(admin, code="acme", name="Acme Credit"):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.console_helpers import audit_events, post
+from tests.console.helpers import audit_events, post
 from tests.helpers import loan, token, tokenize
 
 TOKEN = token(1)
@@ -31,8 +31,6 @@ PAGES = {
     "/console/": {"admin", "analyst"},
 }
 ROLES = ("admin", "analyst", "auditor")
-
-pytest_plugins = ["tests.console_fixtures"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from registry.db import make_session_factory
 from registry.services import operators
-from tests.console_helpers import PASSWORD, sign_in
+from tests.console.helpers import PASSWORD, sign_in
 from tests.helpers import NOW
 
 

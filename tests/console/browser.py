@@ -29,7 +29,7 @@ from registry.clock import SystemClock
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Response
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
     "--headless=new",

@@ -314,7 +314,7 @@ def test_real_process_upload_and_rerun(lender_env: dict[str, str], tmp_path: Pat
     path = tmp_path / "book.csv"
     lines = [HEADER, *(csv_line(f"P-{i}", i) for i in range(20)), "P-x,broken"]
     path.write_text("\n".join(lines) + "\n")
-    env = {**os.environ, **lender_env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, **lender_env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
     def upload() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -1,5 +1,5 @@
 """Helpers for the console tests: sign in, post a form with its CSRF token, read the audit
-log. The fixtures are in tests/console_fixtures.py (loaded with `pytest_plugins`)."""
+log. The fixtures are in tests/console/conftest.py."""
 
 from __future__ import annotations
 

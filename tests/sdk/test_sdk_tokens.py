@@ -1,6 +1,6 @@
 """Borrower tokens in the SDK: pepper, VOPRF with proof checking, key pins, cache, batching,
 rotation, and the raw ID never leaving the process. Most tests run against an in-process fake
-of the token endpoints (tests/token_fixtures.py); the last ones against the live registry."""
+of the token endpoints (tests/sdk/fakes.py); the last ones against the live registry."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from lender_client import (
     normalize_id,
 )
 from lender_client.cache import TokenCache, default_cache_path, resolve_cache_path
-from lender_client.ids import token_input
-from tests.token_fixtures import (
+from registry_protocol.ids import token_input
+from tests.sdk.fakes import (
     PEPPER_A,
     PEPPER_B,
     FakeRegistry,

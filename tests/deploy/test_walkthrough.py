@@ -16,7 +16,7 @@ from registry.cli import main as registry_cli
 from registry.services.demo import DEMO_PEPPER
 from tests.conftest import create_token_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPLICANT = "11010519491231002X"
 

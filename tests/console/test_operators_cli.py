@@ -6,9 +6,7 @@ from click.testing import CliRunner
 
 from registry.cli import main
 from registry.services import operators
-from tests.console_helpers import audit_events, sign_in
-
-pytest_plugins = ["tests.console_fixtures"]
+from tests.console.helpers import audit_events, sign_in
 
 
 def run(database_url, *args, input=None):

@@ -19,7 +19,7 @@ import requests
 
 from registry.migrations import upgrade
 from registry.services.lenders import KEY_PATTERN
-from tests.browser_fixtures import (
+from tests.console.browser import (
     ROOT,
     chromium_page,
     create_operator,
