@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,6 +76,14 @@ def begin_write(session: Session) -> None:
             raise RuntimeError("begin_write() after changes in a read transaction")
         session.commit()
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT on ``table`` that can say ON CONFLICT: both backends spell it alike
+    (``on_conflict_do_update``/``_nothing``, ``excluded``), but each dialect has its own."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,8 +8,8 @@ from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import idempotency_key, json_body, parse_model
 from registry.api.problems import Problem, invalid
-from registry.api.schemas import InquiryBody
 from registry.extensions import db, now
+from registry.schemas.inquiries import InquiryBody
 from registry.services import inquiries
 from registry.services.errors import Conflict, InvalidInput, NotPermitted
 

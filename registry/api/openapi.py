@@ -8,18 +8,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from registry.api.schemas import (
-    InquiryBody,
-    InquiryReportOut,
-    LoanBatch,
-    LoanOut,
-    LoanPage,
-    ProblemOut,
-    SubmissionOut,
-    TokenEvaluateBody,
-    TokenEvaluationOut,
-    TokenKeyOut,
-)
+from registry.schemas.common import ProblemOut
+from registry.schemas.inquiries import InquiryBody, InquiryReportOut
+from registry.schemas.loans import LoanBatch, LoanOut, LoanPage, SubmissionOut
+from registry.schemas.tokens import TokenEvaluateBody, TokenEvaluationOut, TokenKeyOut
 from registry.services.loans import DEFAULT_PAGE, MAX_PAGE
 
 _REF = "#/components/schemas/{model}"

@@ -12,8 +12,8 @@ from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import json_body, parse_model
 from registry.api.problems import Problem
-from registry.api.schemas import TokenEvaluateBody
 from registry.extensions import db, now, signer, state
+from registry.schemas.tokens import TokenEvaluateBody
 from registry.services import tokens
 from registry.services.errors import InvalidInput
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from registry.clock import SystemClock
 from registry.config import ConfigError, Settings
-from registry.db import make_engine, make_session_factory
+from registry.db import make_engine, make_session_factory, transaction
 from registry.services.errors import InvalidInput, ServiceError
 
 console = Console()
@@ -26,14 +26,16 @@ def settings() -> Settings:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session on the configured database; a service error becomes a clean CLI error."""
+def session_scope(*, write: bool = True) -> Iterator[Session]:
+    """A command's unit of work on the configured database (`registry.db.transaction`):
+    committed when the command's block ends, rolled back if it fails; a service error becomes
+    a clean CLI error."""
     engine = make_engine(settings().database_url)
     session = make_session_factory(engine)()
     try:
-        yield session
+        with transaction(session, write=write):
+            yield session
     except ServiceError as exc:
-        session.rollback()
         message = str(exc)
         if isinstance(exc, InvalidInput) and exc.errors:
             message += ": " + "; ".join(f"{e.field} {e.message}" for e in exc.errors)
