@@ -42,7 +42,6 @@ from lender_client.errors import (
     UntrustedKeyError,
     ValidationError,
 )
-from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
 from lender_client.models import (
     BatchResult,
     Flag,
@@ -64,6 +63,7 @@ from lender_client.models import (
     format_money,
 )
 from lender_client.tokens import KeyInfo, Pepper, Rotation, TokenKey, TokenPair
+from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
 
 __all__ = [
     "DEFAULT_BASE_URL",

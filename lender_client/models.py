@@ -3,17 +3,36 @@
 Money is always an ``int`` in minor units (fen, cents): 12,345.67 CNY is ``1234567``.
 Dates are :class:`datetime.date`; timestamps are timezone-aware :class:`datetime.datetime`.
 Objects built from a server response keep the decoded JSON in ``raw``.
+
+This module holds the loan records; the upload results are in
+:mod:`lender_client.upload_results`, the inquiry report in :mod:`lender_client.inquiry_report`,
+and all stay importable from here.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any
 
-from lender_client.errors import FieldError, UnexpectedResponseError
+from lender_client.errors import UnexpectedResponseError
+from lender_client.formatting import format_money, format_timestamp
+from lender_client.inquiry_report import (
+    Flag,
+    InquiryReport,
+    InquirySummary,
+    InquiryWindows,
+    OwnPosition,
+)
+from lender_client.parsing import enum_or_str, parse_timestamp, required
+from lender_client.upload_results import (
+    BatchResult,
+    RecordRejection,
+    Rejection,
+    SubmissionResult,
+    UploadSummary,
+)
 from registry_protocol.wire import FlagCode, LoanStatus, Product, Purpose
 
 __all__ = [
@@ -58,54 +77,6 @@ RECORD_FIELDS: tuple[str, ...] = (
 ID_FIELDS: tuple[str, ...] = ("id_kind", "id_value")
 INTEGER_FIELDS: frozenset[str] = frozenset({"principal", "outstanding", "days_past_due"})
 OPTIONAL_FIELDS: frozenset[str] = frozenset({"due_on"})
-
-
-def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, e.g. ``2026-11-20T10:00:00Z``. Naive values are refused."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamp must be timezone-aware (e.g. datetime.now(UTC))")
-    utc = value.astimezone(UTC)
-    spec = "microseconds" if utc.microsecond else "seconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
-# ISO 4217 currencies whose minor unit is not 1/100 of the major unit.
-_MINOR_DIGITS = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def format_money(minor_units: int, currency: str) -> str:
-    """``format_money(1234567, "CNY") == "12,345.67 CNY"`` (minor units to major units)."""
-    digits = _MINOR_DIGITS.get(currency.upper(), 2)
-    sign = "-" if minor_units < 0 else ""
-    major, minor = divmod(abs(minor_units), 10**digits)
-    text = f"{major:,}"
-    if digits:
-        text += f".{minor:0{digits}d}"
-    return f"{sign}{text} {currency}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -242,8 +213,8 @@ class Loan:
             last = data.get("last_reported_at")
             return cls(
                 **kwargs,
-                first_reported_at=_parse_timestamp(first) if first is not None else None,
-                last_reported_at=_parse_timestamp(last) if last is not None else None,
+                first_reported_at=parse_timestamp(first) if first is not None else None,
+                last_reported_at=parse_timestamp(last) if last is not None else None,
                 raw=dict(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -277,288 +248,15 @@ class LoanPage:
 def _record_kwargs(data: Mapping[str, Any]) -> dict[str, Any]:
     due = data.get("due_on")
     return {
-        "loan_ref": _req(data, "loan_ref", str),
-        "borrower": _req(data, "borrower", str),
-        "product": _enum_or_str(Product, _req(data, "product", str)),
-        "currency": _req(data, "currency", str),
-        "principal": _req(data, "principal", int),
-        "outstanding": _req(data, "outstanding", int),
-        "opened_on": date.fromisoformat(_req(data, "opened_on", str)),
+        "loan_ref": required(data, "loan_ref", str),
+        "borrower": required(data, "borrower", str),
+        "product": enum_or_str(Product, required(data, "product", str)),
+        "currency": required(data, "currency", str),
+        "principal": required(data, "principal", int),
+        "outstanding": required(data, "outstanding", int),
+        "opened_on": date.fromisoformat(required(data, "opened_on", str)),
         "due_on": date.fromisoformat(due) if isinstance(due, str) and due else None,
-        "status": _enum_or_str(LoanStatus, _req(data, "status", str)),
-        "days_past_due": _req(data, "days_past_due", int),
-        "as_of": _parse_timestamp(_req(data, "as_of", str)),
+        "status": enum_or_str(LoanStatus, required(data, "status", str)),
+        "days_past_due": required(data, "days_past_due", int),
+        "as_of": parse_timestamp(required(data, "as_of", str)),
     }
-
-
-_E = TypeVar("_E", bound=enum.StrEnum)
-_T = TypeVar("_T")
-
-
-def _enum_or_str(kind: type[_E], value: str) -> _E | str:
-    # A value this client does not know yet (a newer server) is kept as a plain string.
-    try:
-        return kind(value)
-    except ValueError:
-        return value
-
-
-def _req(data: Mapping[str, Any], key: str, kind: type[_T]) -> _T:
-    if key not in data:
-        raise KeyError(f"missing {key!r}")
-    value = data[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise TypeError(f"{key!r} should be {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _parse_timestamp(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"timestamp should be a string, got {type(value).__name__}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-@dataclass(frozen=True, slots=True)
-class RecordRejection:
-    """A record one ``POST /v1/loans`` refused; ``index`` is its position in that request."""
-
-    index: int
-    loan_ref: str | None
-    errors: list[FieldError]
-
-
-@dataclass(frozen=True, slots=True)
-class SubmissionResult:
-    """The answer to one ``POST /v1/loans``."""
-
-    submission_id: str
-    accepted: int
-    unchanged: int
-    stale: int
-    rejected: list[RecordRejection]
-    idempotency_key: str
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], idempotency_key: str) -> SubmissionResult:
-        try:
-            rejected: list[RecordRejection] = []
-            for item in _req(data, "rejected", list):
-                ref = item.get("loan_ref")
-                errors = [
-                    FieldError(str(e.get("field") or ""), str(e.get("message") or ""))
-                    for e in item.get("errors") or []
-                ]
-                rejected.append(
-                    RecordRejection(
-                        index=_req(item, "index", int),
-                        loan_ref=ref if isinstance(ref, str) else None,
-                        errors=errors,
-                    )
-                )
-            return cls(
-                submission_id=_req(data, "submission_id", str),
-                accepted=_req(data, "accepted", int),
-                unchanged=_req(data, "unchanged", int),
-                stale=_req(data, "stale", int),
-                rejected=rejected,
-                idempotency_key=idempotency_key,
-                raw=dict(data),
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise UnexpectedResponseError(f"unreadable upload response: {exc}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A record of a :meth:`~lender_client.RegistryClient.report_loans` stream that was refused.
-
-    ``index`` is the record's 0-based position in the whole stream the caller passed in, and
-    each error's ``field`` is the record field (``"due_on"``, not ``"loans[3].due_on"``).
-    """
-
-    index: int
-    loan_ref: str | None
-    errors: list[FieldError]
-    batch: int
-
-    @property
-    def reasons(self) -> str:
-        return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one batch of :meth:`~lender_client.RegistryClient.report_loans` achieved; given
-    to its ``on_batch`` callback."""
-
-    batch: int
-    start_index: int
-    size: int
-    submission_id: str
-    idempotency_key: str
-    accepted: int
-    unchanged: int
-    stale: int
-    rejected: list[Rejection]
-    elapsed: float
-    #: How many records of the batch named their borrower by ID and were tokenised.
-    tokenized: int = 0
-
-
-@dataclass(slots=True)
-class UploadSummary:
-    """Totals of a :meth:`~lender_client.RegistryClient.report_loans` call."""
-
-    records: int = 0
-    batches: int = 0
-    accepted: int = 0
-    unchanged: int = 0
-    stale: int = 0
-    rejected_count: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    submission_ids: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-    #: Records that named their borrower by ID and were tokenised before sending.
-    tokenized: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when no record was rejected."""
-        return self.rejected_count == 0
-
-    @property
-    def records_per_second(self) -> float:
-        return self.records / self.elapsed if self.elapsed > 0 else 0.0
-
-    def add(self, batch: BatchResult, keep_rejections: bool = True) -> None:
-        self.records += batch.size
-        self.batches += 1
-        self.accepted += batch.accepted
-        self.unchanged += batch.unchanged
-        self.stale += batch.stale
-        self.rejected_count += len(batch.rejected)
-        self.tokenized += batch.tokenized
-        if keep_rejections:
-            self.rejected.extend(batch.rejected)
-        if batch.submission_id:  # "" when every record was refused before sending
-            self.submission_ids.append(batch.submission_id)
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """A warning the registry raises about an applicant, e.g. ``MULTI_LENDER``."""
-
-    code: FlagCode | str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class InquiryWindows:
-    """How many other lenders inquired about the borrower in the last 1/7/30/90 days."""
-
-    last_1d: int
-    last_7d: int
-    last_30d: int
-    last_90d: int
-
-
-@dataclass(frozen=True, slots=True)
-class InquirySummary:
-    """The borrower's position across all lenders (including the caller)."""
-
-    open_loans: int
-    lenders_with_open_loans: int
-    other_lenders_with_open_loans: int
-    outstanding: dict[str, int]
-    max_days_past_due: int
-    past_due_loans: int
-    written_off_loans: int
-    loans_opened_last_30d: int
-    other_lenders_inquiring: InquiryWindows
-
-
-@dataclass(frozen=True, slots=True)
-class OwnPosition:
-    """The caller's own open loans to the borrower."""
-
-    open_loans: int
-    outstanding: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class InquiryReport:
-    """The answer to ``POST /v1/inquiries``."""
-
-    inquiry_id: str
-    borrower: str
-    generated_at: datetime
-    purpose: Purpose | str
-    summary: InquirySummary
-    own: OwnPosition
-    flags: list[Flag]
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def flag_codes(self) -> list[str]:
-        return [str(f.code) for f in self.flags]
-
-    def has_flag(self, code: FlagCode | str) -> bool:
-        return str(code) in self.flag_codes
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> InquiryReport:
-        try:
-            s = _req(data, "summary", dict)
-            w = _req(s, "other_lenders_inquiring", dict)
-            own = _req(data, "own", dict)
-            summary = InquirySummary(
-                open_loans=_req(s, "open_loans", int),
-                lenders_with_open_loans=_req(s, "lenders_with_open_loans", int),
-                other_lenders_with_open_loans=_req(s, "other_lenders_with_open_loans", int),
-                outstanding=_money_map(_req(s, "outstanding", dict)),
-                max_days_past_due=_req(s, "max_days_past_due", int),
-                past_due_loans=_req(s, "past_due_loans", int),
-                written_off_loans=_req(s, "written_off_loans", int),
-                loans_opened_last_30d=_req(s, "loans_opened_last_30d", int),
-                other_lenders_inquiring=InquiryWindows(
-                    last_1d=_req(w, "1d", int),
-                    last_7d=_req(w, "7d", int),
-                    last_30d=_req(w, "30d", int),
-                    last_90d=_req(w, "90d", int),
-                ),
-            )
-            flags = [
-                Flag(
-                    code=_enum_or_str(FlagCode, _req(f, "code", str)),
-                    detail=str(f.get("detail") or ""),
-                )
-                for f in _req(data, "flags", list)
-            ]
-            return cls(
-                inquiry_id=_req(data, "inquiry_id", str),
-                borrower=_req(data, "borrower", str),
-                generated_at=_parse_timestamp(_req(data, "generated_at", str)),
-                purpose=_enum_or_str(Purpose, _req(data, "purpose", str)),
-                summary=summary,
-                own=OwnPosition(
-                    open_loans=_req(own, "open_loans", int),
-                    outstanding=_money_map(_req(own, "outstanding", dict)),
-                ),
-                flags=flags,
-                raw=dict(data),
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise UnexpectedResponseError(f"unreadable inquiry response: {exc}") from exc
-
-
-def _money_map(data: Mapping[str, Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for currency, amount in data.items():
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise TypeError(f"amount for {currency!r} should be int")
-        out[str(currency)] = amount
-    return out

@@ -2,7 +2,7 @@
 
 The scheme (issue 3), the same at every member lender so that one person gets one token:
 
-1. ``canonical = normalize_id(kind, value)`` (:mod:`lender_client.ids`);
+1. ``canonical = normalize_id(kind, value)`` (:mod:`registry_protocol.ids`);
 2. inner layer, here: ``t = HMAC-SHA256(pepper, "<kind>:<canonical>")``, with the 32-byte
    consortium pepper that member lenders share and the registry never sees;
 3. outer layer, with the registry: a VOPRF (RFC 9497, ristretto255-SHA512) of ``t`` under the
@@ -18,6 +18,10 @@ which are uniformly random group elements, different at each request.
 During a rotation window the registry announces the next key (``rotation.kind == "key"``:
 same pepper, next key) or a next pepper (``"pepper"``: next pepper, same key); tokens are then
 computed twice and sent as ``borrower`` and ``borrower_next``.
+
+This module holds the :class:`Tokenizer`; the pepper is in :mod:`lender_client.pepper`, the
+registry's key in :mod:`lender_client.token_key`, the pinning rule in
+:mod:`lender_client.key_pins`.
 """
 
 from __future__ import annotations
@@ -25,14 +29,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import rfc9497
@@ -41,13 +42,23 @@ from lender_client.errors import (
     ConfigurationError,
     TokenVerificationError,
     UnexpectedResponseError,
-    UntrustedKeyError,
     ValidationError,
 )
+from lender_client.key_pins import check_pins
+from lender_client.pepper import (
+    PEPPER_ENV,
+    PEPPER_FILE_ENV,
+    PEPPER_NEXT_ENV,
+    PEPPER_NEXT_FILE_ENV,
+    Pepper,
+    check_pepper,
+    inner_token_input,
+    load_pepper,
+)
+from lender_client.token_key import SUITE, KeyInfo, Rotation, TokenKey, parse_public_key
 from registry_protocol.ids import normalize_id, token_input
-from registry_protocol.pepper import PEPPER_SIZE, pepper_fingerprint, pepper_mac
-from registry_protocol.pepper import inner_token_input as _protocol_inner_input
 
+# The pepper and key names stay importable from here, where they were first.
 __all__ = [
     "MAX_EVALUATE_BATCH",
     "PEPPER_ENV",
@@ -61,289 +72,18 @@ __all__ = [
     "TokenKey",
     "TokenPair",
     "Tokenizer",
+    "check_pepper",
     "inner_token_input",
     "load_pepper",
+    "parse_public_key",
 ]
 
 log = logging.getLogger("lender_client")
 
-SUITE = "ristretto255-SHA512"
-MODE = "voprf"
 #: The most blinded elements one ``POST /v1/tokens/evaluate`` takes.
 MAX_EVALUATE_BATCH = 1000
-PEPPER_ENV = "REGISTRY_PEPPER"
-PEPPER_FILE_ENV = "REGISTRY_PEPPER_FILE"
-PEPPER_NEXT_ENV = "REGISTRY_PEPPER_NEXT"
-PEPPER_NEXT_FILE_ENV = "REGISTRY_PEPPER_NEXT_FILE"
 _CACHE_LABEL = b"lender-client token cache v1"
 _HEX = frozenset("0123456789abcdefABCDEF")
-
-
-# -- the pepper ------------------------------------------------------------------------------
-
-
-class Pepper:
-    """The 32-byte consortium secret of the inner layer. Its ``repr`` and ``str`` show a
-    fingerprint (a one-way function of it, to tell two peppers apart), never the secret.
-
-    >>> Pepper.from_hex("00" * 32)
-    Pepper(fingerprint='...')  # doctest: +ELLIPSIS
-    """
-
-    __slots__ = ("_secret",)
-
-    def __init__(self, secret: bytes) -> None:
-        if not isinstance(secret, bytes | bytearray) or len(secret) != PEPPER_SIZE:
-            raise ConfigurationError(f"a pepper is exactly {PEPPER_SIZE} bytes")
-        self._secret = bytes(secret)
-
-    @classmethod
-    def from_hex(cls, text: str, what: str = "the pepper") -> Pepper:
-        """From 64 hexadecimal characters (surrounding white space is ignored)."""
-        value = text.strip()
-        if len(value) != 2 * PEPPER_SIZE or not set(value) <= _HEX:
-            # Never echo the value: it may be a (mistyped) secret.
-            raise ConfigurationError(
-                f"{what} must be {2 * PEPPER_SIZE} hexadecimal characters "
-                f"({PEPPER_SIZE} bytes), got {len(value)} characters"
-                + ("" if set(value) <= _HEX else " that are not all hexadecimal")
-            )
-        return cls(bytes.fromhex(value))
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str], what: str = "the pepper file") -> Pepper:
-        """From a file holding the 64 hexadecimal characters (and perhaps a newline)."""
-        location = Path(path).expanduser()
-        try:
-            with location.open("rb") as handle:
-                mode = os.fstat(handle.fileno()).st_mode
-                data = handle.read(4096)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot read {what} {str(location)!r}: {exc.strerror or exc}"
-            ) from None
-        if stat.S_ISREG(mode) and mode & 0o077:
-            log.warning(
-                "%s %s can be read by other users (mode %o); chmod 600 it",
-                what,
-                location,
-                stat.S_IMODE(mode),
-            )
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise ConfigurationError(
-                f"{what} {str(location)!r} must hold 64 hexadecimal characters"
-            ) from None
-        return cls.from_hex(text, f"{what} {str(location)!r}")
-
-    def mac(self, message: bytes) -> bytes:
-        """HMAC-SHA256 of ``message`` under the pepper."""
-        return pepper_mac(self._secret, message)
-
-    @property
-    def fingerprint(self) -> str:
-        """16 hex characters that identify the pepper without revealing it."""
-        return pepper_fingerprint(self._secret)
-
-    def __repr__(self) -> str:
-        return f"Pepper(fingerprint={self.fingerprint!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Pepper):
-            return NotImplemented
-        return hmac.compare_digest(self._secret, other._secret)
-
-    def __hash__(self) -> int:
-        return hash(self.fingerprint)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Pepper is not picklable (it would write the secret out)")
-
-
-def load_pepper(
-    value: Pepper | str | bytes | os.PathLike[str] | None,
-    *,
-    next_pepper: bool = False,
-) -> Pepper | None:
-    """The pepper from an explicit value or, for ``None``, the environment.
-
-    ``value`` may be a :class:`Pepper`, 32 raw bytes, 64 hex characters (``str``) or the path
-    of a file holding them (:class:`os.PathLike`). ``None`` reads ``$REGISTRY_PEPPER`` (hex)
-    or ``$REGISTRY_PEPPER_FILE`` (a path); with ``next_pepper``, ``$REGISTRY_PEPPER_NEXT`` or
-    ``$REGISTRY_PEPPER_NEXT_FILE``. Returns ``None`` when nothing is configured.
-    """
-    if isinstance(value, Pepper):
-        return value
-    if isinstance(value, bytes | bytearray):
-        return Pepper(bytes(value))
-    if isinstance(value, str):
-        return Pepper.from_hex(value, "the next pepper" if next_pepper else "the pepper")
-    if value is not None:
-        return Pepper.from_file(value)
-    hex_var, file_var = (
-        (PEPPER_NEXT_ENV, PEPPER_NEXT_FILE_ENV) if next_pepper else (PEPPER_ENV, PEPPER_FILE_ENV)
-    )
-    hex_value = os.environ.get(hex_var, "").strip()
-    file_value = os.environ.get(file_var, "").strip()
-    if hex_value and file_value:
-        raise ConfigurationError(f"set {hex_var} or {file_var}, not both")
-    if hex_value:
-        return Pepper.from_hex(hex_value, f"${hex_var}")
-    if file_value:
-        return Pepper.from_file(file_value, f"the file named by ${file_var}")
-    return None
-
-
-def inner_token_input(pepper: Pepper, kind: str, canonical: str) -> bytes:
-    """The inner layer: ``HMAC-SHA256(pepper, "<kind>:<canonical>")``, the VOPRF input."""
-    return _protocol_inner_input(pepper._secret, kind, canonical)
-
-
-# -- the registry's key ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """One registry evaluation key: its id and its public key (32 bytes)."""
-
-    key_id: str
-    public_key: bytes
-
-    @property
-    def public_key_hex(self) -> str:
-        return self.public_key.hex()
-
-
-@dataclass(frozen=True, slots=True)
-class Rotation:
-    """An open rotation window. ``kind == "key"``: tokens move to the ``next`` key (same
-    pepper); ``kind == "pepper"``: tokens move to the next pepper (``next`` is the current
-    key)."""
-
-    kind: str
-    label: str
-    opened_at: str | None
-    next: KeyInfo
-    # The fingerprint of the pepper next tokens are made with, when the registry has one.
-    next_pepper_fingerprint: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TokenKey:
-    """The answer to ``GET /v1/tokens/key``."""
-
-    suite: str
-    mode: str
-    current: KeyInfo
-    rotation: Rotation | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
-    # The consortium pepper's fingerprint as the registry's operator recorded it, if any.
-    pepper_fingerprint: str | None = None
-
-    @property
-    def key_id(self) -> str:
-        return self.current.key_id
-
-    @property
-    def public_key(self) -> str:
-        """The current public key as 64 hex."""
-        return self.current.public_key_hex
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TokenKey:
-        suite = data.get("suite")
-        mode = data.get("mode")
-        if suite != SUITE or mode != MODE:
-            raise UnexpectedResponseError(
-                f"the registry's token key is for suite {suite!r}, mode {mode!r}; this client "
-                f"speaks {SUITE!r}, {MODE!r}"
-            )
-        current = _key_info(data, "the token key")
-        rotation: Rotation | None = None
-        raw_rotation = data.get("rotation")
-        if raw_rotation is not None:
-            if not isinstance(raw_rotation, Mapping):
-                raise UnexpectedResponseError("the token key's rotation is not an object")
-            kind = raw_rotation.get("kind")
-            if kind not in ("key", "pepper"):
-                raise UnexpectedResponseError(f"unknown kind of token rotation: {kind!r}")
-            nxt = raw_rotation.get("next")
-            if not isinstance(nxt, Mapping):
-                raise UnexpectedResponseError("the token key's rotation has no next key")
-            opened = raw_rotation.get("opened_at")
-            label = raw_rotation.get("label")
-            rotation = Rotation(
-                kind=str(kind),
-                label=label if isinstance(label, str) else "",
-                opened_at=opened if isinstance(opened, str) else None,
-                next=_key_info(nxt, "the next token key"),
-                next_pepper_fingerprint=_fingerprint(nxt.get("pepper_fingerprint")),
-            )
-        return cls(
-            suite=suite,
-            mode=mode,
-            current=current,
-            rotation=rotation,
-            raw=dict(data),
-            pepper_fingerprint=_fingerprint(data.get("pepper_fingerprint")),
-        )
-
-
-def _fingerprint(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) != 16 or not set(value) <= _HEX:
-        raise UnexpectedResponseError("the token key's pepper fingerprint is not 16 hex")
-    return value
-
-
-def check_pepper(pepper: Pepper, expected: str | None, which: str) -> None:
-    """Refuse a pepper whose fingerprint is not the one the registry publishes: its tokens
-    would be well-formed and match nobody, silently."""
-    if expected is not None and not hmac.compare_digest(pepper.fingerprint, expected):
-        raise ConfigurationError(
-            f"the {which} pepper configured here (fingerprint {pepper.fingerprint}) is not the "
-            f"consortium's {which} pepper (fingerprint {expected}, as the registry publishes "
-            "it). Its tokens would match nobody; get the right pepper from the consortium "
-            "(after a pepper rotation, the new one replaces REGISTRY_PEPPER)."
-        )
-
-
-def _decode_public_key(value: object, what: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
-        raise UnexpectedResponseError(f"{what}: the public key is not 64 hexadecimal characters")
-    raw = bytes.fromhex(value)
-    try:
-        rfc9497.decode_element(raw)
-    except rfc9497.OprfError:
-        raise UnexpectedResponseError(f"{what}: the public key is not a valid element") from None
-    return raw
-
-
-def _key_info(data: Mapping[str, Any], what: str) -> KeyInfo:
-    key_id = data.get("key_id")
-    if not isinstance(key_id, str) or not key_id:
-        raise UnexpectedResponseError(f"{what} has no key_id")
-    return KeyInfo(key_id, _decode_public_key(data.get("public_key"), what))
-
-
-def parse_public_key(value: str) -> bytes:
-    """A public key given by a person (64 hex): ``ValueError`` if it is not a valid one."""
-    text = value.strip().lower()
-    if len(text) != 64 or not set(text) <= _HEX:
-        raise ValueError("a public key is 64 hexadecimal characters")
-    raw = bytes.fromhex(text)
-    try:
-        rfc9497.decode_element(raw)
-    except rfc9497.OprfError:
-        raise ValueError("not a valid ristretto255 public key") from None
-    return raw
-
-
-# -- tokenising ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,41 +175,7 @@ class Tokenizer:
             return self._key
 
     def _check_pins(self, key: TokenKey) -> None:
-        pins = self._pins.pins()
-        roles = [("current", key.current)]
-        if key.rotation is not None and key.rotation.next.key_id != key.current.key_id:
-            roles.append(("next", key.rotation.next))
-        for role, info in roles:
-            pinned = pins.get(info.key_id)
-            if pinned is not None:
-                if hmac.compare_digest(pinned, info.public_key_hex):
-                    continue
-                raise UntrustedKeyError(
-                    f"the registry's {role} token key {info.key_id!r} is not the pinned one: "
-                    f"pinned {pinned}, now {info.public_key_hex}. Refusing to use it. If the "
-                    "consortium confirms the change, trust it with "
-                    f"`lender-client trust-key {info.key_id} {info.public_key_hex}`",
-                    info.key_id,
-                    info.public_key_hex,
-                    pinned,
-                )
-            if not pins and role == "current":
-                how = "first use"
-            elif self.trust_new_keys:
-                how = "trust_new_keys"
-            else:
-                raise UntrustedKeyError(
-                    f"the registry presents a new {role} token key {info.key_id!r} "
-                    f"({info.public_key_hex}) that this client has not been told to trust. "
-                    "Check it with the consortium, then run "
-                    f"`lender-client trust-key {info.key_id} {info.public_key_hex}` "
-                    "(or pass --trust-new-keys / trust_new_keys=True)",
-                    info.key_id,
-                    info.public_key_hex,
-                )
-            log.info("pinning token key %s (%s)", info.key_id, how)
-            self._pins.pin(info.key_id, info.public_key_hex, how)
-            pins[info.key_id] = info.public_key_hex
+        check_pins(self._pins, key, self.trust_new_keys)
 
     def trust_key(self, key_id: str, public_key_hex: str) -> None:
         """Pin ``public_key_hex`` for ``key_id`` (replacing an earlier pin)."""

@@ -1,0 +1,135 @@
+"""The CSV reader: a header row naming the record fields, then one record per line."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from lender_client.models import ID_FIELDS, INTEGER_FIELDS, OPTIONAL_FIELDS, RECORD_FIELDS
+from lender_client.record_reader import (
+    BadLine,
+    FileFormatError,
+    Format,
+    ReadSource,
+    RecordReader,
+    SourceRecord,
+    not_utf8,
+)
+
+__all__ = ["CsvReader"]
+
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+class CsvReader(RecordReader):
+    """Reads CSV with a header row naming the record fields, one record per line.
+
+    A quoted field may hold commas but not line breaks: no record field has any, and reading
+    line by line means that a stray quote spoils only its own line instead of silently
+    joining the lines after it into one row.
+    """
+
+    format: Format = "csv"
+
+    def __init__(
+        self,
+        stream: ReadSource,
+        total_bytes: int | None = None,
+        position: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__(stream, total_bytes, position)
+        self.columns: list[str] = []
+
+    def _rows(self) -> Iterator[tuple[int, list[str] | None, str]]:
+        """``(line number, cells, problem)`` per non-blank line; cells ``None`` if unreadable."""
+        for lineno, raw in self._raw_lines():
+            if isinstance(raw, str):
+                yield lineno, None, raw
+                continue
+            try:
+                text = raw.decode("utf-8")
+                problem = ""
+            except UnicodeDecodeError as exc:
+                text = raw.decode("utf-8", errors="replace")
+                problem = not_utf8(exc)
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                cells = next(csv.reader([text], strict=True))
+            except csv.Error as exc:
+                reason = str(exc)
+                if reason == "unexpected end of data":
+                    reason = "a quoted field is not closed on this line"
+                yield lineno, None, f"unreadable CSV line: {reason}"
+                continue
+            yield lineno, cells, problem
+
+    def _header(self, rows: Iterator[tuple[int, list[str] | None, str]]) -> list[str]:
+        expected = ", ".join(RECORD_FIELDS)
+        by_id = ", ".join(ID_FIELDS)
+        try:
+            _, header, problem = next(rows)
+        except StopIteration:
+            raise FileFormatError(
+                f"the file is empty: expected a header row naming the columns {expected}"
+            ) from None
+        if header is None or problem:
+            raise FileFormatError(f"cannot read the header row: {problem}")
+        columns = [c.strip().lower() for c in header]
+        known = (*RECORD_FIELDS, *ID_FIELDS)
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise FileFormatError(
+                f"unknown column(s) in the header: {', '.join(map(repr, unknown))}; "
+                f"the columns are: {expected} (or {by_id} in place of borrower)"
+            )
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicated:
+            raise FileFormatError(f"column(s) named twice in the header: {', '.join(duplicated)}")
+        id_columns = [c for c in ID_FIELDS if c in columns]
+        if id_columns and "borrower" in columns:
+            raise FileFormatError(
+                f"the header names both borrower and {', '.join(id_columns)}: name each "
+                f"borrower either by token (borrower) or by ID ({by_id}), not both"
+            )
+        required = [f for f in RECORD_FIELDS if f not in OPTIONAL_FIELDS]
+        if id_columns:
+            required = [f for f in required if f != "borrower"] + list(ID_FIELDS)
+        missing = [f for f in required if f not in columns]
+        if missing:
+            raise FileFormatError(
+                f"missing column(s) in the header: {', '.join(missing)}; "
+                f"the columns are: {expected} (or {by_id} in place of borrower)"
+            )
+        return columns
+
+    def __iter__(self) -> Iterator[SourceRecord | BadLine]:
+        rows = self._rows()
+        self.columns = columns = self._header(rows)
+        ref_column = columns.index("loan_ref")
+        for lineno, cells, problem in rows:
+            if cells is None:
+                yield BadLine(lineno, problem)
+                continue
+            ref = cells[ref_column] if ref_column < len(cells) else None
+            if problem:
+                yield BadLine(lineno, problem, ref)
+            elif len(cells) != len(columns):
+                yield BadLine(lineno, f"expected {len(columns)} columns, found {len(cells)}", ref)
+            else:
+                yield SourceRecord(lineno, _csv_record(columns, cells))
+
+
+def _csv_record(columns: list[str], row: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, cell in zip(columns, row, strict=True):
+        value: Any = cell
+        if name in INTEGER_FIELDS and _INTEGER.fullmatch(cell):
+            value = int(cell)
+        elif name in OPTIONAL_FIELDS and not cell.strip():
+            value = None
+        record[name] = value
+    return record

@@ -1,0 +1,313 @@
+"""The HTTP transport: one session, the API key, JSON in and out, and retries.
+
+:class:`Transport` sends a request and returns the decoded JSON answer, or raises a
+:class:`~lender_client.errors.RegistryError`. Connection failures, timeouts, 408, 429 and 5xx
+are retried (see :mod:`lender_client.retries`); a POST's ``Idempotency-Key`` stays the same
+across its retries (see :mod:`lender_client.idempotency`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from enum import Enum
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
+from lender_client._version import __version__
+from lender_client.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+from lender_client.idempotency import key_or_new
+from lender_client.models import LoanReport, format_timestamp
+from lender_client.retries import backoff_delay, is_retryable, parse_retry_after
+
+__all__ = ["DEFAULT_BASE_URL", "Transport"]
+
+log = logging.getLogger("lender_client")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+_API_KEY = re.compile(r"[\x21-\x7e]+")
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+# What requests leaves as it is in a URL (its ``requote_uri``): "%" keeps escapes intact.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, LoanReport):
+        return value.to_json()
+    raise TypeError(f"cannot send a {type(value).__name__} as JSON")
+
+
+def _encode(payload: Any) -> bytes:
+    try:
+        text = json.dumps(
+            payload,
+            default=_json_default,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise ValueError(
+            f"cannot send text holding the unpaired surrogate {bad!a}: it is not valid Unicode"
+        ) from None
+    except RecursionError:
+        raise ValueError("cannot send a value nested this deeply") from None
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a transport failure (requests' own messages are very long)."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    text = str(exc)
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(0).strip()
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "connection closed by the server"
+    return type(exc).__name__
+
+
+class Transport:
+    """Sends API requests to the registry on behalf of one lender (the base of
+    :class:`~lender_client.RegistryClient`, which documents the parameters)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | tuple[float, float] = 10.0,
+        max_retries: int = 3,
+        *,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        session: requests.Session | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        url = (base_url or os.environ.get("REGISTRY_URL") or DEFAULT_BASE_URL).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"registry URL must look like http(s)://host[:port], got {url!r}"
+            )
+        if parts.query or parts.fragment:
+            raise ConfigurationError("registry URL must not have a query or fragment")
+        self.base_url = url.rstrip("/")
+        canonical = requests.PreparedRequest()
+        try:
+            canonical.prepare_url(self.base_url, None)
+        except requests.RequestException as exc:
+            raise ConfigurationError(f"registry URL {url!r} is not usable: {exc}") from None
+        # The base URL as it goes on the wire (host in IDNA, unsafe characters escaped).
+        self._root = (canonical.url or self.base_url).rstrip("/")
+
+        key = api_key if api_key is not None else os.environ.get("REGISTRY_API_KEY")
+        key = (key or "").strip()
+        if not key:
+            raise ConfigurationError(
+                "no API key: pass api_key=... or set the REGISTRY_API_KEY environment variable"
+            )
+        if not _API_KEY.fullmatch(key):
+            # Not echoed back: the message must never contain (part of) the key.
+            raise ConfigurationError("the API key contains spaces or non-ASCII characters")
+        self._api_key = key
+
+        if isinstance(timeout, tuple):
+            connect_timeout, read_timeout = (float(t) for t in timeout)
+        else:
+            connect_timeout = read_timeout = float(timeout)
+        if not (connect_timeout > 0 and read_timeout > 0):
+            raise ConfigurationError("timeout must be positive")
+        self.timeout: tuple[float, float] = (connect_timeout, read_timeout)
+        if max_retries < 0:
+            raise ConfigurationError("max_retries must be 0 or more")
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._rand = rand
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self.user_agent = user_agent or (
+            f"lender-client/{__version__} python/{platform.python_version()}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool (if the client created its session)."""
+        if self._owns_session:
+            self._session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        idempotency_key: str | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """Send one API request (with retries) and return the decoded JSON answer.
+
+        ``path`` is relative to the base URL, e.g. ``"/v1/loans"``, and is sent with its
+        escapes as they are (``%2E`` stays ``%2E``). A POST always carries an
+        ``Idempotency-Key``: ``idempotency_key`` if given, else a new random one, kept the same
+        on every retry of this call.
+        """
+        method = method.upper()
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json, application/problem+json",
+            "User-Agent": self.user_agent,
+        }
+        body: bytes | None = None
+        if json_body is not None:
+            body = _encode(json_body)
+            headers["Content-Type"] = "application/json"
+        if method == "POST":
+            headers["Idempotency-Key"] = key_or_new(idempotency_key)
+        retries = self.max_retries if max_retries is None else max_retries
+        url = self._root + quote(path, safe=_URL_SAFE)
+        if params:
+            url += "?" + urlencode(list(params.items()))
+        prepared = self._session.prepare_request(
+            requests.Request(method, url, data=body, headers=headers)
+        )
+        # requests turns "%2E" back into "." (it unescapes unreserved characters), after which
+        # urllib3, or any proxy on the way, drops a "." or ".." segment: send the URL as built.
+        prepared.url = url
+        settings = self._session.merge_environment_settings(url, {}, None, None, None)
+
+        attempt = 0
+        while True:
+            try:
+                response = self._session.send(
+                    prepared, timeout=self.timeout, allow_redirects=False, **settings
+                )
+            except requests.exceptions.SSLError as exc:
+                raise APIConnectionError(f"TLS error talking to {self.base_url}") from exc
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                reason = _describe(exc)
+                if attempt < retries:
+                    self._pause(f"{method} {path} failed ({reason})", attempt, retries, None)
+                    attempt += 1
+                    continue
+                cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                raise cls(f"could not reach {self.base_url}{tries}: {reason}") from exc
+            except requests.RequestException as exc:
+                raise APIConnectionError(
+                    f"request to {self.base_url} failed: {type(exc).__name__}"
+                ) from exc
+
+            status = response.status_code
+            request_id = response.headers.get("X-Request-ID")
+            log.debug("%s %s -> %d (request id %s)", method, path, status, request_id)
+            if 200 <= status < 300:
+                try:
+                    return response.json()
+                except ValueError as exc:
+                    raise UnexpectedResponseError(
+                        f"the server's answer to {method} {path} is not JSON",
+                        status,
+                        None,
+                        request_id,
+                    ) from exc
+            if 300 <= status < 400:
+                location = response.headers.get("Location", "?")
+                raise UnexpectedResponseError(
+                    f"the server redirected {method} {path} to {location}; "
+                    "set the registry URL to the final address",
+                    status,
+                    None,
+                    request_id,
+                )
+
+            problem = self._problem(response)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            error = error_from_response(
+                status,
+                problem,
+                request_id=request_id,
+                retry_after=retry_after,
+                body_text=None if problem is not None else response.text,
+            )
+            if attempt < retries and is_retryable(status, error.problem_type):
+                if retry_after is not None and retry_after > self.max_retry_after:
+                    raise error
+                what = f"{method} {path} -> {status} (request id {request_id})"
+                self._pause(what, attempt, retries, retry_after)
+                attempt += 1
+                continue
+            raise error
+
+    def _pause(self, what: str, attempt: int, retries: int, retry_after: float | None) -> None:
+        """Wait before retry ``attempt + 1``: ``retry_after`` if the server gave one, else the
+        jittered backoff."""
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self._rand)
+        log.info("%s; retry %d/%d in %.2fs", what, attempt + 1, retries, delay)
+        self._sleep(delay)
+
+    @staticmethod
+    def _problem(response: requests.Response) -> dict[str, Any] | None:
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _json_object(self, data: Any, what: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise UnexpectedResponseError(f"expected a JSON object for {what}")
+        return data

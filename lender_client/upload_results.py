@@ -1,0 +1,140 @@
+"""What an upload achieved: the answer to one ``POST /v1/loans`` and the totals of a stream
+sent in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lender_client.errors import FieldError, UnexpectedResponseError
+from lender_client.parsing import required
+
+__all__ = ["BatchResult", "RecordRejection", "Rejection", "SubmissionResult", "UploadSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRejection:
+    """A record one ``POST /v1/loans`` refused; ``index`` is its position in that request."""
+
+    index: int
+    loan_ref: str | None
+    errors: list[FieldError]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionResult:
+    """The answer to one ``POST /v1/loans``."""
+
+    submission_id: str
+    accepted: int
+    unchanged: int
+    stale: int
+    rejected: list[RecordRejection]
+    idempotency_key: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], idempotency_key: str) -> SubmissionResult:
+        try:
+            rejected: list[RecordRejection] = []
+            for item in required(data, "rejected", list):
+                ref = item.get("loan_ref")
+                errors = [
+                    FieldError(str(e.get("field") or ""), str(e.get("message") or ""))
+                    for e in item.get("errors") or []
+                ]
+                rejected.append(
+                    RecordRejection(
+                        index=required(item, "index", int),
+                        loan_ref=ref if isinstance(ref, str) else None,
+                        errors=errors,
+                    )
+                )
+            return cls(
+                submission_id=required(data, "submission_id", str),
+                accepted=required(data, "accepted", int),
+                unchanged=required(data, "unchanged", int),
+                stale=required(data, "stale", int),
+                rejected=rejected,
+                idempotency_key=idempotency_key,
+                raw=dict(data),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise UnexpectedResponseError(f"unreadable upload response: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record of a :meth:`~lender_client.RegistryClient.report_loans` stream that was refused.
+
+    ``index`` is the record's 0-based position in the whole stream the caller passed in, and
+    each error's ``field`` is the record field (``"due_on"``, not ``"loans[3].due_on"``).
+    """
+
+    index: int
+    loan_ref: str | None
+    errors: list[FieldError]
+    batch: int
+
+    @property
+    def reasons(self) -> str:
+        return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch of :meth:`~lender_client.RegistryClient.report_loans` achieved; given
+    to its ``on_batch`` callback."""
+
+    batch: int
+    start_index: int
+    size: int
+    submission_id: str
+    idempotency_key: str
+    accepted: int
+    unchanged: int
+    stale: int
+    rejected: list[Rejection]
+    elapsed: float
+    #: How many records of the batch named their borrower by ID and were tokenised.
+    tokenized: int = 0
+
+
+@dataclass(slots=True)
+class UploadSummary:
+    """Totals of a :meth:`~lender_client.RegistryClient.report_loans` call."""
+
+    records: int = 0
+    batches: int = 0
+    accepted: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    rejected_count: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    submission_ids: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    #: Records that named their borrower by ID and were tokenised before sending.
+    tokenized: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no record was rejected."""
+        return self.rejected_count == 0
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+    def add(self, batch: BatchResult, keep_rejections: bool = True) -> None:
+        self.records += batch.size
+        self.batches += 1
+        self.accepted += batch.accepted
+        self.unchanged += batch.unchanged
+        self.stale += batch.stale
+        self.rejected_count += len(batch.rejected)
+        self.tokenized += batch.tokenized
+        if keep_rejections:
+            self.rejected.extend(batch.rejected)
+        if batch.submission_id:  # "" when every record was refused before sending
+            self.submission_ids.append(batch.submission_id)

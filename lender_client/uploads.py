@@ -1,0 +1,257 @@
+"""Uploads of any size: a stream of loan reports sent in batches, IDs tokenised a batch at a
+time, rejections mapped back to each record's position in the stream."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lender_client.errors import FieldError, RegistryError, ValidationError
+from lender_client.idempotency import check_key_prefix, new_idempotency_key, retry_key
+from lender_client.loans import MAX_BATCH_SIZE, LoansAPI, to_record
+from lender_client.models import (
+    BatchResult,
+    LoanReport,
+    Rejection,
+    SubmissionResult,
+    UploadSummary,
+)
+from lender_client.tokenizing import about_borrower_next
+from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
+
+__all__ = ["UploadsAPI"]
+
+log = logging.getLogger("lender_client")
+
+
+@dataclass
+class _PreparedBatch:
+    """A batch ready to send: its records (tokenised), each one's position in the batch, and
+    the records refused before sending."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    tokenized: int = 0
+    with_next: int = 0
+
+
+def _id_problem(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(field, message)`` if a record's ID fields cannot even be normalised: missing, not
+    text, an unknown kind, or a borrower given as well. Never quotes a value: a value in
+    the wrong column may be an ID."""
+    if "borrower" in item or "borrower_next" in item:
+        return "borrower", "give either borrower (a token) or id_kind and id_value, not both"
+    kind, value = item.get("id_kind"), item.get("id_value")
+    if not isinstance(kind, str) or not kind:
+        return "id_kind", "required: the kind of ID, one of " + ", ".join(ID_KINDS)
+    if kind not in ID_KINDS:
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+    if not isinstance(value, str) or not value.strip():
+        return "id_value", f"required: the borrower's {kind} as text"
+    return None
+
+
+def _invalid_id(exc: InvalidIdError) -> tuple[str, str]:
+    kind = exc.kind if exc.kind in ID_KINDS else None
+    if kind is None:
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+    return "id_value", f"not a valid {kind}: {exc.reason}"
+
+
+class UploadsAPI(LoansAPI):
+    """:meth:`report_loans`: any number of loan reports, in batches."""
+
+    def report_loans(
+        self,
+        reports: Iterable[LoanReport | Mapping[str, Any]],
+        batch_size: int = 1000,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        *,
+        idempotency_key_prefix: str | None = None,
+        keep_rejections: bool = True,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> UploadSummary:
+        """Report any number of loans, streaming them to the registry in batches.
+
+        ``reports`` is consumed lazily, one batch at a time, so it can be a generator over a
+        file of any size. Each batch is one ``POST /v1/loans`` with its own idempotency key
+        (random, or ``f"{idempotency_key_prefix}-{n}"`` for batch ``n`` if a prefix is given,
+        which lets a re-run of the same stream replay instead of re-apply); retries of a batch
+        reuse its key. Reporting is idempotent on the server anyway: a record already held
+        as it is counts as ``unchanged``, one older than what is held as ``stale``.
+
+        A prefix is checked before anything is sent (``ValueError``): every key the upload
+        can use must be valid, 1-255 printable ASCII characters. For a stream of unknown
+        length that means leaving room for the number of the last batch ``sys.maxsize``
+        records would make (16 digits at ``batch_size=1000``).
+
+        The summary's rejections carry the record's 0-based position in ``reports``.
+        ``on_batch`` is called after each batch with its :class:`BatchResult` (for progress).
+        With ``keep_rejections=False`` the summary only counts rejections (use ``on_batch`` to
+        see them), so that memory stays flat however many are rejected.
+
+        A record may name its borrower by ID instead of by token: a :class:`LoanReport` with
+        ``id_kind`` and ``id_value``, or a mapping with those keys in place of ``borrower``.
+        Those are tokenised a batch at a time (see :meth:`tokenize_pairs`; ``on_tokens`` is
+        called with the number of IDs done, for progress) and sent with ``borrower`` and,
+        during a rotation window, ``borrower_next``. A record whose ID is not valid is not
+        sent: it is a rejection (field ``id_value``, or ``id_kind`` for an unknown kind)
+        whose message gives the kind and the reason, never the value.
+
+        If a batch fails for good, its exception is raised with ``partial_summary`` set to
+        what the batches before it achieved.
+        """
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
+        if idempotency_key_prefix is not None:
+            check_key_prefix(idempotency_key_prefix, reports, batch_size)
+        summary = UploadSummary()
+        started = time.monotonic()
+        iterator = iter(reports)
+        for batch_no in itertools.count():
+            items = [to_record(r) for r in itertools.islice(iterator, batch_size)]
+            if not items:
+                break
+            key = (
+                f"{idempotency_key_prefix}-{batch_no}"
+                if idempotency_key_prefix is not None
+                else new_idempotency_key()
+            )
+            offset = summary.records
+            batch_started = time.monotonic()
+            try:
+                prepared = self._prepare_batch(items, offset, batch_no, on_tokens)
+                rejected = list(prepared.rejected)
+                submission_id = ""
+                accepted = unchanged = stale = 0
+                if prepared.records:
+                    result = self._submit_prepared(
+                        prepared, items, offset, batch_no, key, on_tokens
+                    )
+                    submission_id = result.submission_id
+                    accepted, unchanged, stale = result.accepted, result.unchanged, result.stale
+                    rejected.extend(
+                        Rejection(
+                            index=offset + prepared.positions[r.index]
+                            if 0 <= r.index < len(prepared.positions)
+                            else offset + r.index,
+                            loan_ref=r.loan_ref,
+                            errors=[FieldError(e.record_field, e.message) for e in r.errors],
+                            batch=batch_no,
+                        )
+                        for r in result.rejected
+                    )
+            except RegistryError as exc:
+                summary.elapsed = time.monotonic() - started
+                exc.partial_summary = summary
+                raise
+            rejected.sort(key=lambda r: r.index)
+            batch = BatchResult(
+                batch=batch_no,
+                start_index=offset,
+                size=len(items),
+                submission_id=submission_id,
+                idempotency_key=key if prepared.records else "",
+                accepted=accepted,
+                unchanged=unchanged,
+                stale=stale,
+                rejected=rejected,
+                elapsed=time.monotonic() - batch_started,
+                tokenized=prepared.tokenized,
+            )
+            summary.add(batch, keep_rejections)
+            summary.elapsed = time.monotonic() - started
+            log.debug(
+                "batch %d: %d records, %d tokenised, submission %s",
+                batch_no,
+                len(items),
+                prepared.tokenized,
+                submission_id or "(none sent)",
+            )
+            if on_batch is not None:
+                on_batch(batch)
+        summary.elapsed = time.monotonic() - started
+        return summary
+
+    def _prepare_batch(
+        self,
+        items: list[dict[str, Any]],
+        offset: int,
+        batch_no: int,
+        on_tokens: Callable[[int], None] | None,
+        refresh_key: bool = False,
+    ) -> _PreparedBatch:
+        """Tokenise the records of a batch that name their borrower by ID; records with a bad
+        ID become local rejections (never sent). The records are copied, not changed."""
+        out = _PreparedBatch()
+        pending: list[tuple[int, dict[str, Any], str, str]] = []
+        for position, item in enumerate(items):
+            if "id_kind" not in item and "id_value" not in item:
+                out.positions.append(position)
+                out.records.append(item)
+                continue
+            record = {k: v for k, v in item.items() if k not in ("id_kind", "id_value")}
+            problem = _id_problem(item)
+            if problem is None:
+                kind, value = item["id_kind"], item["id_value"]
+                try:
+                    pending.append((position, record, kind, normalize_id(kind, value)))
+                    continue
+                except InvalidIdError as exc:
+                    problem = _invalid_id(exc)
+            ref = item.get("loan_ref")
+            out.rejected.append(
+                Rejection(
+                    index=offset + position,
+                    loan_ref=ref if isinstance(ref, str) else None,
+                    errors=[FieldError(*problem)],
+                    batch=batch_no,
+                )
+            )
+        if pending:
+            tokenizer = self.tokenizer
+            if refresh_key:
+                tokenizer.key(refresh=True)
+            pairs = tokenizer.tokenize_canonical(
+                [(kind, canonical) for _, _, kind, canonical in pending],
+                both=True,
+                on_progress=on_tokens,
+            )
+            for (position, record, _, _), pair in zip(pending, pairs, strict=True):
+                record["borrower"] = pair.borrower
+                if pair.borrower_next is not None:
+                    record["borrower_next"] = pair.borrower_next
+                    out.with_next += 1
+                out.positions.append(position)
+                out.records.append(record)
+            out.tokenized = len(pending)
+            order = sorted(range(len(out.positions)), key=out.positions.__getitem__)
+            out.positions = [out.positions[i] for i in order]
+            out.records = [out.records[i] for i in order]
+        return out
+
+    def _submit_prepared(
+        self,
+        prepared: _PreparedBatch,
+        items: list[dict[str, Any]],
+        offset: int,
+        batch_no: int,
+        key: str,
+        on_tokens: Callable[[int], None] | None,
+    ) -> SubmissionResult:
+        try:
+            return self.submit_batch(prepared.records, idempotency_key=key)
+        except ValidationError as exc:
+            if not prepared.with_next or not about_borrower_next(exc):
+                raise
+        # The rotation window closed (or changed) since the key was read: read it again,
+        # tokenise again and send once more (another body, so another idempotency key).
+        log.info("the registry refused borrower_next: refreshing the token key")
+        again = self._prepare_batch(items, offset, batch_no, on_tokens, refresh_key=True)
+        prepared.records, prepared.positions = again.records, again.positions
+        return self.submit_batch(prepared.records, idempotency_key=retry_key(key))
