@@ -10,11 +10,18 @@ RUN groupadd --system --gid 10001 registry \
  && useradd --system --uid 10001 --gid registry --home-dir /app --shell /usr/sbin/nologin registry
 
 WORKDIR /app
+# Pinned dependencies first (a layer that changes only with the lock), then the two
+# distributions of this repository: the SDK (sdk/, whose folders link to the packages
+# below: the registry imports its protocol package and VOPRF) and the registry itself.
+COPY requirements.lock ./
+RUN pip install --requirement requirements.lock
 COPY pyproject.toml README.md ./
+COPY sdk ./sdk
 COPY registry ./registry
-COPY lender_client ./lender_client
+COPY registry_protocol ./registry_protocol
 COPY rfc9497 ./rfc9497
-RUN pip install . && rm -rf /root/.cache \
+COPY lender_client ./lender_client
+RUN pip install --no-deps ./sdk . && pip check && rm -rf /root/.cache build sdk/build \
  && install -d -o registry -g registry -m 0700 /var/lib/registry/oprf-keys
 
 ENV REGISTRY_ENV=production \

@@ -56,11 +56,13 @@ lock:
 	rm -rf $(VENV)-lock
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/python -m pip install --quiet ./sdk .
+	echo "# Every runtime dependency of the registry and the SDK, pinned (make lock)." > requirements.lock
 	$(VENV)-lock/bin/python -m pip freeze --exclude-editable \
-	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' > requirements.lock
+	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' >> requirements.lock
 	$(VENV)-lock/bin/python -m pip install --quiet './sdk' '.[dev]'
+	echo "# requirements.lock plus the test and lint tools, pinned (make lock)." > requirements-dev.lock
 	$(VENV)-lock/bin/python -m pip freeze --exclude-editable \
-	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' > requirements-dev.lock
+	  | grep -v -E '^(debt-registry|lender-client|lender_client|debt_registry)[=@ ]' >> requirements-dev.lock
 	rm -rf $(VENV)-lock
 
 # Benchmarks against PostgreSQL (a throwaway database). BENCH_LOANS / BENCH_UPLOAD scale them.

@@ -1,58 +1,190 @@
-"""docker-compose.yml and the Dockerfile, checked by reading them (no Docker engine here)."""
+"""docker-compose.yml and the Dockerfile, checked by their structure (no Docker engine here):
+the compose file is parsed as YAML, the Dockerfile into its instructions."""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY_DIR = "/var/lib/registry/oprf-keys"
 
 
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    arguments: str
+
+    def exec_form(self) -> list[str]:
+        """The JSON-array form (`CMD ["sh", "-c", "..."]`) as a list."""
+        value = json.loads(self.arguments)
+        assert isinstance(value, list)
+        return [str(item) for item in value]
 
 
-def test_compose_has_postgres_16_with_a_pg_isready_health_check():
+def dockerfile() -> list[Instruction]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    instructions: list[Instruction] = []
+    pending = ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        whole = pending + stripped
+        pending = ""
+        keyword, _, arguments = whole.partition(" ")
+        instructions.append(Instruction(keyword.upper(), arguments.strip()))
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return instructions
+
+
+def only(keyword: str) -> Instruction:
+    found = [i for i in dockerfile() if i.keyword == keyword]
+    assert len(found) == 1, f"{keyword}: {len(found)} instructions"
+    return found[0]
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def image_env() -> dict[str, str]:
+    """Every ENV the image sets (each instruction's KEY=value pairs)."""
+    pairs = [
+        word.split("=", 1)
+        for i in dockerfile()
+        if i.keyword == "ENV"
+        for word in i.arguments.split()
+    ]
+    return {key: value for key, value in pairs}
+
+
+def image_command() -> str:
+    return only("CMD").exec_form()[-1]
+
+
+def test_compose_has_exactly_the_database_and_the_registry():
+    assert set(compose()["services"]) == {"db", "registry"}
+    assert set(compose()["volumes"]) == {"pgdata", "oprfkeys"}
+
+
+def test_compose_database_is_postgres_16_with_a_pg_isready_health_check_and_a_volume():
     db = compose()["services"]["db"]
     assert db["image"].startswith("postgres:16")
-    check = db["healthcheck"]["test"]
-    assert any("pg_isready" in part for part in check)
+    assert any("pg_isready" in part for part in db["healthcheck"]["test"])
     assert db["environment"]["POSTGRES_DB"] == "registry"
-    assert any(v.endswith(":/var/lib/postgresql/data") for v in db["volumes"])
+    assert "pgdata:/var/lib/postgresql/data" in db["volumes"]
+    assert "ports" not in db, "the database is reachable from the registry only"
 
 
-def test_registry_waits_for_a_healthy_database_then_migrates_and_serves():
+def test_compose_registry_waits_for_a_healthy_database_then_migrates_keys_and_serves():
     registry = compose()["services"]["registry"]
+    assert registry["build"] == "."
     assert registry["depends_on"]["db"]["condition"] == "service_healthy"
-    command = " ".join(registry["command"])
-    assert command.index("registry db upgrade") < command.index("gunicorn")
-    assert "'registry:create_app()'" in command
+    command = registry["command"]
+    assert command[:2] == ["sh", "-c"]
+    steps = [step.strip() for step in command[2].split("&&")]
+    assert steps[1:] == [
+        "registry db upgrade",
+        "registry keys init --if-missing",
+        "exec gunicorn -c python:registry.gunicorn_config 'registry:create_app()'",
+    ]
+    # The same start as the image's own CMD.
+    assert command[2].replace("$$", "$") == image_command()
+
+
+def test_compose_registry_runs_in_production_with_no_default_secret_and_a_key_volume():
+    registry = compose()["services"]["registry"]
     env = registry["environment"]
     assert env["REGISTRY_ENV"] == "production"
-    assert (
-        env["REGISTRY_DATABASE_URL"].startswith("postgresql://")
-        and "@db:5432/" in env["REGISTRY_DATABASE_URL"]
-    )
+    url = env["REGISTRY_DATABASE_URL"]
+    assert url.startswith("postgresql://") and "@db:5432/" in url
     # No default secret: compose refuses to start without one.
     assert env["REGISTRY_SECRET_KEY"].startswith("${REGISTRY_SECRET_KEY:?")
-    assert registry["build"] == "."
+    assert f"oprfkeys:{KEY_DIR}" in registry["volumes"]
+    assert registry["ports"] == ["127.0.0.1:8000:8000"]
+    # The image's non-root user is not overridden.
+    assert registry.get("user") in (None, "registry", "10001", "10001:10001")
 
 
-def test_dockerfile_runs_gunicorn_as_a_non_root_user_after_migrating():
-    text = (ROOT / "Dockerfile").read_text()
-    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+def test_dockerfile_installs_the_lock_then_both_distributions_and_runs_as_a_non_root_user():
+    instructions = dockerfile()
+    assert instructions[0].keyword == "FROM" and instructions[0].arguments.startswith("python:3.")
+    runs = [shlex.split(i.arguments) for i in instructions if i.keyword == "RUN"]
+    installs = [words for words in runs if words[:2] == ["pip", "install"]]
+    assert installs[0][2:] == ["--requirement", "requirements.lock"]
+    assert installs[1][2:5] == ["--no-deps", "./sdk", "."]
+    assert "check" in installs[1], "pip check proves the lock satisfies both distributions"
+    users = [i.arguments for i in instructions if i.keyword == "USER"]
     assert users and users[-1] not in ("root", "0")
-    cmd = re.search(r"^CMD\s+(.*)$", text, re.MULTILINE).group(1)
-    assert cmd.index("registry db upgrade") < cmd.index("gunicorn")
-    assert "registry:create_app()" in cmd
-    assert "REGISTRY_ENV=production" in text
-    assert re.search(r"^HEALTHCHECK", text, re.MULTILINE)
-    # Everything the image copies exists.
-    for source in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE):
-        for part in source.split():
-            assert (ROOT / part).exists(), part
+    assert instructions[-1].keyword == "CMD"
+    assert image_env()["REGISTRY_ENV"] == "production"
+
+
+def test_dockerfile_copies_what_both_distributions_build_from():
+    copied: set[str] = set()
+    for instruction in dockerfile():
+        if instruction.keyword == "COPY":
+            *sources, _destination = instruction.arguments.split()
+            for source in sources:
+                assert (ROOT / source).exists(), source
+                copied.add(source)
+    assert {"requirements.lock", "pyproject.toml", "README.md", "sdk"} <= copied
+    # The SDK's folders are links to top-level packages: each must be copied beside it.
+    for link in (ROOT / "sdk").iterdir():
+        if link.is_symlink():
+            assert link.resolve().parent == ROOT
+            assert link.name in copied, link.name
+    registry = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in registry["tool"]["setuptools"]["packages"]["find"]["include"]:
+        assert pattern.split(".")[0] in copied
+
+
+def test_dockerfile_health_check_and_start_order():
+    assert "/readyz" in only("HEALTHCHECK").arguments
+    command = image_command()
+    assert command.index("registry db upgrade") < command.index("gunicorn")
+    assert command.index("registry keys init --if-missing") < command.index("gunicorn")
+    assert "'registry:create_app()'" in command
+
+
+def test_the_oprf_key_lives_in_an_owner_only_volume():
+    assert image_env()["REGISTRY_OPRF_KEY_DIR"] == KEY_DIR
+    assert only("VOLUME").exec_form() == [KEY_DIR]
+    runs = " ".join(i.arguments for i in dockerfile() if i.keyword == "RUN")
+    assert f"-o registry -g registry -m 0700 {KEY_DIR}" in runs
+
+
+def test_the_lock_pins_every_dependency_of_both_distributions():
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned: {line}"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for project in (ROOT / "pyproject.toml", ROOT / "sdk" / "pyproject.toml"):
+        for requirement in tomllib.loads(project.read_text())["project"]["dependencies"]:
+            name = re.split(r"[\[<>=~!; ]", requirement, maxsplit=1)[0]
+            name = re.sub(r"[-_.]+", "-", name).lower()
+            if name != "lender-client":  # built from sdk/, not pinned
+                assert name in pins, f"{name} ({project.name}) is not in requirements.lock"
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "var"} <= set(ignored)
 
 
 def test_gunicorn_config_and_app_import_as_the_image_does():
@@ -66,50 +198,25 @@ def test_gunicorn_config_and_app_import_as_the_image_does():
 
 
 def test_env_example_documents_every_variable_the_code_reads():
-    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
-    used = set()
+    text = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", text, re.MULTILINE))
+    used: set[str] = set()
     for path in (ROOT / "registry").rglob("*.py"):
+        source = path.read_text()
         used |= set(
             re.findall(
                 r"""environ(?:\.get)?\(\s*["'](REGISTRY_[A-Z_]+|WEB_CONCURRENCY|PROMETHEUS_MULTIPROC_DIR)""",
-                path.read_text(),
+                source,
             )
         )
-        used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", path.read_text()))
+        used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", source))
     assert used <= documented, used - documented
-
-
-def test_the_image_copies_every_package_the_distribution_ships():
-    text = (ROOT / "Dockerfile").read_text()
-    copied = {
-        part.rstrip("/")
-        for source in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE)
-        for part in source.split()
-    }
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    include = re.search(r"^include = \[(.*)\]$", pyproject, re.MULTILINE).group(1)
-    packages = {name.strip(' "*') for name in include.split(",")}
-    assert packages <= copied, packages - copied
-
-
-def test_the_oprf_key_lives_in_a_volume_and_exists_before_serving():
-    text = (ROOT / "Dockerfile").read_text()
-    assert "REGISTRY_OPRF_KEY_DIR=/var/lib/registry/oprf-keys" in text
-    assert re.search(r'^VOLUME \["/var/lib/registry/oprf-keys"\]', text, re.MULTILINE)
-    assert "-m 0700 /var/lib/registry/oprf-keys" in text
-    cmd = re.search(r"^CMD\s+(.*)$", text, re.MULTILINE).group(1)
-    assert cmd.index("registry keys init --if-missing") < cmd.index("gunicorn")
-    registry = compose()["services"]["registry"]
-    assert "oprfkeys:/var/lib/registry/oprf-keys" in registry["volumes"]
-    assert "oprfkeys" in compose()["volumes"]
-    command = " ".join(registry["command"])
-    assert command.index("registry keys init --if-missing") < command.index("gunicorn")
 
 
 def test_the_console_templates_and_assets_ship_in_the_package():
     """A non-editable install (the image) has only what package-data names."""
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    patterns = re.findall(r'"(console/[^"]+)"', pyproject)
+    registry = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = registry["tool"]["setuptools"]["package-data"]["registry"]
     shipped = {
         path.relative_to(ROOT / "registry")
         for pattern in patterns
