@@ -1,0 +1,171 @@
+"""The ``lender-client`` command: upload loan reports, look up a loan, inquire about a borrower,
+and turn borrower IDs into registry tokens.
+
+One module per command (or small group of commands); `options` holds what they share,
+`render` what they print, `failures` how an error is printed. This one assembles them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from lender_client._version import __version__
+from lender_client.cli.inquire import inquire
+from lender_client.cli.loans import loan, loans
+from lender_client.cli.options import Settings
+from lender_client.cli.retokenize import retokenize
+from lender_client.cli.tokens import pepper_fingerprint, token_key, tokenize, trust_key
+from lender_client.cli.upload import upload
+from lender_client.client import DEFAULT_BASE_URL
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--url",
+    envvar="REGISTRY_URL",
+    show_envvar=True,
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    metavar="URL",
+    help="Base URL of the registry.",
+)
+@click.option(
+    "--api-key",
+    envvar="REGISTRY_API_KEY",
+    show_envvar=True,
+    metavar="KEY",
+    help="Your lender API key. Prefer the environment variable: a key given on the command "
+    "line is visible to other users of the machine in the process list.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Connect and read timeout of each HTTP request.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Retries of a request that failed for a passing reason (network, 429, 5xx).",
+)
+@click.option(
+    "--pepper-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="File holding the consortium pepper (64 hex characters), needed to turn IDs into "
+    "tokens. Default: $REGISTRY_PEPPER (the hex itself) or $REGISTRY_PEPPER_FILE.",
+)
+@click.option(
+    "--next-pepper-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="File holding the next pepper, needed only while a pepper rotation window is open. "
+    "Default: $REGISTRY_PEPPER_NEXT or $REGISTRY_PEPPER_NEXT_FILE.",
+)
+@click.option(
+    "--token-cache",
+    default=None,
+    metavar="PATH|none",
+    help="SQLite file of cached tokens and trusted registry keys (mode 0600), or 'none'. "
+    "Default: $REGISTRYTOKEN_CACHE, else $XDG_DATA_HOME/lender-client/tokens.sqlite3 "
+    "(~/.local/share/...).",
+)
+@click.option(
+    "--trust-new-keys",
+    is_flag=True,
+    help="Accept and pin a registry token key with an id not seen before (e.g. the next key "
+    "of a rotation) without a trust-key first. A changed key for a known id is still refused.",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log each HTTP request to stderr (never the key)."
+)
+@click.version_option(__version__, prog_name="lender-client")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str,
+    api_key: str | None,
+    timeout: float,
+    retries: int,
+    pepper_file: str | None,
+    next_pepper_file: str | None,
+    token_cache: str | None,
+    trust_new_keys: bool,
+    verbose: bool,
+) -> None:
+    """Report loans to the debt-sharing registry and ask how indebted an applicant is.
+
+    \b
+    Set up once:
+      export REGISTRY_URL=https://registry.example.org
+      export REGISTRY_API_KEY=...            # your lender's key
+    \b
+    Then:
+      lender-client upload loans.csv         # report (or re-report) your loan book
+      lender-client loan L-2026-0001         # what the registry holds for one of your loans
+      lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
+    \b
+    Borrowers by ID instead of by token (needs the consortium pepper):
+      export REGISTRY_PEPPER_FILE=/etc/lender/pepper.hex     # 64 hex characters, chmod 600
+      lender-client tokenize cn_resident_id -                # the ID read from stdin
+      lender-client inquire --id-kind phone --id - --consent-ref APP-78
+      lender-client upload book.csv      # with id_kind,id_value columns instead of borrower
+      lender-client token-key            # the registry's key, pins, any rotation window
+
+    Run "lender-client COMMAND --help" for the details of a command.
+
+    \b
+    Exit status: 0 success; 1 some rows were rejected (upload);
+    2 usage error (bad option, unreadable file, no API key);
+    3 the registry refused the request or could not be reached.
+    """
+    if verbose:
+        logger = logging.getLogger("lender_client")
+        for old in [h for h in logger.handlers if getattr(h, "_lender_cli", False)]:
+            logger.removeHandler(old)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler._lender_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    ctx.obj = Settings(
+        url=url,
+        api_key=api_key,
+        timeout=timeout,
+        retries=retries,
+        pepper_file=pepper_file,
+        next_pepper_file=next_pepper_file,
+        token_cache=token_cache,
+        trust_new_keys=trust_new_keys,
+    )
+
+
+for command in (
+    upload,
+    loan,
+    loans,
+    inquire,
+    tokenize,
+    token_key,
+    pepper_fingerprint,
+    trust_key,
+    retokenize,
+):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``lender-client`` console script."""
+    cli.main(args=argv, prog_name="lender-client")

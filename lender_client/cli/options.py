@@ -1,0 +1,110 @@
+"""What every command shares: the settings of the global options, the exit statuses, the
+FILE options of `upload` and `retokenize`, and reading an ID from standard input."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lender_client.client import MAX_BATCH_SIZE, RegistryClient
+from lender_client.errors import (
+    ConfigurationError,
+)
+from registry_protocol.ids import ID_KINDS
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+TOKEN = re.compile(r"[0-9a-f]{64}")
+ID_KIND = click.Choice(list(ID_KINDS))
+
+
+@dataclass
+class Settings:
+    url: str
+    api_key: str | None
+    timeout: float
+    retries: int
+    pepper_file: str | None = None
+    next_pepper_file: str | None = None
+    token_cache: str | None = None
+    trust_new_keys: bool = False
+
+    def client(self) -> RegistryClient:
+        if not self.api_key:
+            raise click.UsageError(
+                "no API key: pass --api-key KEY or set REGISTRY_API_KEY in the environment"
+            )
+        try:
+            return RegistryClient(
+                self.url,
+                self.api_key,
+                timeout=self.timeout,
+                max_retries=self.retries,
+                pepper=Path(self.pepper_file) if self.pepper_file else None,
+                next_pepper=Path(self.next_pepper_file) if self.next_pepper_file else None,
+                token_cache=self.token_cache,
+                trust_new_keys=self.trust_new_keys,
+            )
+        except ConfigurationError as exc:
+            raise click.UsageError(exc.message) from None
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    if obj is None:  # pragma: no cover - the group always sets it
+        raise click.UsageError("internal error: no settings")
+    return obj
+
+
+def read_id(value: str, what: str) -> str:
+    """``value``, or one line of standard input for ``-`` (keeps the ID out of the process
+    list and the shell history)."""
+    if value != "-":
+        return value
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise click.UsageError(f"{what} is '-' but standard input gave no line to read")
+    return line.rstrip("\r\n")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def book_file_options(command: F) -> F:
+    """The FILE argument and the options `upload` and `retokenize` share."""
+    decorators = (
+        click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True)),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["auto", "csv", "jsonl"]),
+            default="auto",
+            show_default=True,
+            help="File format; auto goes by the extension (.csv, .jsonl), else by the content.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, MAX_BATCH_SIZE),
+            default=1000,
+            show_default=True,
+            help="Records per request.",
+        ),
+        click.option(
+            "--rejects",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Where to write rejected rows [default: FILE.rejected.csv].",
+        ),
+        click.option("--no-progress", is_flag=True, help="Do not show the progress bar."),
+    )
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command

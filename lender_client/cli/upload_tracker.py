@@ -1,0 +1,121 @@
+"""Bookkeeping of an upload from a file: which source line each record came from, the rejects
+file written in line order, and the counts of the summary."""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from lender_client.files import BadLine, RecordReader
+from lender_client.models import (
+    BatchResult,
+    UploadSummary,
+)
+
+REJECTS_HEADER = ("line", "loan_ref", "field", "message")
+
+
+@dataclass
+class RejectsFile:
+    """Writes rejected rows as they come, opening the file only once there is one."""
+
+    path: Path
+    rows: int = 0
+    records: int = 0
+    _handle: IO[str] | None = None
+    _writer: Any = None
+
+    def write(self, line: int, loan_ref: str | None, fields: list[tuple[str, str]]) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # backslashreplace: a lone surrogate echoed back in a loan_ref or message must
+            # not stop the upload.
+            self._handle = self.path.open(
+                "w", newline="", encoding="utf-8", errors="backslashreplace"
+            )
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(REJECTS_HEADER)
+        self.records += 1
+        for name, message in fields or [("", "rejected")]:
+            self._writer.writerow((line, loan_ref or "", name, message))
+            self.rows += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def remove_stale(self) -> bool:
+        """Remove a rejects file left by an earlier run (only if it is one of ours)."""
+        if self._writer is not None or not self.path.is_file():
+            return False
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                first = handle.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        if first != ",".join(REJECTS_HEADER):
+            return False
+        self.path.unlink()
+        return True
+
+
+@dataclass
+class UploadTracker:
+    """Maps the records sent back to their source lines and writes rejections in line order."""
+
+    reader: RecordReader
+    rejects: RejectsFile
+    on_progress: Callable[[], None]
+    require_ids: bool = False
+    records_read: int = 0
+    unreadable: int = 0
+    ids_tokenized: int = 0
+    summary: UploadSummary = field(default_factory=UploadSummary)
+    _lines: deque[int] = field(default_factory=deque)
+    _bad: list[BadLine] = field(default_factory=list)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for item in self.reader:
+            if isinstance(item, BadLine):
+                self.unreadable += 1
+                self._bad.append(item)
+                continue
+            if self.require_ids and "id_kind" not in item.data and "id_value" not in item.data:
+                self.unreadable += 1
+                field = "borrower" if "borrower" in item.data else "id_kind"
+                message = "re-tokenising needs the borrower's ID: id_kind and id_value"
+                self._bad.append(BadLine(item.line, message, item.loan_ref, field))
+                continue
+            self.records_read += 1
+            self._lines.append(item.line)
+            yield item.data
+
+    def on_batch(self, batch: BatchResult) -> None:
+        lines = [self._lines.popleft() for _ in range(batch.size)]
+        out: list[tuple[int, str | None, list[tuple[str, str]]]] = []
+        for rejection in batch.rejected:
+            position = rejection.index - batch.start_index
+            line = lines[position] if 0 <= position < len(lines) else 0
+            out.append((line, rejection.loan_ref, [(e.field, e.message) for e in rejection.errors]))
+        self.summary.add(batch, keep_rejections=False)
+        last_line = lines[-1] if lines else 0
+        keep: list[BadLine] = []
+        for bad in self._bad:
+            if bad.line <= last_line:
+                out.append((bad.line, bad.loan_ref, [(bad.field, bad.message)]))
+            else:
+                keep.append(bad)
+        self._bad = keep
+        for line, ref, errors in sorted(out, key=lambda row: row[0]):
+            self.rejects.write(line, ref, errors)
+        self.on_progress()
+
+    def flush(self) -> None:
+        for bad in sorted(self._bad, key=lambda b: b.line):
+            self.rejects.write(bad.line, bad.loan_ref, [(bad.field, bad.message)])
+        self._bad = []
