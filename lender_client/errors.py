@@ -17,7 +17,7 @@ The class tells what kind of failure it was::
         ├── AuthenticationError       401
         ├── PermissionDeniedError     403 (e.g. the lender is suspended)
         ├── NotFoundError             404
-        ├── ConflictError             409 (idempotency key reused, or still in progress)
+        ├── ConflictError             409 (idempotency key reused with another body)
         ├── ValidationError           400, 413, 415, 422 (``.field_errors``)
         ├── RateLimitError            429 (``.retry_after``)
         │   └── TokenQuotaExceededError   the daily quota of token evaluations is used up
@@ -145,7 +145,31 @@ class RegistryError(Exception):
 
 
 class ConfigurationError(RegistryError):
-    """The client was set up wrongly: no API key, an unusable base URL, a bad option."""
+    """The client was set up wrongly: no API key, an unusable base URL, a bad option.
+
+    ``setting`` names what is missing, when it is a setting the caller gives (``"pepper"``,
+    ``"next_pepper"``), so that a front end (the ``lender-client`` command) can say how to
+    give it in its own words; ``None`` otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        problem: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        *,
+        setting: str | None = None,
+    ) -> None:
+        super().__init__(message, status, problem, request_id)
+        self.setting = setting
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.message, self.status, self.problem, self.request_id),
+            {"setting": self.setting},
+        )
 
 
 class APIConnectionError(RegistryError):
@@ -188,16 +212,19 @@ class UntrustedKeyError(RegistryError):
         key_id: str = "",
         public_key: str = "",
         pinned_public_key: str | None = None,
+        role: str = "",
     ) -> None:
         super().__init__(message)
         self.key_id = key_id
         self.public_key = public_key
         self.pinned_public_key = pinned_public_key
+        #: ``"current"`` or ``"next"`` (the next key of a rotation window), when known.
+        self.role = role
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             type(self),
-            (self.message, self.key_id, self.public_key, self.pinned_public_key),
+            (self.message, self.key_id, self.public_key, self.pinned_public_key, self.role),
         )
 
 

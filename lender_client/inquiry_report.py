@@ -11,7 +11,14 @@ from lender_client.errors import UnexpectedResponseError
 from lender_client.parsing import enum_or_str, money_map, parse_timestamp, required
 from registry_protocol.wire import FlagCode, Purpose
 
-__all__ = ["Flag", "InquiryReport", "InquirySummary", "InquiryWindows", "OwnPosition"]
+__all__ = [
+    "Flag",
+    "InquiryReport",
+    "InquirySummary",
+    "InquiryWindows",
+    "OwnPosition",
+    "RequestedAmount",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,14 @@ class OwnPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestedAmount:
+    """The amount the applicant asked for, as the inquiry recorded it (minor units)."""
+
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class InquiryReport:
     """The answer to ``POST /v1/inquiries``."""
 
@@ -67,6 +82,14 @@ class InquiryReport:
     own: OwnPosition
     flags: list[Flag]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    #: The amount the inquiry gave (``None`` when it gave none, or when the registry is an
+    #: older one whose reports do not say: see :attr:`requested_known`).
+    requested: RequestedAmount | None = None
+
+    @property
+    def requested_known(self) -> bool:
+        """Whether the report says what was requested (``"requested"``, an object or null)."""
+        return "requested" in self.raw
 
     @property
     def flag_codes(self) -> list[str]:
@@ -116,6 +139,17 @@ class InquiryReport:
                 ),
                 flags=flags,
                 raw=dict(data),
+                requested=_requested(data.get("requested")),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable inquiry response: {exc}") from exc
+
+
+def _requested(value: Any) -> RequestedAmount | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"'requested' should be an object or null, got {type(value).__name__}")
+    return RequestedAmount(
+        amount=required(value, "amount", int), currency=required(value, "currency", str)
+    )

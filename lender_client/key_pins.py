@@ -41,6 +41,7 @@ def check_pins(store: PinStore, key: TokenKey, trust_new_keys: bool) -> None:
                 info.key_id,
                 info.public_key_hex,
                 pinned,
+                role,
             )
         if not pins and role == "current":
             how = "first use"
@@ -52,9 +53,10 @@ def check_pins(store: PinStore, key: TokenKey, trust_new_keys: bool) -> None:
                 f"({info.public_key_hex}) that this client has not been told to trust. "
                 "Check it with the consortium, then run "
                 f"`lender-client trust-key {info.key_id} {info.public_key_hex}` "
-                "(or pass --trust-new-keys / trust_new_keys=True)",
+                "(or pass trust_new_keys=True)",
                 info.key_id,
                 info.public_key_hex,
+                role=role,
             )
         log.info("pinning token key %s (%s)", info.key_id, how)
         store.pin(info.key_id, info.public_key_hex, how)

@@ -24,6 +24,7 @@ from lender_client.inquiry_report import (
     InquirySummary,
     InquiryWindows,
     OwnPosition,
+    RequestedAmount,
 )
 from lender_client.parsing import enum_or_str, parse_timestamp, required
 from lender_client.upload_results import (
@@ -52,6 +53,7 @@ __all__ = [
     "Purpose",
     "RecordRejection",
     "Rejection",
+    "RequestedAmount",
     "SubmissionResult",
     "UploadSummary",
     "format_money",

@@ -196,7 +196,8 @@ class Tokenizer:
             raise ConfigurationError(
                 "no pepper: tokenising an ID needs the consortium pepper. Set REGISTRY_PEPPER "
                 "(64 hex characters) or REGISTRY_PEPPER_FILE (a file holding them), or pass "
-                "pepper=... (CLI: --pepper-file)"
+                "pepper=...",
+                setting="pepper",
             )
         return self.pepper
 
@@ -214,9 +215,9 @@ class Tokenizer:
                     raise ConfigurationError(
                         f"the registry has opened a pepper rotation window "
                         f"({rotation.label or 'no label'}): tokens must also be computed "
-                        "with the next pepper, and none is configured. Set "
-                        "REGISTRY_PEPPER_NEXT or REGISTRY_PEPPER_NEXT_FILE (CLI: "
-                        "--next-pepper-file), or pass next_pepper=..."
+                        "with the next pepper, and none is configured. Set REGISTRY_PEPPER_NEXT "
+                        "or REGISTRY_PEPPER_NEXT_FILE, or pass next_pepper=...",
+                        setting="next_pepper",
                     )
                 if self.next_pepper == pepper:
                     raise ConfigurationError(

@@ -99,11 +99,29 @@ class BatchResult:
     elapsed: float
     #: How many records of the batch named their borrower by ID and were tokenised.
     tokenized: int = 0
+    #: How many of ``rejected`` were refused here, before sending (an ID that is not valid):
+    #: the registry never saw them.
+    rejected_locally: int = 0
+
+    @property
+    def sent(self) -> int:
+        """How many records of the batch were sent to the registry."""
+        return self.size - self.rejected_locally
+
+    @property
+    def rejected_by_registry(self) -> int:
+        return len(self.rejected) - self.rejected_locally
 
 
 @dataclass(slots=True)
 class UploadSummary:
-    """Totals of a :meth:`~lender_client.RegistryClient.report_loans` call."""
+    """Totals of a :meth:`~lender_client.RegistryClient.report_loans` call.
+
+    ``records`` counts every record the call was given; ``rejected_count`` every record
+    rejected, of which ``rejected_locally`` were refused before sending (never seen by the
+    registry) and :attr:`rejected_by_registry` were sent and refused. ``sent`` counts the
+    records sent.
+    """
 
     records: int = 0
     batches: int = 0
@@ -116,6 +134,15 @@ class UploadSummary:
     elapsed: float = 0.0
     #: Records that named their borrower by ID and were tokenised before sending.
     tokenized: int = 0
+    #: Records sent to the registry (the others were refused here).
+    sent: int = 0
+    #: Records refused before sending (an ID that is not valid).
+    rejected_locally: int = 0
+
+    @property
+    def rejected_by_registry(self) -> int:
+        """Records the registry received and rejected."""
+        return self.rejected_count - self.rejected_locally
 
     @property
     def ok(self) -> bool:
@@ -134,6 +161,8 @@ class UploadSummary:
         self.stale += batch.stale
         self.rejected_count += len(batch.rejected)
         self.tokenized += batch.tokenized
+        self.sent += batch.sent
+        self.rejected_locally += batch.rejected_locally
         if keep_rejections:
             self.rejected.extend(batch.rejected)
         if batch.submission_id:  # "" when every record was refused before sending

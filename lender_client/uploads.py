@@ -163,6 +163,7 @@ class UploadsAPI(LoansAPI):
                 rejected=rejected,
                 elapsed=time.monotonic() - batch_started,
                 tokenized=prepared.tokenized,
+                rejected_locally=len(prepared.rejected),
             )
             summary.add(batch, keep_rejections)
             summary.elapsed = time.monotonic() - started

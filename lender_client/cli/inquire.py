@@ -85,6 +85,12 @@ def inquire(
           --consent-ref APP-79
     """
     settings = get_settings(ctx)
+    if (amount is None) != (currency is None):
+        # Caught here, not by the registry: an amount means nothing without its currency.
+        raise click.UsageError(
+            "--amount and --currency go together: give both (the amount in minor units of "
+            "that currency) or neither"
+        )
     by_id = id_kind is not None or id_value is not None
     token: str | None = None
     if by_id:

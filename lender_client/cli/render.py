@@ -22,17 +22,21 @@ def summary_table(tracker: UploadTracker, elapsed: float, title: str = "Upload s
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
-    rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
-    table.add_row("Records read", f"{tracker.records_read:,}")
+    rate = tracker.rows_read / elapsed if elapsed > 0 else 0.0
+    table.add_row("Records read", f"{tracker.rows_read:,}")
+    style = "bold red" if tracker.rejected_locally else ""
+    table.add_row("Rejected locally (not sent)", Text(f"{tracker.rejected_locally:,}", style=style))
+    style = "bold red" if tracker.unreadable else ""
+    table.add_row("Unreadable rows", Text(f"{tracker.unreadable:,}", style=style))
+    table.add_row("Sent to the registry", f"{summary.sent:,}")
     if summary.tokenized:
         table.add_row("Tokenised (named by ID)", f"{summary.tokenized:,}")
     table.add_row("Accepted", Text(f"{summary.accepted:,}", style="green"))
     table.add_row("Unchanged", f"{summary.unchanged:,}")
     table.add_row("Stale (registry holds newer)", f"{summary.stale:,}")
-    style = "bold red" if summary.rejected_count else ""
-    table.add_row("Rejected by the registry", Text(f"{summary.rejected_count:,}", style=style))
-    style = "bold red" if tracker.unreadable else ""
-    table.add_row("Unreadable rows", Text(f"{tracker.unreadable:,}", style=style))
+    rejected = summary.rejected_by_registry
+    style = "bold red" if rejected else ""
+    table.add_row("Rejected by the registry", Text(f"{rejected:,}", style=style))
     table.add_row("Batches", f"{summary.batches:,}")
     table.add_row("Elapsed", f"{elapsed:.1f} s")
     table.add_row("Throughput", f"{rate:,.0f} records/s")
@@ -71,6 +75,8 @@ def money_lines(amounts: dict[str, int]) -> str:
 def render_inquiry(
     console: Console, report: InquiryReport, amount: int | None, currency: str | None
 ) -> None:
+    """The report as tables. The requested amount shown is the report's own; ``amount`` and
+    ``currency`` (what was asked) stand in only for a registry whose reports carry none."""
     s = report.summary
     console.print(Text.assemble(("Inquiry ", "bold"), (report.inquiry_id, "bold")))
     lines = [
@@ -78,7 +84,12 @@ def render_inquiry(
         f"Purpose   {report.purpose}",
         f"Generated {format_timestamp(report.generated_at)}",
     ]
-    if amount is not None:
+    if report.requested_known:
+        # The registry says what it recorded as requested (newer registries do).
+        if report.requested is not None:
+            requested = report.requested
+            lines.append(f"Requested {format_money(requested.amount, requested.currency)}")
+    elif amount is not None:
         lines.append(f"Requested {format_money(amount, currency) if currency else amount}")
     for line in lines:
         console.print(line, markup=False, highlight=False)

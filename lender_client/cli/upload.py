@@ -167,12 +167,12 @@ def run_upload(
 
         def update() -> None:
             elapsed = time.monotonic() - started
-            rate = tracker.records_read / elapsed if elapsed > 0 else 0.0
+            rate = tracker.rows_read / elapsed if elapsed > 0 else 0.0
             progress.update(
                 task,
                 description="Uploading",
                 completed=reader.position,
-                records=tracker.records_read,
+                records=tracker.rows_read,
                 ids=tracker.ids_tokenized,
                 rate=rate,
             )
@@ -183,7 +183,7 @@ def run_upload(
                 task,
                 description="Tokenising",
                 completed=reader.position,
-                records=tracker.records_read,
+                records=tracker.rows_read,
                 ids=tracker.ids_tokenized,
             )
 

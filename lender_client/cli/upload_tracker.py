@@ -79,6 +79,17 @@ class UploadTracker:
     _lines: deque[int] = field(default_factory=deque)
     _bad: list[BadLine] = field(default_factory=list)
 
+    @property
+    def rows_read(self) -> int:
+        """Every data row of the file: the records handed on, and the rows refused as
+        unreadable (or, when re-tokenising, naming no ID)."""
+        return self.records_read + self.unreadable
+
+    @property
+    def rejected_locally(self) -> int:
+        """Rows refused here, never sent: unreadable rows and records whose ID is not valid."""
+        return self.unreadable + self.summary.rejected_locally
+
     def records(self) -> Iterator[dict[str, Any]]:
         for item in self.reader:
             if isinstance(item, BadLine):
