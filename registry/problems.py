@@ -1,4 +1,10 @@
-"""RFC 9457 problem details: the one error format of the API, with stable `type`s."""
+"""RFC 9457 problem details, and what every HTTP layer shares about errors.
+
+The API answers every error with a problem document (stable `type`s); the console renders
+HTML pages for people but takes the same decisions from here: the title of a status, the
+headers an error must carry (`Allow` on a 405), and which layer answers a routing error.
+No blueprint is imported here, so the console and the API both depend on this module and
+not on each other."""
 
 from __future__ import annotations
 
@@ -48,6 +54,19 @@ _SLUG_BY_STATUS = {
 }
 
 
+def status_title(status: int) -> str:
+    """The problem title of an HTTP status ("Not found", "Method not allowed", ...)."""
+    return PROBLEM_TITLES.get(_SLUG_BY_STATUS.get(status, ""), "Error")
+
+
+def error_headers(exc: HTTPException) -> dict[str, str]:
+    """Headers an HTTP error must carry whoever renders it: `Allow` on a 405."""
+    valid_methods = getattr(exc, "valid_methods", None)
+    if exc.code == 405 and valid_methods:
+        return {"Allow": ", ".join(valid_methods)}
+    return {}
+
+
 class Problem(Exception):
     """Raise from a route to answer with a problem document."""
 
@@ -84,6 +103,16 @@ class Problem(Exception):
         return response
 
 
+def http_problem(exc: HTTPException) -> Problem:
+    """The problem document for an HTTP error raised by Flask or Werkzeug (or `abort`)."""
+    status = exc.code or 500
+    detail = exc.description or status_title(status)
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        detail = f"the request body exceeds the limit of {limit} bytes"
+    return Problem(status, detail, headers=error_headers(exc))
+
+
 def invalid(errors: list[FieldError], detail: str = "the request is invalid") -> Problem:
     return Problem(422, detail, "validation", errors)
 
@@ -95,15 +124,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        detail = exc.description or PROBLEM_TITLES.get(_SLUG_BY_STATUS.get(status, ""), "Error")
-        if status == 413:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
-            detail = f"the request body exceeds the limit of {limit} bytes"
-        headers = {}
-        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return Problem(status, detail, headers=headers).to_response()
+        return http_problem(exc).to_response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -8,9 +8,9 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from registry.api.problems import Problem
 from registry.extensions import db
 from registry.models import Lender
+from registry.problems import Problem
 from registry.services import lenders
 from registry.services.errors import AuthenticationFailed, LenderSuspended
 

@@ -7,8 +7,9 @@ from flask import Blueprint, Response, jsonify
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import idempotency_key, json_body, parse_model
-from registry.api.problems import Problem, invalid
+from registry.db import transaction
 from registry.extensions import db, now
+from registry.problems import Problem, invalid
 from registry.schemas.inquiries import InquiryBody
 from registry.services import inquiries
 from registry.services.errors import Conflict, InvalidInput, NotPermitted
@@ -29,16 +30,18 @@ def inquire() -> Response:
         borrower_next=body.borrower_next,
     )
     try:
-        outcome = inquiries.inquire(
-            db(), current_lender().id, request, now(), idempotency_key=idempotency_key()
-        )
+        key = idempotency_key()
+        with transaction(db()):
+            outcome = inquiries.inquire(
+                db(), current_lender().id, request, now(), idempotency_key=key
+            )
     except InvalidInput as exc:
         raise invalid(exc.errors, str(exc)) from None
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
     except NotPermitted as exc:
         raise Problem(403, str(exc), "forbidden") from None
-    response = jsonify(outcome.response)
+    response = jsonify(outcome.answer.model_dump(mode="json"))
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:

@@ -11,34 +11,17 @@ from flask import Blueprint, Response, jsonify, request
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import idempotency_key, json_body
-from registry.api.problems import Problem, invalid
-from registry.clock import iso
+from registry.db import transaction
 from registry.extensions import db, now
-from registry.models import Loan, LoanStatus
+from registry.models import LoanStatus
+from registry.problems import Problem, invalid
+from registry.schemas.loans import MAX_BATCH, LoanOut, LoanPage
 from registry.services import loans, reporting
 from registry.services.errors import Conflict, FieldError, NotFound
 from registry.services.fields import is_loan_ref
 from registry.services.idempotency import fingerprint
 
 bp = Blueprint("loans", __name__)
-
-
-def loan_json(loan: Loan) -> dict[str, Any]:
-    return {
-        "loan_ref": loan.loan_ref,
-        "borrower": loan.borrower.hex(),
-        "product": loan.product,
-        "currency": loan.currency,
-        "principal": loan.principal,
-        "outstanding": loan.outstanding,
-        "opened_on": loan.opened_on.isoformat(),
-        "due_on": loan.due_on.isoformat() if loan.due_on else None,
-        "status": loan.status,
-        "days_past_due": loan.days_past_due,
-        "as_of": iso(loan.as_of),
-        "first_reported_at": iso(loan.first_reported_at),
-        "last_reported_at": iso(loan.last_reported_at),
-    }
 
 
 def _batch(body: Any) -> list[Any]:
@@ -51,9 +34,9 @@ def _batch(body: Any) -> list[Any]:
         errors.append(FieldError("loans", "required"))
     elif not isinstance(records, list):
         errors.append(FieldError("loans", "must be a list of loan reports"))
-    elif not 1 <= len(records) <= reporting.MAX_BATCH:
+    elif not 1 <= len(records) <= MAX_BATCH:
         errors.append(
-            FieldError("loans", f"must hold 1 to {reporting.MAX_BATCH} reports, not {len(records)}")
+            FieldError("loans", f"must hold 1 to {MAX_BATCH} reports, not {len(records)}")
         )
     if errors:
         raise invalid(errors)
@@ -66,26 +49,29 @@ def _batch(body: Any) -> list[Any]:
 def submit_loans() -> Response:
     key = idempotency_key()
     body = json_body()
-    records = _batch(body)
+    moment = now()
+    batch = reporting.check(_batch(body), moment)  # before the lender's lock is taken
     try:
-        result = reporting.submit_loans(
-            db(),
-            current_lender().id,
-            records,
-            now(),
-            idempotency_key=key,
-            request_hash=fingerprint(body),
-        )
+        with transaction(db()):
+            outcome = reporting.submit(
+                db(),
+                current_lender().id,
+                batch,
+                moment,
+                request_hash=fingerprint(body),
+                idempotency_key=key,
+            )
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
-    response = jsonify(result.to_json())
-    if result.replayed:
+    answer = outcome.answer
+    response = jsonify(answer.model_dump(mode="json"))
+    if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        metrics.LOAN_RECORDS.labels("accepted").inc(result.accepted)
-        metrics.LOAN_RECORDS.labels("unchanged").inc(result.unchanged)
-        metrics.LOAN_RECORDS.labels("stale").inc(result.stale)
-        metrics.LOAN_RECORDS.labels("rejected").inc(len(result.rejected))
+        metrics.LOAN_RECORDS.labels("accepted").inc(answer.accepted)
+        metrics.LOAN_RECORDS.labels("unchanged").inc(answer.unchanged)
+        metrics.LOAN_RECORDS.labels("stale").inc(answer.stale)
+        metrics.LOAN_RECORDS.labels("rejected").inc(len(answer.rejected))
     return response
 
 
@@ -96,7 +82,7 @@ def get_loan(loan_ref: str) -> Response:
         loan = loans.get_loan(db(), current_lender().id, loan_ref)
     except NotFound as exc:
         raise Problem(404, str(exc)) from None
-    return jsonify(loan_json(loan))
+    return jsonify(LoanOut.model_validate(loan).model_dump(mode="json"))
 
 
 def _encode_cursor(loan_ref: str) -> str:
@@ -130,9 +116,8 @@ def list_loans() -> Response:
     cursor = request.args.get("cursor")
     after = _decode_cursor(cursor) if cursor else None
     page, last = loans.list_loans(db(), current_lender().id, status, after, limit)
-    return jsonify(
-        {
-            "data": [loan_json(loan) for loan in page],
-            "next_cursor": _encode_cursor(last) if last is not None else None,
-        }
+    answer = LoanPage(
+        data=[LoanOut.model_validate(loan) for loan in page],
+        next_cursor=_encode_cursor(last) if last is not None else None,
     )
+    return jsonify(answer.model_dump(mode="json"))

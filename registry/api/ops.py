@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry import metrics
 from registry.api.openapi import openapi_document
-from registry.api.problems import Problem
 from registry.extensions import db
+from registry.problems import Problem
 
 bp = Blueprint("ops", __name__)
 

@@ -9,7 +9,7 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest
 
-from registry.api.problems import Problem, invalid
+from registry.problems import Problem, invalid
 from registry.services.errors import FieldError
 from registry.services.validation import field_errors
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from registry.api.problems import Problem
 from registry.console import auth, formatting, manage, pages
 from registry.console.blueprint import bp
+from registry.problems import error_headers, http_problem, status_title
 
 CONSOLE_PREFIX = "/console"
 SECURITY_HEADERS = {
@@ -27,15 +27,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# The page heading where the console words a status for people differently from the problem
+# title (`registry.problems.status_title`, used for every other status).
 TITLES = {
     400: "Bad request",
     401: "Sign-in required",
     403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
     413: "Too large",
     422: "Invalid input",
-    429: "Too many requests",
     500: "Something went wrong",
 }
 
@@ -46,26 +45,29 @@ def _is_console() -> bool:
     return request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/")
 
 
-def error_page(code: int, message: str) -> Response:
+def error_page(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     # A failed statement leaves the request's session unusable: the page must not need it.
     failed: Any = g.get("db_session")
     if failed is not None:
         failed.rollback()
     response = Response(
-        render_template(
-            "console/error.html", code=code, title=TITLES.get(code, "Error"), message=message
-        ),
+        render_template("console/error.html", code=code, title=_title(code), message=message),
         status=code,
         mimetype="text/html",
+        headers=headers,
     )
     return response
+
+
+def _title(code: int) -> str:
+    return TITLES.get(code) or status_title(code)
 
 
 @bp.errorhandler(HTTPException)
 def _console_http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
     message = exc.description if code in (400, 404, 422) else _default_message(code)
-    return error_page(code, message or _default_message(code))
+    return error_page(code, message or _default_message(code), error_headers(exc))
 
 
 @bp.errorhandler(Exception)
@@ -83,7 +85,7 @@ def _default_message(code: int) -> str:
         404: "There is nothing here.",
         405: "This page does not accept that method.",
         429: "Too many attempts; try again later.",
-    }.get(code, TITLES.get(code, "Error"))
+    }.get(code, _title(code))
 
 
 def security_headers(response: Response) -> Response:
@@ -114,15 +116,11 @@ def init_app(app: Flask) -> None:
     app.after_request(security_headers)
 
     # Routing errors happen before any blueprint is chosen: answer console paths with a
-    # page, and everything else exactly as the API's problem handler does.
+    # page, and everything else with the problem document every HTTP error gets.
     def _routing_error(exc: HTTPException) -> Response:
-        code = exc.code or 500
         if _is_console():
             return _console_http_error(exc)
-        headers = {}
-        if code == 405 and getattr(exc, "valid_methods", None):
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return Problem(code, exc.description or "", headers=headers).to_response()
+        return http_problem(exc).to_response()
 
     app.register_error_handler(404, _routing_error)
     app.register_error_handler(405, _routing_error)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+# A timestamp in an answer: always written in UTC with a Z (2026-11-25T12:00:00Z).
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class FieldErrorOut(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from registry.models import Purpose
-from registry.schemas.common import _Strict
+from registry.schemas.common import UtcDateTime, _Strict
 from registry.services.fields import BorrowerToken, ConsentRef, CurrencyCode, MinorAmount
 
 
@@ -58,11 +57,20 @@ class FlagOut(BaseModel):
     detail: str
 
 
+class RequestedOut(BaseModel):
+    amount: int = Field(description="the amount the inquiry named, in minor units")
+    currency: str
+
+
 class InquiryReportOut(BaseModel):
     inquiry_id: str
     borrower: str
-    generated_at: datetime
+    generated_at: UtcDateTime
     purpose: Purpose
+    requested: RequestedOut | None = Field(
+        description="the amount and currency the inquiry named (amount_requested); "
+        "null when it named none"
+    )
     summary: SummaryOut
     own: OwnOut
     flags: list[FlagOut]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from registry.models import LoanStatus, Product
-from registry.schemas.common import FieldErrorOut, _Strict
+from registry.schemas.common import FieldErrorOut, UtcDateTime, _Strict
 from registry.services.loan_report import LoanReport
-from registry.services.reporting import MAX_BATCH
+
+MAX_BATCH = 5000  # reports in one POST /v1/loans
+
+
+def _hex(value: Any) -> Any:
+    return value.hex() if isinstance(value, bytes) else value
 
 
 class LoanBatch(_Strict):
@@ -34,8 +39,12 @@ class SubmissionOut(BaseModel):
 
 
 class LoanOut(BaseModel):
+    """One of the caller's loans; built from the stored row (`LoanOut.model_validate(loan)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     loan_ref: str
-    borrower: str
+    borrower: Annotated[str, BeforeValidator(_hex)]
     product: Product
     currency: str
     principal: int
@@ -44,9 +53,9 @@ class LoanOut(BaseModel):
     due_on: date | None
     status: LoanStatus
     days_past_due: int
-    as_of: datetime
-    first_reported_at: datetime
-    last_reported_at: datetime
+    as_of: UtcDateTime
+    first_reported_at: UtcDateTime
+    last_reported_at: UtcDateTime
 
 
 class LoanPage(BaseModel):

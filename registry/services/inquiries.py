@@ -2,13 +2,15 @@
 
 Two reads (the token's loans, and other lenders' recent hard inquiries), both by token,
 then one write (the inquiry itself). A borrower has a handful of loans, so the figures are
-computed in Python from the rows, which keeps every rule readable and exact.
+computed in Python from the rows, which keeps every rule readable and exact. The caller owns
+the transaction (`registry.db.transaction`): this module flushes, never commits.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry.clock import iso
-from registry.db import begin_write
 from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanStatus, Purpose
+from registry.schemas.inquiries import FlagOut, InquiryReportOut, OwnOut, RequestedOut, SummaryOut
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.policy import RULE_CODES, Policy, load_policy
@@ -69,40 +70,41 @@ class OwnPart:
     holds_loans: bool = False
 
 
-@dataclass
-class InquiryReport:
-    inquiry_id: str
-    borrower: str
-    generated_at: datetime
-    purpose: str
-    summary: Summary
-    own: OwnPart
-    flags: list[Flag]
+def build_report(
+    inquiry_id: str,
+    request: InquiryRequest,
+    generated_at: datetime,
+    summary: Summary,
+    own: OwnPart,
+    flags: list[Flag],
+) -> InquiryReportOut:
+    """The report as the API answers it (and as it is recorded with the inquiry)."""
+    return InquiryReportOut(
+        inquiry_id=inquiry_id,
+        borrower=request.borrower,
+        generated_at=generated_at,
+        purpose=request.purpose,
+        requested=_requested(request.amount_requested, request.currency),
+        summary=SummaryOut(
+            open_loans=summary.open_loans,
+            lenders_with_open_loans=summary.lenders_with_open_loans,
+            other_lenders_with_open_loans=summary.other_lenders_with_open_loans,
+            outstanding=dict(sorted(summary.outstanding.items())),
+            max_days_past_due=summary.max_days_past_due,
+            past_due_loans=summary.past_due_loans,
+            written_off_loans=summary.written_off_loans,
+            loans_opened_last_30d=summary.loans_opened_last_30d,
+            other_lenders_inquiring=summary.other_lenders_inquiring,
+        ),
+        own=OwnOut(open_loans=own.open_loans, outstanding=dict(sorted(own.outstanding.items()))),
+        flags=[FlagOut(code=f.code, detail=f.detail) for f in flags],
+    )
 
-    def to_json(self) -> dict[str, Any]:
-        s = self.summary
-        return {
-            "inquiry_id": self.inquiry_id,
-            "borrower": self.borrower,
-            "generated_at": iso(self.generated_at),
-            "purpose": self.purpose,
-            "summary": {
-                "open_loans": s.open_loans,
-                "lenders_with_open_loans": s.lenders_with_open_loans,
-                "other_lenders_with_open_loans": s.other_lenders_with_open_loans,
-                "outstanding": dict(sorted(s.outstanding.items())),
-                "max_days_past_due": s.max_days_past_due,
-                "past_due_loans": s.past_due_loans,
-                "written_off_loans": s.written_off_loans,
-                "loans_opened_last_30d": s.loans_opened_last_30d,
-                "other_lenders_inquiring": dict(s.other_lenders_inquiring),
-            },
-            "own": {
-                "open_loans": self.own.open_loans,
-                "outstanding": dict(sorted(self.own.outstanding.items())),
-            },
-            "flags": [{"code": f.code, "detail": f.detail} for f in self.flags],
-        }
+
+def _requested(amount: int | None, currency: str | None) -> RequestedOut | None:
+    if amount is None or currency is None:
+        return None
+    return RequestedOut(amount=amount, currency=currency)
 
 
 def summarise(
@@ -210,12 +212,12 @@ def check_request(request: InquiryRequest) -> list[FieldError]:
 
 @dataclass(frozen=True)
 class InquiryOutcome:
-    response: dict[str, Any]  # the report as answered
+    answer: InquiryReportOut  # the report as answered
     replayed: bool = False  # the stored answer to an earlier request with the same key
 
     @property
     def flag_codes(self) -> list[str]:
-        return [flag["code"] for flag in self.response["flags"]]
+        return [flag.code for flag in self.answer.flags]
 
 
 def inquire(
@@ -225,22 +227,21 @@ def inquire(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> InquiryOutcome:
-    """Build the report, record the inquiry with it, and commit. With an idempotency key,
-    a retry of the same request gets the recorded report back and records nothing."""
+    """Build the report and record the inquiry with it, inside the caller's (writing)
+    transaction. With an idempotency key, a retry of the same request gets the recorded
+    report back and records nothing."""
     errors = check_request(request)
     if errors:
         raise InvalidInput("the inquiry is invalid", errors)
     borrower = bytes.fromhex(request.borrower)
     fields = {k: v for k, v in asdict(request).items() if v is not None or k != "borrower_next"}
     request_hash = fingerprint({**fields, "purpose": request.purpose.value})
-    begin_write(session)
     if request.borrower_next is not None:
         # As uploads do: a rotation being retired holds every lender row until it is done.
         session.execute(
             select(Lender.id).where(Lender.id == caller_id).with_for_update(key_share=True)
         )
         if open_rotation(session) is None:
-            session.rollback()
             raise InvalidInput("the inquiry is invalid", [FieldError("borrower_next", NO_ROTATION)])
     if idempotency_key is not None:
         earlier = session.get(InquiryKey, (caller_id, idempotency_key))
@@ -255,57 +256,66 @@ def inquire(
         )
     flags = evaluate_flags(summary, load_policy(session))
     inquiry_id = str(uuid.uuid4())
-    response = InquiryReport(
-        inquiry_id, request.borrower, now, request.purpose.value, summary, own, flags
-    ).to_json()
-    session.add(
-        Inquiry(
-            borrower=borrower,
-            id=inquiry_id,
-            lender_id=caller_id,
-            purpose=request.purpose.value,
-            consent_ref=request.consent_ref,
-            amount_requested=request.amount_requested,
-            currency=request.currency,
-            flags=[f.code for f in flags],
-            created_at=now,
-            # Without the token: the row's own column holds it, and a rotation rewrites it.
-            report={k: v for k, v in response.items() if k != "borrower"},
-            borrower_next=bytes.fromhex(request.borrower_next) if request.borrower_next else None,
-        )
+    answer = build_report(inquiry_id, request, now, summary, own, flags)
+    recorded = answer.model_dump(mode="json", exclude={"borrower"})
+    # With a key, a concurrent request with the same key may get there first (PostgreSQL):
+    # a savepoint lets this one fall back to its answer without undoing the caller's work.
+    written: AbstractContextManager[Any] = (
+        session.begin_nested() if idempotency_key is not None else nullcontext()
     )
-    if idempotency_key is not None:
-        session.add(
-            InquiryKey(
-                lender_id=caller_id,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                borrower=borrower,
-                inquiry_id=inquiry_id,
-                created_at=now,
-            )
-        )
     try:
-        session.commit()
+        with written:
+            session.add(
+                Inquiry(
+                    borrower=borrower,
+                    id=inquiry_id,
+                    lender_id=caller_id,
+                    purpose=request.purpose.value,
+                    consent_ref=request.consent_ref,
+                    amount_requested=request.amount_requested,
+                    currency=request.currency,
+                    flags=[f.code for f in flags],
+                    created_at=now,
+                    # Without the token: the row's own column holds it, and a rotation
+                    # rewrites it.
+                    report=recorded,
+                    borrower_next=(
+                        bytes.fromhex(request.borrower_next) if request.borrower_next else None
+                    ),
+                )
+            )
+            if idempotency_key is not None:
+                session.add(
+                    InquiryKey(
+                        lender_id=caller_id,
+                        idempotency_key=idempotency_key,
+                        request_hash=request_hash,
+                        borrower=borrower,
+                        inquiry_id=inquiry_id,
+                        created_at=now,
+                    )
+                )
+            session.flush()
     except IntegrityError:
-        # A concurrent request with the same key got there first (PostgreSQL).
-        session.rollback()
-        assert idempotency_key is not None
+        if idempotency_key is None:
+            raise
         earlier = session.get(InquiryKey, (caller_id, idempotency_key))
         if earlier is None:
             raise
         return _replay(session, earlier, request_hash)
-    return InquiryOutcome(response)
+    return InquiryOutcome(answer)
 
 
 def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> InquiryOutcome:
     if earlier.request_hash != request_hash:
-        session.rollback()
         raise Conflict(REUSED_KEY)
     inquiry = session.get(Inquiry, (earlier.borrower, earlier.inquiry_id))
-    session.rollback()
     assert inquiry is not None  # written in the same transaction as its key
     stored = dict(inquiry.report)
+    # Recorded before reports named the requested amount: the row's own columns hold it.
+    if "requested" not in stored:
+        requested = _requested(inquiry.amount_requested, inquiry.currency)
+        stored["requested"] = requested.model_dump() if requested else None
     # The answer as first given, with the borrower's token as it is stored now.
-    answer = {"inquiry_id": stored.pop("inquiry_id"), "borrower": inquiry.borrower.hex(), **stored}
+    answer = InquiryReportOut.model_validate({**stored, "borrower": inquiry.borrower.hex()})
     return InquiryOutcome(answer, replayed=True)

@@ -1,30 +1,33 @@
 """Loan reporting: a batch of full-state reports becomes a handful of set-based statements.
 
-Per batch: validate every record on its own, lock the lender (one batch of a lender at a
-time, which also makes the idempotency check race-free), read the stored state of every
-loan named in the batch with two queries, decide each record in memory in batch order,
-then write the new state, the history rows and the submission in one transaction.
+Per batch: validate every record on its own (`check`, before the unit of work begins), lock
+the lender (one batch of a lender at a time, which also makes the idempotency check
+race-free), read the stored state of every loan named in the batch with two queries, decide
+each record in memory in batch order, then write the new state, the history rows and the
+submission. The caller owns the transaction (`registry.db.transaction`): this module flushes,
+never commits.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from registry.db import begin_write
+from registry.db import upsert
 from registry.models import STATE_FIELDS, Lender, Loan, LoanHistory, LoanRef, Submission
+from registry.schemas.common import FieldErrorOut
+from registry.schemas.loans import MAX_BATCH as MAX_BATCH  # re-exported: callers batch by it
+from registry.schemas.loans import RejectedRecord, SubmissionOut
 from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
 from registry.services.tokens import open_rotation
 
-MAX_BATCH = 5000
 BORROWER_CHANGED = (
     "differs from the borrower this loan_ref was first reported with; "
     "a loan's borrower never changes"
@@ -36,46 +39,52 @@ NO_ROTATION = (
 )
 
 
-@dataclass(frozen=True)
-class Rejection:
-    index: int
-    loan_ref: str | None
-    errors: list[FieldError]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "loan_ref": self.loan_ref,
-            "errors": [{"field": e.field, "message": e.message} for e in self.errors],
-        }
+def _rejection(index: int, loan_ref: str | None, errors: list[FieldError]) -> RejectedRecord:
+    return RejectedRecord(
+        index=index,
+        loan_ref=loan_ref,
+        errors=[FieldErrorOut(field=e.field, message=e.message) for e in errors],
+    )
 
 
 @dataclass
-class SubmissionResult:
+class CheckedBatch:
+    """A batch after each record was judged on its own: what needs no database."""
+
+    records: int
+    valid: list[tuple[int, LoanReport]]
+    rejected: list[RejectedRecord]
+
+
+@dataclass(frozen=True)
+class SubmissionOutcome:
+    answer: SubmissionOut  # the answer to send (and, first time, the one stored)
+    replayed: bool = False  # the stored answer to an earlier request with the same key
+
+
+@dataclass
+class _Tally:
+    """The counts of a batch being decided."""
+
     submission_id: str
+    rejected: list[RejectedRecord]
     accepted: int = 0
     unchanged: int = 0
     stale: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    # True when this is the stored answer to an earlier request with the same key.
-    replayed: bool = False
-    response: dict[str, Any] | None = None
 
     def reject(self, index: int, loan_ref: str, field: str, message: str) -> None:
         self.rejected.append(
-            Rejection(index, loan_ref, [FieldError(f"loans[{index}].{field}", message)])
+            _rejection(index, loan_ref, [FieldError(f"loans[{index}].{field}", message)])
         )
 
-    def to_json(self) -> dict[str, Any]:
-        if self.response is not None:
-            return self.response
-        return {
-            "submission_id": self.submission_id,
-            "accepted": self.accepted,
-            "unchanged": self.unchanged,
-            "stale": self.stale,
-            "rejected": [r.to_json() for r in self.rejected],
-        }
+    def answer(self) -> SubmissionOut:
+        return SubmissionOut(
+            submission_id=self.submission_id,
+            accepted=self.accepted,
+            unchanged=self.unchanged,
+            stale=self.stale,
+            rejected=sorted(self.rejected, key=lambda r: r.index),
+        )
 
 
 @dataclass
@@ -90,22 +99,32 @@ class _Current:
     touched: bool = False
 
 
-def submit_loans(
+def check(records: list[Any], now: datetime) -> CheckedBatch:
+    """Judge each record on its own. No database: call it before the unit of work begins,
+    so that a large batch is not validated while the lender's lock is held."""
+    valid = []
+    rejected = []
+    for index, raw in enumerate(records):
+        report, errors = parse_record(raw, f"loans[{index}]", now)
+        if report is None:
+            rejected.append(_rejection(index, loan_ref_of(raw), errors))
+        else:
+            valid.append((index, report))
+    return CheckedBatch(len(records), valid, rejected)
+
+
+def submit(
     session: Session,
     lender_id: int,
-    records: list[Any],
+    batch: CheckedBatch,
     now: datetime,
+    request_hash: bytes,
     idempotency_key: str | None = None,
-    request_hash: bytes | None = None,
-) -> SubmissionResult:
-    """Apply a batch of reports for one lender and commit. See the module docstring."""
-    request_hash = request_hash or fingerprint({"loans": records})
-    result = SubmissionResult(submission_id=str(uuid.uuid4()))
-    valid = _validate(records, now, result)
-
+) -> SubmissionOutcome:
+    """Apply a checked batch for one lender inside the caller's (writing) transaction.
+    See the module docstring."""
     # One batch per lender at a time. NO KEY UPDATE: the lender's inquiries (whose foreign
     # key needs a KEY SHARE lock on this row) do not wait for its uploads.
-    begin_write(session)
     session.execute(select(Lender.id).where(Lender.id == lender_id).with_for_update(key_share=True))
     if idempotency_key is not None:
         earlier = session.scalar(
@@ -114,51 +133,58 @@ def submit_loans(
             )
         )
         if earlier is not None:
-            session.rollback()
             if earlier.request_hash != request_hash:
                 raise Conflict(REUSED_KEY)
-            return SubmissionResult(earlier.id, replayed=True, response=earlier.response)
+            return SubmissionOutcome(SubmissionOut.model_validate(earlier.response), True)
 
+    tally = _Tally(str(uuid.uuid4()), list(batch.rejected))
+    valid = batch.valid
     if any(report.borrower_next for _, report in valid) and open_rotation(session) is None:
-        valid = _without_next_tokens(valid, result)
+        valid = _without_next_tokens(valid, tally)
     current = _load_current(session, lender_id, [report for _, report in valid])
-    new_refs, history = _decide(valid, current, lender_id, result, now)
-    _write(session, lender_id, current, new_refs, history, result.submission_id, now)
+    new_refs, history = _decide(valid, current, lender_id, tally, now)
+    _write(session, lender_id, current, new_refs, history, tally.submission_id, now)
+    answer = tally.answer()
     session.add(
         Submission(
-            id=result.submission_id,
+            id=tally.submission_id,
             lender_id=lender_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            records=len(records),
-            accepted=result.accepted,
-            unchanged=result.unchanged,
-            stale=result.stale,
-            rejected=len(result.rejected),
-            response=result.to_json(),
+            records=batch.records,
+            accepted=tally.accepted,
+            unchanged=tally.unchanged,
+            stale=tally.stale,
+            rejected=len(tally.rejected),
+            response=answer.model_dump(mode="json"),
             created_at=now,
         )
     )
-    session.commit()
-    return result
+    session.flush()
+    return SubmissionOutcome(answer)
 
 
-def _validate(
-    records: list[Any], now: datetime, result: SubmissionResult
-) -> list[tuple[int, LoanReport]]:
-    """The records that pass on their own, with their index; the others go to `result`."""
-    valid = []
-    for index, raw in enumerate(records):
-        report, errors = parse_record(raw, f"loans[{index}]", now)
-        if report is None:
-            result.rejected.append(Rejection(index, loan_ref_of(raw), errors))
-        else:
-            valid.append((index, report))
-    return valid
+def submit_loans(
+    session: Session,
+    lender_id: int,
+    records: list[Any],
+    now: datetime,
+    idempotency_key: str | None = None,
+    request_hash: bytes | None = None,
+) -> SubmissionOutcome:
+    """`check` then `submit`, for callers without a request body of their own (the demo)."""
+    return submit(
+        session,
+        lender_id,
+        check(records, now),
+        now,
+        request_hash or fingerprint({"loans": records}),
+        idempotency_key,
+    )
 
 
 def _without_next_tokens(
-    valid: list[tuple[int, LoanReport]], result: SubmissionResult
+    valid: list[tuple[int, LoanReport]], tally: _Tally
 ) -> list[tuple[int, LoanReport]]:
     """Outside a rotation window a second token has no meaning: reject the records with one."""
     kept = []
@@ -166,7 +192,7 @@ def _without_next_tokens(
         if report.borrower_next is None:
             kept.append((index, report))
         else:
-            result.reject(index, report.loan_ref, "borrower_next", NO_ROTATION)
+            tally.reject(index, report.loan_ref, "borrower_next", NO_ROTATION)
     return kept
 
 
@@ -174,7 +200,7 @@ def _decide(
     valid: list[tuple[int, LoanReport]],
     current: dict[str, _Current],
     lender_id: int,
-    result: SubmissionResult,
+    tally: _Tally,
     now: datetime,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Judge each record in batch order against the state so far (the table in
@@ -197,29 +223,28 @@ def _decide(
                     "created_at": now,
                 }
             )
-            history.append(_history_row(lender_id, report, result.submission_id, now))
-            result.accepted += 1
+            history.append(_history_row(lender_id, report, tally.submission_id, now))
+            tally.accepted += 1
             continue
         if loan.borrower != token:
-            result.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
+            tally.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
             continue
         elif report.as_of < loan.as_of:
-            result.stale += 1
+            tally.stale += 1
         elif report.state() == loan.state:
             if report.as_of > loan.as_of:
                 loan.as_of, loan.touched = report.as_of, True
-            result.unchanged += 1
+            tally.unchanged += 1
         elif report.as_of == loan.as_of:
-            result.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
+            tally.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
             continue
         else:
             loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
-            history.append(_history_row(lender_id, report, result.submission_id, now))
-            result.accepted += 1
+            history.append(_history_row(lender_id, report, tally.submission_id, now))
+            tally.accepted += 1
         # A re-report during a rotation window brings the next token, whatever its state.
         if token_next is not None and token_next != loan.borrower_next:
             loan.borrower_next, loan.touched = token_next, True
-    result.rejected.sort(key=lambda r: r.index)
     return new_refs, history
 
 
@@ -253,7 +278,7 @@ def _write(
         if loan.touched
     ]
     if upserts:
-        session.execute(_upsert_statement(session, Loan.__table__), upserts)  # type: ignore[arg-type]
+        session.execute(_upsert_loans(session), upserts)
     if history:
         session.execute(insert(LoanHistory).execution_options(render_nulls=True), history)
 
@@ -305,9 +330,8 @@ def _history_row(
     }
 
 
-def _upsert_statement(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+def _upsert_loans(session: Session) -> Any:
+    statement = upsert(session, Loan.__table__)  # type: ignore[arg-type]
     updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id", "borrower_next")
     return statement.on_conflict_do_update(
         index_elements=["borrower", "lender_id", "loan_ref"],
