@@ -18,6 +18,7 @@ from registry.config import Settings
 from registry.console import init_app as init_console
 from registry.db import make_engine, make_session_factory
 from registry.extensions import RegistryState, close_session
+from registry.landing import init_app as init_landing
 from registry.services.dashboard import TotalsCache
 from registry.signer import Signer
 
@@ -61,4 +62,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     problems.init_app(app)
     init_api(app)
     init_console(app)
+    init_landing(app)
     return app

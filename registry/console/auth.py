@@ -15,7 +15,7 @@ from functools import wraps
 from typing import ParamSpec
 from urllib.parse import urlsplit
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from registry.console.blueprint import bp
@@ -29,18 +29,9 @@ ADMIN = OperatorRole.ADMIN.value
 ANALYST = OperatorRole.ANALYST.value
 AUDITOR = OperatorRole.AUDITOR.value
 ALL_ROLES = (ADMIN, ANALYST, AUDITOR)
+# Where `roles` keeps a view's declaration (method, or "*" for any, -> roles).
+ROLES_ATTRIBUTE = "console_roles"
 
-# Which roles may open each page (the navigation shows only these).
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "console.dashboard": (ADMIN, ANALYST),
-    "console.lenders": (ADMIN, ANALYST),
-    "console.inquiries": (ADMIN, AUDITOR),
-    "console.borrowers": (ADMIN, ANALYST),
-    "console.policy": (ADMIN, ANALYST),
-    "console.audit_log": (ADMIN, AUDITOR),
-    "console.operators": (ADMIN,),
-    "console.account": ALL_ROLES,
-}
 
 
 def current_operator() -> Operator:
@@ -65,16 +56,30 @@ def csrf_token() -> str:
     return token
 
 
-def can_open(endpoint: str) -> bool:
+def can_open(endpoint: str, method: str = "GET") -> bool:
+    """Whether the signed-in operator may send `method` to `endpoint`, read from the roles its
+    view declared with :func:`roles` (the navigation and the templates ask this)."""
     operator: Operator | None = g.get("operator")
-    return operator is not None and operator.role in PAGE_ROLES.get(endpoint, ())
+    view = current_app.view_functions.get(endpoint)
+    declared: dict[str, tuple[str, ...]] | None = getattr(view, ROLES_ATTRIBUTE, None)
+    if operator is None or declared is None:
+        return False
+    return operator.role in declared.get(method.upper(), declared["*"])
 
 
 def roles(
     *allowed: str,
+    post: tuple[str, ...] | None = None,
+    others_to: str | None = None,
 ) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
-    """Only signed-in operators with one of `allowed` roles: others get the login page
-    (not signed in) or a 403 page."""
+    """The one declaration of who may open a view: signed-in operators with one of `allowed`
+    roles; `post`, when given, narrows who may POST to it. A visitor who is not signed in gets
+    the login page; another role gets a 403 page, or is sent to `others_to` (an endpoint) when
+    that is given and their role may open it. The navigation and the templates read the
+    same declaration through :func:`can_open`, so a page's roles are written only here."""
+    declared = {"*": tuple(allowed)}
+    if post is not None:
+        declared["POST"] = tuple(post)
 
     def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
         @wraps(view)
@@ -83,10 +88,13 @@ def roles(
             if operator is None:
                 target = request.full_path if request.method == "GET" else None
                 return redirect(url_for("console.login", next=target))
-            if operator.role not in allowed:
+            if operator.role not in declared.get(request.method, declared["*"]):
+                if others_to is not None and can_open(others_to):
+                    return redirect(url_for(others_to))
                 abort(403)
             return view(*args, **kwargs)
 
+        setattr(wrapper, ROLES_ATTRIBUTE, declared)
         return wrapper
 
     return decorate

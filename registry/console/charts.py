@@ -16,32 +16,37 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 
 
-def _nice_max(value: int) -> int:
-    """A round axis maximum at or above `value` (1, 2, 5 x 10^n)."""
+MAX_INTERVALS = 6
+
+
+def scale(value: int) -> tuple[int, int]:
+    """The axis for a largest value of `value`: (top, step), where the step is a round
+    number (1, 2 or 5 x 10^n) and the top is the first multiple of it at or above `value`,
+    in at most MAX_INTERVALS steps. Ticks land on round numbers (0, 50, 100, ..., never 12
+    or 38) and the axis ends less than one step above the largest value (300 for 260)."""
     if value <= 0:
-        return 1
-    step = 1
+        return 1, 1
+    magnitude = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
+            step = magnitude * factor
+            intervals = -(-value // step)  # ceiling division
+            if intervals <= MAX_INTERVALS:
+                return step * intervals, step
+        magnitude *= 10
 
 
-def _axis(top_value: int, plot_h: float, width: int = WIDTH) -> list[str]:
+def _axis(top: int, step: int, plot_h: float, width: int = WIDTH) -> list[str]:
     parts = []
-    for n in range(5):
-        value = top_value * n / 4
-        y = TOP + plot_h - plot_h * n / 4
-        label = f"{value:,.0f}" if top_value >= 4 or n in (0, 4) else ""
+    for value in range(0, top + 1, step):
+        y = TOP + plot_h - plot_h * value / top
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
-        if label:
-            parts.append(
-                f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" '
-                f'text-anchor="end">{label}</text>'
-            )
+        parts.append(
+            f'<text class="axis tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end" data-value="{value}">{value:,}</text>'
+        )
     return parts
 
 
@@ -59,9 +64,9 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
     """One bar (<rect class="bar">) per label, with its value above it."""
     desc = "; ".join(f"{label}: {value:,}" for label, value in zip(labels, values, strict=True))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top_value = _nice_max(max(values, default=0))
+    top_value, step = scale(max(values, default=0))
     slot = plot_w / max(len(labels), 1)
-    parts = [_open(chart_id, title, desc), *_axis(top_value, plot_h)]
+    parts = [_open(chart_id, title, desc), *_axis(top_value, step, plot_h)]
     for n, (label, value) in enumerate(zip(labels, values, strict=True)):
         h = plot_h * value / top_value
         x = LEFT + slot * n + slot * 0.15
@@ -103,10 +108,10 @@ def line_chart(
     totals = ", ".join(f"{name}: {sum(values):,}" for name, values in series.items())
     desc = f"Per day from {days[0]} to {days[-1]}; totals {totals}" if days else title
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top_value = _nice_max(max((max(v, default=0) for v in series.values()), default=0))
+    top_value, tick = scale(max((max(v, default=0) for v in series.values()), default=0))
     step = plot_w / max(len(days) - 1, 1)
     x_of = [LEFT + step * n for n in range(len(days))]
-    parts = [_open(chart_id, title, desc), *_axis(top_value, plot_h)]
+    parts = [_open(chart_id, title, desc), *_axis(top_value, tick, plot_h)]
     for index, (name, values) in enumerate(series.items()):
         points = " ".join(
             f"{x_of[n]:.1f},{TOP + plot_h - plot_h * v / top_value:.1f}"
@@ -140,10 +145,10 @@ def stacked_chart(
     desc = f"Per day from {days[0]} to {days[-1]}; totals {totals}" if days else title
     plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     day_totals = [sum(values[n] for values in series.values()) for n in range(len(days))]
-    top_value = _nice_max(max(day_totals, default=0))
+    top_value, tick = scale(max(day_totals, default=0))
     slot = plot_w / max(len(days), 1)
     x_of = [LEFT + slot * n + slot / 2 for n in range(len(days))]
-    parts = [_open(chart_id, title, desc, width), *_axis(top_value, plot_h, width)]
+    parts = [_open(chart_id, title, desc, width), *_axis(top_value, tick, plot_h, width)]
     for n, day in enumerate(days):
         y: float = TOP + plot_h
         for index, (name, values) in enumerate(series.items()):

@@ -20,6 +20,7 @@ from registry.console.auth import (
     ALL_ROLES,
     ANALYST,
     actor,
+    can_open,
     current_operator,
     roles,
 )
@@ -117,7 +118,8 @@ def _lender_or_404(code: str) -> Lender:
 def lender(code: str) -> ResponseReturnValue:
     found = _lender_or_404(code)
     stats = dashboard.lender_stats(db(), found, now(), page_number())
-    new_key = _take_new_key(found.code) if current_operator().role == ADMIN else None
+    # Only an operator who may issue keys can have one waiting to be shown.
+    new_key = _take_new_key(found.code) if can_open("console.lender_issue_key", "POST") else None
     return render_template(
         "console/lender.html",
         lender=found,
@@ -175,13 +177,11 @@ def lender_revoke_key(code: str, prefix: str) -> ResponseReturnValue:
 
 
 @bp.route("/policy", methods=["GET", "POST"], endpoint="policy")
-@roles(ADMIN, ANALYST)
+@roles(ADMIN, ANALYST, post=(ADMIN,))
 def policy_page() -> ResponseReturnValue:
     rows = dashboard.policy_rows(db())
     if request.method == "GET":
         return render_template("console/policy.html", rows=rows, form=None, errors={})
-    if current_operator().role != ADMIN:
-        abort(403)
     form = request.form
     errors: dict[str, str] = {}
     wanted: dict[str, tuple[int, bool]] = {}

@@ -1,6 +1,8 @@
 """Demo data: a few lenders, hundreds of borrowers, some of them over-indebted, and recent
-inquiries. Everything goes through the same services as real traffic. Idempotent: data is
-created once; each run issues fresh demo keys (the old ones are revoked)."""
+inquiries and submissions spread over the last month. Everything goes through the same
+services as real traffic, inside the caller's unit of work (this module never commits).
+Idempotent: data is created once; each run issues fresh demo keys (the old ones are revoked).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.db import begin_write
 from registry.models import ApiKey, KeyState, Lender, Loan, Purpose, TokenKey
 from registry.services import audit, inquiries, lenders, reporting, tokens
 from registry.signer import Signer
@@ -31,6 +32,16 @@ BORROWERS = 400
 # Borrower 1 owes two demo lenders: a third lender's loan makes MULTI_LENDER fire (README).
 WALKTHROUGH_BORROWER = 1
 DEMO_KEY_LABEL = "demo"
+# Each demo lender reports every `cadence` days, the last time `last` days ago, so that the
+# submissions chart varies by day and the lenders' "last report" differs (days ago).
+REPORTING = {
+    "lendwell": (1, 0),
+    "quickcash": (2, 1),
+    "harbor": (3, 2),
+    "pinetree": (7, 4),
+    "northstar": (5, 9),
+}
+WINDOW_DAYS = 30
 
 
 # The demo consortium's pepper: public, so that anyone can follow the walk-through. A real
@@ -56,7 +67,6 @@ class DemoTokens:
 
     def __init__(self, session: Session, signer: Signer, now: datetime) -> None:
         key = session.scalar(select(TokenKey).where(TokenKey.state == KeyState.CURRENT))
-        session.rollback()
         if key is None:
             key = tokens.init_key(session, signer, now, audit.Actor("demo"))
             fingerprint = pepper_fingerprint(DEMO_PEPPER)
@@ -134,7 +144,6 @@ def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026)
             lender, initial = lenders.create_lender(session, code, name, now)
             lenders.revoke_key(session, lender, initial.prefix, now)
         demo_lenders.append(lender)
-    session.commit()
 
     has_loans = session.scalar(
         select(func.count()).select_from(Loan).where(Loan.lender_id == demo_lenders[0].id)
@@ -144,7 +153,6 @@ def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026)
         _seed_loans_and_inquiries(session, rng, demo_lenders, demo_token, now)
 
     keys = []
-    begin_write(session)
     for lender in demo_lenders:
         earlier_demo_keys = select(ApiKey).where(
             ApiKey.lender_id == lender.id, ApiKey.label == DEMO_KEY_LABEL
@@ -154,7 +162,6 @@ def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026)
                 key.revoked_at = now
         issued = lenders.issue_key(session, lender, now, label=DEMO_KEY_LABEL)
         keys.append((lender.code, lender.name, issued.secret))
-    session.commit()
     return DemoResult(
         created,
         keys,
@@ -164,6 +171,20 @@ def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026)
         demo_id(2),
         DEMO_PEPPER.hex(),
     )
+
+
+def _reported_at(record: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """`record` as reported at `at`: its state as of a minute before, opened by then."""
+    as_of = at - timedelta(minutes=1)
+    opened = min(date.fromisoformat(record["opened_on"]), as_of.date())
+    due = record["due_on"] and (opened + timedelta(days=180)).isoformat()
+    return record | {"as_of": as_of.isoformat(), "opened_on": opened.isoformat(), "due_on": due}
+
+
+def _report_days(code: str) -> list[int]:
+    """The days ago (newest first) on which demo lender `code` reports, within the window."""
+    cadence, last = REPORTING.get(code, (1, 0))
+    return list(range(last, WINDOW_DAYS, cadence))
 
 
 def _seed_loans_and_inquiries(
@@ -180,11 +201,22 @@ def _seed_loans_and_inquiries(
         holders = rng.sample(demo_lenders, _lender_count(rng, number))
         for seq, lender in enumerate(holders):
             books[lender.id].append(_loan(rng, demo_token(number), number, seq, today, as_of))
-    for lender_id, book in books.items():
-        for start in range(0, len(book), reporting.MAX_BATCH):
-            reporting.submit_loans(
-                session, lender_id, book[start : start + reporting.MAX_BATCH], now
-            )
+
+    # Each loan is first reported on one of its lender's reporting days over the last month
+    # (a random stream of its own: the loans and inquiries stay what the README shows).
+    spread = random.Random("demo submissions")
+    for lender in demo_lenders:
+        by_day: dict[int, list[dict[str, Any]]] = {}
+        days = _report_days(lender.code)
+        for record in books[lender.id]:
+            by_day.setdefault(spread.choice(days), []).append(record)
+        for days_ago in sorted(by_day, reverse=True):
+            at = now - timedelta(days=days_ago, minutes=spread.randint(0, 8 * 60))
+            batch = [_reported_at(record, at) for record in by_day[days_ago]]
+            for start in range(0, len(batch), reporting.MAX_BATCH):
+                reporting.submit_loans(
+                    session, lender.id, batch[start : start + reporting.MAX_BATCH], at
+                )
 
     # Application sprees: the most indebted borrowers were asked about by many lenders lately.
     for number in range(2, 41):

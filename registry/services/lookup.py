@@ -1,9 +1,11 @@
 """Borrower look-up for operators: the report a lender would get, plus who holds the loans.
 
-Read-only apart from its audit row: it records no inquiry, so it is never a signal to
-lenders. The figures and flags come from the same functions as `POST /v1/inquiries`
-(`inquiries.summarise`, `inquiries.evaluate_flags`), seen from no lender in particular, so
-that every lender counts as "other".
+Read-only apart from its audit row, which states the operator's reason: it records no
+inquiry, so it is never a signal to lenders. The figures and flags come from the same
+functions as `POST /v1/inquiries` (`inquiries.summarise`, `inquiries.evaluate_flags`), with
+the report's definitions. A lender's report counts the *other* lenders that asked (never the
+caller); an operator is no lender, so here every lender that asked counts (see
+`INQUIRING_NOTE`). The caller owns the unit of work (`registry.db.transaction`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.db import begin_write
 from registry.models import Lender, Loan, LoanStatus
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
@@ -25,6 +26,14 @@ from registry.services.policy import load_policy
 
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
 NO_LENDER = 0  # lender ids start at 1: every lender is "other"
+MAX_REASON = 200
+# The report's words for `other_lenders_inquiring` (the lender-client table says the same).
+INQUIRING_LABEL = "Other lenders inquiring (1d/7d/30d/90d)"
+INQUIRING_NOTE = (
+    "Lenders, not inquiries: distinct lenders that asked with purpose new_credit in the last "
+    "1, 7, 30 and 90 days. A lender's report leaves out the lender that asks; this look-up "
+    "is made by no lender, so every lender that asked is counted."
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Holder:
 class BorrowerLookup:
     borrower: str
     generated_at: datetime
+    reason: str
     summary: Summary
     flags: list[Flag]
     holders: list[Holder]
@@ -56,9 +66,40 @@ def parse_token(raw: str) -> bytes:
     return bytes.fromhex(token)
 
 
-def look_up(session: Session, raw_token: str, now: datetime, actor: audit.Actor) -> BorrowerLookup:
-    """The operator's view of one borrower token; audited (and committed) as `lookup`."""
-    borrower = parse_token(raw_token)
+def parse_reason(raw: str) -> str:
+    reason = raw.strip()
+    if not reason:
+        raise InvalidInput("no reason", [FieldError("reason", "say why you look this person up")])
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(
+            "reason too long", [FieldError("reason", f"at most {MAX_REASON} characters")]
+        )
+    return reason
+
+
+def parse_request(raw_token: str, raw_reason: str) -> tuple[bytes, str]:
+    """A look-up's token and stated reason, with every field's error at once."""
+    errors: list[FieldError] = []
+    borrower, reason = b"", ""
+    try:
+        borrower = parse_token(raw_token)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        reason = parse_reason(raw_reason)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput("the look-up is invalid", errors)
+    return borrower, reason
+
+
+def look_up(
+    session: Session, raw_token: str, reason: str, now: datetime, actor: audit.Actor
+) -> BorrowerLookup:
+    """The operator's view of one borrower token, audited as `lookup` with the operator's
+    stated reason. Nothing is shown without a reason; the caller commits."""
+    borrower, reason = parse_request(raw_token, reason)
     summary, _own = summarise(session, borrower, NO_LENDER, now)
     flags = evaluate_flags(summary, load_policy(session))
     per_lender: dict[str, dict[str, int]] = {}
@@ -90,14 +131,12 @@ def look_up(session: Session, raw_token: str, now: datetime, actor: audit.Actor)
         for code in info
     ]
     inquiries = for_borrower(session, borrower)
-    begin_write(session)
     audit.record(
         session,
         actor,
         "lookup",
         now,
         borrower.hex(),
-        {"open_loans": summary.open_loans, "flags": [f.code for f in flags]},
+        {"reason": reason, "open_loans": summary.open_loans, "flags": [f.code for f in flags]},
     )
-    session.commit()
-    return BorrowerLookup(borrower.hex(), now, summary, flags, holders, inquiries)
+    return BorrowerLookup(borrower.hex(), now, reason, summary, flags, holders, inquiries)

@@ -177,29 +177,105 @@ def test_inquiries_are_paginated(client, console_as, new_lender):
     assert second.count("<tr>") == 6
 
 
+def look_up(client, raw_token: str, reason: str = "dispute 7"):
+    """The look-up form's POST: token and reason."""
+    return post(client, "/console/borrowers", {"token": raw_token, "reason": reason})
+
+
 def test_borrower_lookup_shows_holders_and_inquiries_and_is_audited(
     client, console_as, new_lender, engine
 ):
     _seed(client, new_lender)
     analyst = console_as("analyst")
-    response = analyst.get(f"/console/borrowers?token={token(1).upper()}")
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"/console/borrowers/{token(1)}"
-    html = analyst.get(response.headers["Location"]).get_data(as_text=True)
+    response = look_up(analyst, token(1).upper(), "  complaint 17 ")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
     for code in ("alpha", "beta", "gamma"):
         assert f">{code}</a>" in html
     assert "MULTI_LENDER" in html and "3 lenders have open loans" in html
     assert "=cmd|x" in html  # the inquiry list
+    assert "complaint 17" in html
     (event,) = audit_events(engine, "lookup")
-    assert event.actor == "analyst1" or event.actor == "operator:analyst1"
+    assert event.actor == "operator:analyst1"
     assert event.target == token(1)
-    bad = analyst.get("/console/borrowers?token=xyz")
+    assert event.details["reason"] == "complaint 17"
+    bad = look_up(analyst, "xyz")
     assert bad.status_code == 422 and "64 hexadecimal characters" in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 201])
+def test_no_lookup_without_a_stated_reason(client, console_as, new_lender, engine, reason):
+    _seed(client, new_lender)
+    analyst = console_as("analyst")
+    response = look_up(analyst, token(1), reason)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="reason-error"' in html
+    assert "alpha" not in html and "MULTI_LENDER" not in html
+    assert audit_events(engine, "lookup") == []
+
+
+def test_no_get_shows_or_audits_a_borrower(client, console_as, new_lender, engine):
+    """A link (the inquiries page's) lands on the form with the token filled in; the record
+    is read and audited only by the form's POST, with its CSRF token and a reason."""
+    _seed(client, new_lender)
+    analyst = console_as("analyst")
+    for path in (
+        f"/console/borrowers/{token(1)}",
+        f"/console/borrowers?token={token(1)}",
+        f"/console/borrowers/{token(1)}?reason=whatever",
+    ):
+        response = analyst.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert f'value="{token(1)}"' in html and 'name="reason"' in html
+        assert "MULTI_LENDER" not in html and ">alpha</a>" not in html
+    assert analyst.get("/console/borrowers/xyz").status_code == 404
+    no_csrf = analyst.post("/console/borrowers", data={"token": token(1), "reason": "r"})
+    assert no_csrf.status_code == 400
+    assert look_up(console_as("auditor"), token(1)).status_code == 403
+    assert audit_events(engine, "lookup") == []
+
+
+def test_inquiries_page_links_each_borrower_to_the_lookup(client, console_as, new_lender):
+    _seed(client, new_lender)
+    admin_html = console_as("admin").get("/console/inquiries").get_data(as_text=True)
+    assert f'href="/console/borrowers/{token(1)}"' in admin_html
+    assert 'class="num nowrap"' in admin_html and '<td class="nowrap">=cmd|x</td>' in admin_html
+    # An auditor reads the inquiries but may not look a borrower up: no dead link.
+    auditor_html = console_as("auditor").get("/console/inquiries").get_data(as_text=True)
+    assert f'href="/console/borrowers/{token(1)}"' not in auditor_html
+    assert f'title="{token(1)}"' in auditor_html
+
+
+def test_lookup_counts_inquiring_lenders_as_the_report_does(client, console_as, new_lender):
+    """Same definition and words as the report: distinct lenders (not inquiries) that asked
+    for new credit; the report leaves out the lender that asks, the operator is none."""
+    a, b, _ = _seed(client, new_lender)  # alpha asked once about borrower 1
+    again = {"borrower": token(1), "purpose": "new_credit", "consent_ref": "second"}
+    assert client.post("/v1/inquiries", json=again, headers=a.headers).status_code == 200
+    report = client.post(
+        "/v1/inquiries",
+        json={"borrower": token(1), "purpose": "account_review"},
+        headers=a.headers,
+    ).get_json()
+    assert report["summary"]["other_lenders_inquiring"] == {"1d": 0, "7d": 0, "30d": 0, "90d": 0}
+    report = client.post(
+        "/v1/inquiries",
+        json={"borrower": token(1), "purpose": "account_review"},
+        headers=b.headers,
+    ).get_json()
+    assert report["summary"]["other_lenders_inquiring"] == {"1d": 1, "7d": 1, "30d": 1, "90d": 1}
+    html = look_up(console_as("analyst"), token(1)).get_data(as_text=True)
+    row = re.search(r'<tr id="other-lenders-inquiring">(.*?)</tr>', html, re.S)
+    assert row, "no inquiring-lenders row"
+    assert "Other lenders inquiring (1d/7d/30d/90d)" in row[1]
+    assert "<td>1/1/1/1</td>" in row[1]  # one lender, two inquiries
+    assert "Lenders, not inquiries" in html and "every lender that asked is counted" in html
 
 
 def test_lookup_records_no_inquiry(client, console_as, new_lender):
     a, _, _ = _seed(client, new_lender)
-    console_as("admin").get(f"/console/borrowers/{token(1)}")
+    assert look_up(console_as("admin"), token(1)).status_code == 200
     report = client.post(
         "/v1/inquiries",
         json={"borrower": token(1), "purpose": "account_review"},
@@ -210,7 +286,7 @@ def test_lookup_records_no_inquiry(client, console_as, new_lender):
 
 def test_audit_log_lists_and_filters_events(console_as, engine):
     admin = console_as("admin")
-    admin.get(f"/console/borrowers/{TOKEN}")
+    look_up(admin, TOKEN)
     auditor = console_as("auditor")
     html = auditor.get("/console/audit").get_data(as_text=True)
     assert "login" in html and "lookup" in html
@@ -247,7 +323,7 @@ def test_dashboard_totals_come_from_a_cache_refreshed_when_old(
 
 
 def test_background_refresh_serves_the_old_totals_meanwhile(app, new_lender, clock, client):
-    from registry.services.dashboard import TotalsCache
+    from registry.totals_cache import TotalsCache
 
     state = app.extensions["registry"]
     cache = TotalsCache(state.sessions, clock.now, timedelta(seconds=60), background=True)
@@ -303,12 +379,13 @@ def test_lookup_by_id_finds_the_lenders_token_and_audits_no_id(
         "reason": "dispute 42",
     }
     response = post(analyst, "/console/borrowers/by-id", form)
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/console/borrowers/{expected}")
-    page = analyst.get(response.headers["Location"]).get_data(as_text=True)
-    assert "alpha" in page
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "alpha" in page and expected in page and "dispute 42" in page
     [event] = audit_events(engine, "token_lookup")
     assert event.target == f"borrower:{expected}" and event.details["reason"] == "dispute 42"
+    [shown] = audit_events(engine, "lookup")
+    assert shown.target == expected and shown.details["reason"] == "dispute 42"
     assert event.details["id_kind"] == "cn_resident_id"
     assert RESIDENT[:17] not in repr((event.details, event.target))
     assert PEPPER.hex() not in repr(event.details)
