@@ -91,7 +91,7 @@ class FakeRegistry:
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
         self.requests.append((method, path, body))
-        data = json.loads(body) if body else None
+        data: Any = json.loads(body) if body else None
         if method == "GET" and path == "/v1/tokens/key":
             return 200, {}, self.key_json()
         if method == "POST" and path == "/v1/tokens/evaluate":
@@ -206,7 +206,7 @@ class RecordingSession(requests.Session):
         super().__init__()
         self.sent: list[tuple[str, str, bytes]] = []
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         body = request.body or b""
         self.sent.append(
             (

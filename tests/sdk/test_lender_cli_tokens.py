@@ -183,13 +183,13 @@ def test_retokenize(run: Callable[..., Result], live_server: Any, tmp_path: Path
     refused = run("retokenize", str(book))
     assert refused.exit_code == 2 and "no rotation window is open" in refused.output
 
-    from registry.db import make_session_factory
+    from registry.db import make_session_factory, transaction
     from registry.models import RotationKind
     from registry.services import audit
     from registry.services import tokens as token_service
 
     state = live_server.app.extensions["registry"]
-    with make_session_factory(state.engine)() as session:
+    with make_session_factory(state.engine)() as session, transaction(session):
         token_service.start_rotation(
             session, state.signer, RotationKind.PEPPER, datetime.now(UTC), audit.CLI, "p2"
         )

@@ -458,13 +458,13 @@ def test_live_upload_then_inquiry_by_id(
 
 @pytest.mark.live
 def test_live_quota(live_server: Any, live_key: Any, new_lender: Any, tmp_path: Path) -> None:
-    from registry.db import make_session_factory
+    from registry.db import make_session_factory, transaction
     from registry.services import audit, lenders
     from registry.services import tokens as token_service
 
     lender = new_lender()
     engine = live_server.app.extensions["registry"].engine
-    with make_session_factory(engine)() as session:
+    with make_session_factory(engine)() as session, transaction(session):
         row = lenders.get_lender(session, lender.code)
         token_service.set_quota(session, row, 3, datetime.now(UTC), audit.CLI)
     client = live_client(live_server, lender.api_key, tmp_path, "q")
@@ -480,7 +480,7 @@ def test_live_quota(live_server: Any, live_key: Any, new_lender: Any, tmp_path: 
 def test_live_key_rotation_sends_both_tokens(
     live_server: Any, live_key: Any, new_lender: Any, tmp_path: Path
 ) -> None:
-    from registry.db import make_session_factory
+    from registry.db import make_session_factory, transaction
     from registry.models import RotationKind
     from registry.services import audit
     from registry.services import tokens as token_service
@@ -488,7 +488,7 @@ def test_live_key_rotation_sends_both_tokens(
     client = live_client(live_server, new_lender().api_key, tmp_path, "r", trust_new_keys=True)
     before = client.tokenize("phone", phone(1))
     state = live_server.app.extensions["registry"]
-    with make_session_factory(state.engine)() as session:
+    with make_session_factory(state.engine)() as session, transaction(session):
         token_service.start_rotation(
             session, state.signer, RotationKind.KEY, datetime.now(UTC), audit.CLI, "test"
         )
@@ -512,12 +512,13 @@ def test_live_pepper_fingerprint_refuses_a_pepper_the_consortium_left(
 ) -> None:
     """With the pepper's fingerprint published, a lender that kept the old pepper after a
     pepper rotation (or has a wrong one) gets a clear error, not tokens matching nobody."""
+    from registry.db import transaction
     from registry.models import RotationKind
     from registry.services import audit, tokens
 
     state = live_server.app.extensions["registry"]
     now = state.clock.now()
-    with state.sessions() as session:
+    with state.sessions() as session, transaction(session):
         tokens.set_pepper_fingerprint(
             session, Pepper.from_hex(PEPPER_A).fingerprint, now, audit.CLI
         )
@@ -528,7 +529,7 @@ def test_live_pepper_fingerprint_refuses_a_pepper_the_consortium_left(
         wrong.tokenize("phone", "+8613800138000")
 
     # A pepper rotation to B, announced with B's fingerprint.
-    with state.sessions() as session:
+    with state.sessions() as session, transaction(session):
         tokens.start_rotation(
             session,
             state.signer,
@@ -546,8 +547,8 @@ def test_live_pepper_fingerprint_refuses_a_pepper_the_consortium_left(
     ready = live_client(live_server, new_lender().api_key, tmp_path, "ready", next_pepper=PEPPER_B)
     [pair] = ready.tokenize_pairs([("phone", "+8613800138000")])
     assert pair.borrower_next is not None
-    with state.sessions() as session:
-        tokens.retire_rotation(session, state.signer, now, audit.CLI, force=True)
+    with state.sessions() as session, transaction(session):
+        tokens.retire_rotation(session, now, audit.CLI, force=True)
     # After the retire, the old pepper is refused and the new one works.
     stale = live_client(live_server, new_lender().api_key, tmp_path, "stale")
     with pytest.raises(ConfigurationError, match="not the consortium's current pepper"):
