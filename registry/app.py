@@ -19,8 +19,8 @@ from registry.console import init_app as init_console
 from registry.db import make_engine, make_session_factory
 from registry.extensions import RegistryState, close_session
 from registry.landing import init_app as init_landing
-from registry.services.dashboard import TotalsCache
 from registry.signer import Signer
+from registry.totals_cache import TotalsCache
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import Clock
 from registry.config import Settings
-from registry.services.dashboard import TotalsCache
 from registry.signer import Signer
+from registry.totals_cache import TotalsCache
 
 
 @dataclass

@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 
 from registry import create_app
 from registry.clock import FrozenClock, SystemClock
-from registry.db import make_engine, make_session_factory
+from registry.db import make_engine, make_session_factory, transaction
 from registry.migrations import upgrade
 from registry.models import Base, LenderStatus, TokenKey
 from registry.services import audit, lenders
@@ -145,7 +145,7 @@ def client(app: Flask) -> FlaskClient:
 def create_token_key(app: Flask) -> TokenKey:
     """The registry's first OPRF key, as `registry keys init` makes it, in the app's key dir."""
     registry_state = app.extensions["registry"]
-    with registry_state.sessions() as session:
+    with registry_state.sessions() as session, transaction(session):
         key = init_key(session, registry_state.signer, registry_state.clock.now(), audit.CLI)
         session.expunge(key)
         return key

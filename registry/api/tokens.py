@@ -11,9 +11,10 @@ from flask import Blueprint, Response, jsonify
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import json_body, parse_model
-from registry.api.problems import Problem
+from registry.db import transaction
 from registry.extensions import db, now, signer, state
-from registry.schemas.tokens import TokenEvaluateBody
+from registry.problems import Problem
+from registry.schemas.tokens import TokenEvaluateBody, TokenEvaluationOut, TokenKeyOut
 from registry.services import tokens
 from registry.services.errors import InvalidInput
 
@@ -24,10 +25,11 @@ bp = Blueprint("tokens", __name__)
 @lender_required
 def published_key() -> Response:
     try:
-        info = tokens.key_info(db())
+        with transaction(db(), write=False):
+            info = tokens.key_info(db())
     except tokens.TokensUnavailable as exc:
         raise Problem(503, str(exc), "tokens-unavailable") from None
-    return jsonify(info.to_json())
+    return jsonify(TokenKeyOut.from_info(info).model_dump(mode="json"))
 
 
 @bp.post("/tokens/evaluate")
@@ -35,15 +37,16 @@ def published_key() -> Response:
 def evaluate() -> Response:
     body = parse_model(TokenEvaluateBody, json_body())
     try:
-        evaluation = tokens.evaluate(
-            db(),
-            signer(),
-            current_lender(),
-            body.blinded_elements,
-            body.key_id,
-            now(),
-            state().settings.token_quota_per_day,
-        )
+        # The quota charge is committed before the evaluation, which holds no lock.
+        with transaction(db()):
+            batch = tokens.charge_batch(
+                db(),
+                current_lender(),
+                body.blinded_elements,
+                body.key_id,
+                now(),
+                state().settings.token_quota_per_day,
+            )
     except InvalidInput as exc:
         raise Problem(400, str(exc), "invalid-element", exc.errors) from None
     except tokens.QuotaExceeded as exc:
@@ -52,5 +55,6 @@ def evaluate() -> Response:
         ) from None
     except tokens.TokensUnavailable as exc:
         raise Problem(503, str(exc), "tokens-unavailable") from None
+    evaluation = tokens.evaluate(signer(), batch)
     metrics.TOKEN_ELEMENTS.labels(evaluation.key_id).inc(len(evaluation.evaluated_elements))
-    return jsonify(evaluation.to_json())
+    return jsonify(TokenEvaluationOut.from_evaluation(evaluation).model_dump(mode="json"))

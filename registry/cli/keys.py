@@ -56,7 +56,7 @@ def keys_init(if_missing: bool) -> None:
 @keys_group.command("show")
 def keys_show() -> None:
     """The published key and any open rotation window (what GET /v1/tokens/key returns)."""
-    with session_scope() as session:
+    with session_scope(write=False) as session:
         info = tokens.key_info(session)
         click.echo(f"current  {info.current.key_id}  {info.current.public_key.hex()}")
         click.echo(f"pepper fingerprint  {info.pepper_fingerprint or '(not recorded)'}")
@@ -112,7 +112,7 @@ def keys_pepper_fingerprint(fingerprint: str) -> None:
 @keys_group.command("status")
 def keys_status() -> None:
     """Per lender: open loans, and those not yet re-reported with their next token."""
-    with session_scope() as session:
+    with session_scope(write=False) as session:
         rotation = tokens.open_rotation(session)
         if rotation is None:
             click.echo("no rotation window is open")
@@ -149,7 +149,10 @@ def keys_status() -> None:
 def keys_retire(force: bool) -> None:
     """End the window: every stored token becomes its next token; old ones are destroyed."""
     with session_scope() as session:
-        result = tokens.retire_rotation(session, signer(), clock.now(), audit.CLI, force=force)
+        result = tokens.retire_rotation(session, clock.now(), audit.CLI, force=force)
+    # Only once the retirement is committed: the old tokens are gone, so is the old key.
+    if result.destroyed_key:
+        signer().destroy_key(result.destroyed_key)
     click.echo(f"{result.kind} rotation retired: {result.mapped_borrowers} borrowers re-keyed")
     for table, count in result.rewritten.items():
         dropped = result.dropped.get(table, 0)
@@ -165,5 +168,7 @@ def keys_retire(force: bool) -> None:
 def keys_cancel() -> None:
     """Abandon the window: the next tokens (and a next key) are discarded."""
     with session_scope() as session:
-        tokens.cancel_rotation(session, signer(), clock.now(), audit.CLI)
+        discarded = tokens.cancel_rotation(session, clock.now(), audit.CLI)
+    if discarded:  # once the cancellation is committed
+        signer().destroy_key(discarded)
     click.echo("rotation window cancelled")

@@ -46,14 +46,13 @@ def operators_add(username: str, role: str, password_file: Path | None) -> None:
         operator = operators.create_operator(
             session, username, password, role, clock.now(), actor=audit.CLI
         )
-        session.commit()
         click.echo(f"operator {operator.username} ({operator.role}) created")
 
 
 @operators_group.command("list")
 def operators_list() -> None:
     """Operators with their role, status, second factor and last sign-in."""
-    with session_scope() as session:
+    with session_scope(write=False) as session:
         table = Table("username", "role", "status", "two-factor", "last sign-in")
         for row in operators.list_operators(session):
             table.add_row(
@@ -70,7 +69,6 @@ def _set_status(username: str, status: OperatorStatus, done: str) -> None:
     with session_scope() as session:
         operator = operators.get_operator(session, username)
         operators.set_operator_status(session, operator, status, clock.now(), actor=audit.CLI)
-        session.commit()
         click.echo(f"operator {operator.username} {done}")
 
 
@@ -96,7 +94,6 @@ def operators_set_role(username: str, role: str) -> None:
     with session_scope() as session:
         operator = operators.get_operator(session, username)
         operators.set_role(session, operator, role, clock.now(), actor=audit.CLI)
-        session.commit()
         click.echo(f"operator {operator.username} is now {role}")
 
 
@@ -109,5 +106,4 @@ def operators_reset_password(username: str, password_file: Path | None) -> None:
     with session_scope() as session:
         operator = operators.get_operator(session, username)
         operators.reset_password(session, operator, password, clock.now(), actor=audit.CLI)
-        session.commit()
         click.echo(f"password of {operator.username} reset")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from registry_protocol.ids import ID_KINDS
 from registry.cli.common import clock, session_scope
 from registry.cli.keys import signer
 from registry.services import audit, lenders, tokens
 from registry.services.errors import InvalidInput
+from registry_protocol.ids import ID_KINDS
 
 
 @click.group("tokens")

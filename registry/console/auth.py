@@ -19,6 +19,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 
 from registry.console.blueprint import bp
+from registry.db import transaction
 from registry.extensions import db, now, state
 from registry.models import Operator, OperatorRole
 from registry.services import audit, operators
@@ -119,11 +120,15 @@ def _load_operator() -> ResponseReturnValue | None:
         abort(400, "The request contains a control character; remove it and try again.")
     token = session.get("sid")
     if isinstance(token, str):
-        operator = operators.resolve_session(db(), token, now())
-        if operator is None:
+        with transaction(db(), write=False):
+            active = operators.resolve_session(db(), token, now())
+        if active is None:
             session.pop("sid", None)
             flash("Your session has ended; please sign in again.", "warning")
-        g.operator = operator
+        elif active.touch_due:
+            with transaction(db()):
+                operators.touch_session(db(), token, now())
+        g.operator = active.operator if active is not None else None
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf")
@@ -160,16 +165,21 @@ def login() -> ResponseReturnValue:
         ), 400
     settings = state().settings
     try:
-        operator, token = operators.login(
-            db(),
-            username,
-            request.form.get("password", ""),
-            request.form.get("totp", ""),
-            now(),
-            settings.secret_key,
-            ip=request.remote_addr,
-            request_id=g.get("request_id"),
-        )
+        # Two units of work: the slow password check reads only, so no write lock waits on it.
+        with transaction(db(), write=False):
+            checked = operators.check_password(
+                db(), username, request.form.get("password", ""), now()
+            )
+        with transaction(db()):
+            operator, token = operators.login(
+                db(),
+                checked,
+                request.form.get("totp", ""),
+                now(),
+                settings.secret_key,
+                ip=request.remote_addr,
+                request_id=g.get("request_id"),
+            )
     except operators.LoginThrottled as exc:
         return render_template(
             "console/error.html",
@@ -197,7 +207,8 @@ def logout() -> ResponseReturnValue:
     token = session.get("sid")
     if isinstance(token, str):
         who = actor() if g.operator is not None else None
-        operators.logout(db(), token, now(), who)
+        with transaction(db()):
+            operators.logout(db(), token, now(), who)
     session.clear()
     flash("Signed out.", "success")
     return redirect(url_for("console.login"))

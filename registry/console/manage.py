@@ -7,14 +7,12 @@ service records the audit event in the same transaction as the change.
 from __future__ import annotations
 
 import json
-import secrets
 
 import segno
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from registry import sealing
 from registry.console.auth import (
     ADMIN,
     ALL_ROLES,
@@ -26,34 +24,29 @@ from registry.console.auth import (
 )
 from registry.console.blueprint import bp
 from registry.console.pages import field_errors, page_number
+from registry.db import transaction
 from registry.extensions import db, now, state
 from registry.models import Lender, LenderStatus, OperatorStatus
 from registry.services import dashboard, lenders, operators, policy
 from registry.services.errors import Conflict, InvalidInput, NotFound
 
 # --- a new API key, shown once ------------------------------------------------------------
-# Between the POST that issues a key and the page that shows it, the key travels in the
-# cookie session, sealed with AES-GCM under a key derived from the secret key: the browser
-# never holds it readable, and the page that shows it removes it.
-
-
-def _seal_key() -> AESGCM:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    secret = state().settings.secret_key.encode()
-    return AESGCM(
-        HKDF(hashes.SHA256(), 32, None, b"registry console new api key v1").derive(secret)
-    )
+# Between the POST that issues a key and the page that shows it, the key waits in the
+# operator's server-side session row (operator_sessions.pending_key), sealed with AES-GCM
+# (`registry.sealing`) under a key derived from the secret key; the cookie holds only the
+# session token. The page that shows it removes it, so a copied cookie cannot show it again.
+_NEW_KEY_PURPOSE = b"registry console new api key v1"
+_NEW_KEY_AAD = b"new-key"
 
 
 def _hold_new_key(code: str, secret: str) -> None:
     token = session.get("sid")
     if not isinstance(token, str):
         return
-    nonce = secrets.token_bytes(12)
-    sealed = _seal_key().encrypt(nonce, json.dumps([code, secret]).encode(), b"new-key")
-    operators.hold_pending_key(db(), token, nonce + sealed)
+    plain = json.dumps([code, secret]).encode()
+    sealed = sealing.seal(state().settings.secret_key, _NEW_KEY_PURPOSE, plain, _NEW_KEY_AAD)
+    with transaction(db()):
+        operators.hold_pending_key(db(), token, sealed)
 
 
 def _take_new_key(code: str) -> str | None:
@@ -62,12 +55,14 @@ def _take_new_key(code: str) -> str | None:
     token = session.get("sid")
     if not isinstance(token, str):
         return None
-    blob = operators.take_pending_key(db(), token)
+    with transaction(db()):
+        blob = operators.take_pending_key(db(), token)
     if blob is None:
         return None
+    plain = sealing.open_sealed(state().settings.secret_key, _NEW_KEY_PURPOSE, blob, _NEW_KEY_AAD)
     try:
-        held_code, secret = json.loads(_seal_key().decrypt(blob[:12], blob[12:], b"new-key"))
-    except (ValueError, InvalidTag):
+        held_code, secret = json.loads(plain) if plain is not None else (None, None)
+    except ValueError:
         return None
     return str(secret) if held_code == code else None
 
@@ -232,19 +227,16 @@ def operators_page() -> ResponseReturnValue:
         if password != request.form.get("password_again", ""):
             errors["password_again"] = "the two passwords differ"
         else:
-            session_ = db()
             try:
-                created = operators.create_operator(
-                    session_, form["username"], password, form["role"], now(), actor()
-                )
+                with transaction(db()):
+                    created = operators.create_operator(
+                        db(), form["username"], password, form["role"], now(), actor()
+                    )
             except InvalidInput as exc:
-                session_.rollback()
                 errors = field_errors(exc.errors)
             except Conflict as exc:
-                session_.rollback()
                 errors = {"username": str(exc)}
             else:
-                session_.commit()
                 flash(f"Operator {created.username} ({created.role}) added.", "success")
                 return redirect(url_for("console.operators"))
         status = 422
@@ -270,8 +262,8 @@ def operator_status(username: str) -> ResponseReturnValue:
     if target.id == current_operator().id:
         flash("You cannot disable yourself.", "error")
         return redirect(url_for("console.operators"))
-    operators.set_operator_status(db(), target, OperatorStatus(wanted), now(), actor())
-    db().commit()
+    with transaction(db()):
+        operators.set_operator_status(db(), target, OperatorStatus(wanted), now(), actor())
     flash(f"Operator {target.username} is now {wanted}.", "success")
     return redirect(url_for("console.operators"))
 
@@ -306,7 +298,10 @@ def account() -> ResponseReturnValue:
 @roles(*ALL_ROLES)
 def totp_start() -> ResponseReturnValue:
     try:
-        operators.begin_totp_enrolment(db(), current_operator(), state().settings.secret_key, now())
+        with transaction(db()):
+            operators.begin_totp_enrolment(
+                db(), current_operator(), state().settings.secret_key, now()
+            )
     except Conflict as exc:
         flash(str(exc), "error")
     return redirect(url_for("console.account"))
@@ -316,14 +311,15 @@ def totp_start() -> ResponseReturnValue:
 @roles(*ALL_ROLES)
 def totp_verify() -> ResponseReturnValue:
     try:
-        codes = operators.confirm_totp(
-            db(),
-            current_operator(),
-            request.form.get("code", ""),
-            state().settings.secret_key,
-            now(),
-            actor(),
-        )
+        with transaction(db()):
+            codes = operators.confirm_totp(
+                db(),
+                current_operator(),
+                request.form.get("code", ""),
+                state().settings.secret_key,
+                now(),
+                actor(),
+            )
     except InvalidInput as exc:
         return _account(field_errors(exc.errors), status=422)
     except Conflict as exc:
@@ -338,9 +334,10 @@ def totp_verify() -> ResponseReturnValue:
 @roles(*ALL_ROLES)
 def totp_disable() -> ResponseReturnValue:
     try:
-        operators.disable_totp(
-            db(), current_operator(), request.form.get("password", ""), now(), actor()
-        )
+        with transaction(db()):
+            operators.disable_totp(
+                db(), current_operator(), request.form.get("password", ""), now(), actor()
+            )
     except InvalidInput as exc:
         return _account(field_errors(exc.errors), status=422)
     flash("Two-factor sign-in is off.", "success")

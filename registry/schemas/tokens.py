@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+import rfc9497
+from registry.clock import iso
 from registry.schemas.common import _Strict
-from registry.services.tokens import MAX_ELEMENTS
+from registry.services.tokens import MAX_ELEMENTS, MODE, Evaluation, KeyInfo, RotationWindow
 
 
 class TokenEvaluateBody(_Strict):
@@ -46,6 +48,19 @@ class RotationOut(BaseModel):
     opened_at: str
     next: NextKeyOut
 
+    @classmethod
+    def from_window(cls, window: RotationWindow) -> RotationOut:
+        return cls(
+            kind=window.kind,
+            label=window.label,
+            opened_at=iso(window.opened_at),
+            next=NextKeyOut(
+                key_id=window.next.key_id,
+                public_key=window.next.public_key.hex(),
+                pepper_fingerprint=window.next_pepper_fingerprint,
+            ),
+        )
+
 
 class TokenKeyOut(BaseModel):
     suite: str = Field(description="always ristretto255-SHA512")
@@ -61,8 +76,27 @@ class TokenKeyOut(BaseModel):
         "report and inquiry"
     )
 
+    @classmethod
+    def from_info(cls, info: KeyInfo) -> TokenKeyOut:
+        return cls(
+            suite=rfc9497.SUITE_ID,
+            mode=MODE,
+            key_id=info.current.key_id,
+            public_key=info.current.public_key.hex(),
+            pepper_fingerprint=info.pepper_fingerprint,
+            rotation=RotationOut.from_window(info.rotation) if info.rotation else None,
+        )
+
 
 class TokenEvaluationOut(BaseModel):
     key_id: str
     evaluated_elements: list[str]
     proof: str = Field(description="one batched DLEQ proof (c || s), 128 hex characters")
+
+    @classmethod
+    def from_evaluation(cls, evaluation: Evaluation) -> TokenEvaluationOut:
+        return cls(
+            key_id=evaluation.key_id,
+            evaluated_elements=[e.hex() for e in evaluation.evaluated_elements],
+            proof=evaluation.proof.hex(),
+        )

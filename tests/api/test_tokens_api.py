@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 import rfc9497
 from registry import create_app
+from registry.db import transaction
 from registry.models import AuditEvent, TokenKey, TokenUsage
 from registry.services import audit, lenders, tokens
 from registry.signer import Signer, SignerError
@@ -151,7 +152,8 @@ def test_quota_is_per_lender_and_day_with_retry_after(
 ):
     acme, other = new_lender("acme"), new_lender("other")
     lender = lenders.get_lender(db_session, "acme")
-    tokens.set_quota(db_session, lender, 5, clock.now(), audit.CLI)
+    with transaction(db_session):
+        tokens.set_quota(db_session, lender, 5, clock.now(), audit.CLI)
     _, _, blinded = blind_batch(3)
     elements = [b.hex() for b in blinded]
     assert evaluate(client, acme.api_key, elements).status_code == 200

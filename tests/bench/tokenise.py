@@ -25,7 +25,7 @@ import rfc9497.group
 from lender_client import RegistryClient
 from registry_protocol.ids import complete_resident_id
 from registry.clock import SystemClock
-from registry.db import make_engine, make_session_factory
+from registry.db import make_engine, make_session_factory, transaction
 from registry.services import audit, tokens
 from registry.signer import Signer
 from tests.bench import database
@@ -130,7 +130,7 @@ def run(pg_url: str, count: int, threads: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="registry-tokenise-") as tmp:
             key_dir = Path(tmp) / "keys"
             engine = make_engine(url)
-            with make_session_factory(engine)() as session:
+            with make_session_factory(engine)() as session, transaction(session):
                 tokens.init_key(session, Signer(key_dir, ""), SystemClock().now(), audit.CLI)
             engine.dispose()
             os.environ["REGISTRY_OPRF_KEY_DIR"] = str(key_dir)

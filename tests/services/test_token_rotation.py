@@ -5,6 +5,7 @@ the window; the old key and the old tokens are gone afterwards. Also the registr
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -15,9 +16,11 @@ from sqlalchemy import func, select
 
 import rfc9497
 from registry.cli import main as registry_cli
+from registry.db import transaction
 from registry.models import AuditEvent, Inquiry, KeyState, Loan, LoanHistory, RotationKind, TokenKey
 from registry.services import audit, tokens
 from registry.services.errors import Conflict
+from registry.services.tokens import rotation as rotation_service
 from tests.helpers import bearer, loan, tokenize
 
 PEPPER = bytes.fromhex("11" * 32)
@@ -42,6 +45,27 @@ def inquire(client, lender, borrower, borrower_next=None):
     response = client.post("/v1/inquiries", json=payload, headers=bearer(lender.api_key))
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def start(session, signer, kind, now, label=""):
+    with transaction(session):
+        return tokens.start_rotation(session, signer, kind, now, audit.CLI, label)
+
+
+def retire(session, signer, now, force=False):
+    """As `registry keys retire` does it: one unit of work, then the old key destroyed."""
+    with transaction(session):
+        result = tokens.retire_rotation(session, now, audit.CLI, force=force)
+    if result.destroyed_key:
+        signer.destroy_key(result.destroyed_key)
+    return result
+
+
+def cancel(session, signer, now):
+    with transaction(session):
+        discarded = tokens.cancel_rotation(session, now, audit.CLI)
+    if discarded:
+        signer.destroy_key(discarded)
 
 
 def lenders_seen(report_body):
@@ -76,7 +100,7 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
     assert lenders_seen(inquire(client, gamma, old)) == 2
 
     # The window opens.
-    rotation = tokens.start_rotation(db_session, signer, kind, now, audit.CLI, "test")
+    rotation = start(db_session, signer, kind, now, "test")
     next_pepper = NEW_PEPPER if kind == RotationKind.PEPPER else PEPPER
     info = client.get("/v1/tokens/key", headers=bearer(gamma.api_key)).get_json()
     assert info["rotation"]["kind"] == kind.value
@@ -96,12 +120,12 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
     assert (progress["alpha"].done, progress["beta"].without_next) == (True, 1)
     db_session.rollback()
     with pytest.raises(Conflict, match="beta"):
-        tokens.retire_rotation(db_session, signer, now, audit.CLI)
+        retire(db_session, signer, now)
     db_session.rollback()
 
     # beta re-reports its open loan; the closed one need not be.
     report(client, beta, "B-1", *both(beta))
-    result = tokens.retire_rotation(db_session, signer, now, audit.CLI)
+    result = retire(db_session, signer, now)
     assert result.mapped_borrowers == 1
 
     # After: only the new token exists, and it matches everything the old one did.
@@ -152,10 +176,10 @@ def test_forced_retire_deletes_loans_without_a_next_token(
     person, other = tokenize(client, alpha.api_key, PEPPER, [PERSON, OTHER])
     report(client, alpha, "A-1", person)
     report(client, beta, "B-1", other)
-    rotation = tokens.start_rotation(db_session, signer, RotationKind.KEY, now, audit.CLI)
+    rotation = start(db_session, signer, RotationKind.KEY, now)
     upcoming = tokenize(client, alpha.api_key, PEPPER, [PERSON], rotation.next_key_id)[0]
     report(client, alpha, "A-1", person, upcoming)
-    result = tokens.retire_rotation(db_session, signer, now, audit.CLI, force=True)
+    result = retire(db_session, signer, now, force=True)
     assert result.dropped["loans"] == 1
     assert set(db_session.scalars(select(Loan.loan_ref))) == {"A-1"}
 
@@ -166,13 +190,13 @@ def test_conflicting_next_tokens_stop_the_retire(client, app, db_session, three_
     person = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
     report(client, alpha, "A-1", person)
     report(client, beta, "B-1", person)
-    tokens.start_rotation(db_session, signer, RotationKind.PEPPER, now, audit.CLI)
+    start(db_session, signer, RotationKind.PEPPER, now)
     right = tokenize(client, alpha.api_key, NEW_PEPPER, [PERSON])[0]
     wrong = tokenize(client, beta.api_key, bytes(32), [PERSON])[0]  # beta has a wrong pepper
     report(client, alpha, "A-1", person, right)
     report(client, beta, "B-1", person, wrong)
     with pytest.raises(Conflict, match="wrong pepper"):
-        tokens.retire_rotation(db_session, signer, now, audit.CLI)
+        retire(db_session, signer, now)
     db_session.rollback()
     assert (
         db_session.scalar(select(func.count()).where(Loan.borrower == bytes.fromhex(person))) == 2
@@ -183,10 +207,10 @@ def test_cancel_discards_next_tokens_and_key(client, app, db_session, three_lend
     alpha, _, _ = three_lenders
     signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
     person = tokenize(client, alpha.api_key, PEPPER, [PERSON])[0]
-    rotation = tokens.start_rotation(db_session, signer, RotationKind.KEY, now, audit.CLI)
+    rotation = start(db_session, signer, RotationKind.KEY, now)
     upcoming = tokenize(client, alpha.api_key, PEPPER, [PERSON], rotation.next_key_id)[0]
     report(client, alpha, "A-1", person, upcoming)
-    tokens.cancel_rotation(db_session, signer, now, audit.CLI)
+    cancel(db_session, signer, now)
     assert db_session.scalar(select(Loan.borrower_next)) is None
     assert db_session.get(TokenKey, rotation.next_key_id).state == KeyState.RETIRED
     assert tokenize(client, alpha.api_key, PEPPER, [PERSON])[0] == person
@@ -240,7 +264,12 @@ def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
     assert "key rotation window open" in opened
     assert "alpha" in run(runner, "keys", "status").output
     assert "next" in run(runner, "keys", "show").output
+    first_key = db_session.scalars(
+        select(TokenKey.key_id).where(TokenKey.state == KeyState.CURRENT)
+    ).one()
+    db_session.rollback()
     assert "retired" in run(runner, "keys", "retire", "--yes").output
+    assert not (Path(os.environ["REGISTRY_OPRF_KEY_DIR"]) / f"{first_key}.key").exists()
     assert "no rotation window" in run(runner, "keys", "status").output
     # The pepper's fingerprint: recorded, then moved on by a pepper rotation.
     assert "16 hexadecimal" in run(runner, "keys", "pepper-fingerprint", "xyz", ok=False).output
@@ -334,12 +363,12 @@ def test_an_upload_during_the_retire_waits_and_loses_nothing(
     signer, now = app.extensions["registry"].signer, app.extensions["registry"].clock.now()
     person, other = tokenize(client, alpha.api_key, PEPPER, [PERSON, OTHER])
     report(client, alpha, "A-1", person)
-    tokens.start_rotation(db_session, signer, RotationKind.PEPPER, now, audit.CLI)
+    start(db_session, signer, RotationKind.PEPPER, now)
     [upcoming] = tokenize(client, alpha.api_key, NEW_PEPPER, [PERSON])
     report(client, alpha, "A-1", person, upcoming)
     [other_next] = tokenize(client, beta.api_key, NEW_PEPPER, [OTHER])
 
-    check_map = tokens._check_map
+    check_map = rotation_service._check_map
     started = threading.Event()
 
     def slow_check(*args, **kwargs):
@@ -347,12 +376,10 @@ def test_an_upload_during_the_retire_waits_and_loses_nothing(
         time.sleep(1.0)  # the upload below arrives now
         return check_map(*args, **kwargs)
 
-    monkeypatch.setattr(tokens, "_check_map", slow_check)
+    monkeypatch.setattr(rotation_service, "_check_map", slow_check)
     outcome = {}
     retiring = threading.Thread(
-        target=lambda: outcome.setdefault(
-            "result", tokens.retire_rotation(db_session, signer, now, audit.CLI)
-        )
+        target=lambda: outcome.setdefault("result", retire(db_session, signer, now))
     )
     retiring.start()
     assert started.wait(10)

@@ -1,0 +1,230 @@
+"""Per-lender figures for the console: the lenders table, one lender's statistics and its
+data-quality score (QUALITY_FORMULA), each from a few grouped reads."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.models import ApiKey, Inquiry, Lender, Loan, LoanStatus, Submission
+from registry.services.lenders import open_loans_by_lender
+
+QUALITY_WINDOW_DAYS = 30
+# Rejection details are read from at most this many recent submissions of one lender.
+REJECTION_SAMPLE = 200
+
+QUALITY_FORMULA = (
+    "score = 100 x (0.6 x A + 0.2 x (1 - S) + 0.2 x F), where, over the submissions of the "
+    f"last {QUALITY_WINDOW_DAYS} days, A = 1 - rejected / records (the share of records not "
+    "rejected), S = stale / records (the share of records older than what the registry "
+    f"holds), and F = max(0, 1 - days since the last report / {QUALITY_WINDOW_DAYS}) "
+    "(freshness). No submission in the window: no score."
+)
+
+
+@dataclass(frozen=True)
+class LenderRow:
+    code: str
+    name: str
+    status: str
+    active_keys: int
+    last_report_at: datetime | None
+    open_loans: int
+    inquiries_30d: int
+
+
+def lender_table(session: Session, now: datetime) -> list[LenderRow]:
+    """Every lender with its status, last report, open loans and inquiries in 30 days:
+    four grouped reads, whatever the number of lenders."""
+    open_loans = open_loans_by_lender(session)
+    last_report = dict(
+        session.execute(
+            select(Submission.lender_id, func.max(Submission.created_at)).group_by(
+                Submission.lender_id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    inquiries = dict(
+        session.execute(
+            select(Inquiry.lender_id, func.count())
+            .where(Inquiry.created_at >= now - timedelta(days=30))
+            .group_by(Inquiry.lender_id)
+        )
+        .tuples()
+        .all()
+    )
+    keys = dict(
+        session.execute(
+            select(ApiKey.lender_id, func.count())
+            .where(ApiKey.revoked_at.is_(None))
+            .group_by(ApiKey.lender_id)
+        )
+        .tuples()
+        .all()
+    )
+    return [
+        LenderRow(
+            code=lender.code,
+            name=lender.name,
+            status=lender.status,
+            active_keys=keys.get(lender.id, 0),
+            last_report_at=aware(last_report.get(lender.id)),
+            open_loans=open_loans.get(lender.id, 0),
+            inquiries_30d=inquiries.get(lender.id, 0),
+        )
+        for lender in session.scalars(select(Lender).order_by(Lender.code))
+    ]
+
+
+def aware(value: Any) -> datetime | None:
+    """max() over a UTC column comes back naive on SQLite (the type is not applied)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    id: str
+    created_at: datetime
+    records: int
+    accepted: int
+    unchanged: int
+    stale: int
+    rejected: int
+
+
+@dataclass
+class Quality:
+    records: int = 0
+    accepted: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    rejected: int = 0
+    submissions: int = 0
+    days_since_last_report: int | None = None
+    score: int | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LenderStats:
+    code: str
+    open_loans: int
+    loans_total: int
+    last_report_at: datetime | None
+    quality: Quality
+    history: list[SubmissionRow]
+    history_total: int
+    rejections_by_field: list[tuple[str, int, str]]  # field, count, an example message
+
+
+def lender_stats(
+    session: Session, lender: Lender, now: datetime, page: int = 1, per_page: int = 25
+) -> LenderStats:
+    loan_counts = dict(
+        session.execute(
+            select(Loan.status, func.count())
+            .where(Loan.lender_id == lender.id)
+            .group_by(Loan.status)
+        )
+        .tuples()
+        .all()
+    )
+    last_report_at = aware(
+        session.scalar(
+            select(func.max(Submission.created_at)).where(Submission.lender_id == lender.id)
+        )
+    )
+    since = now - timedelta(days=QUALITY_WINDOW_DAYS)
+    totals = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Submission.records), 0),
+            func.coalesce(func.sum(Submission.accepted), 0),
+            func.coalesce(func.sum(Submission.unchanged), 0),
+            func.coalesce(func.sum(Submission.stale), 0),
+            func.coalesce(func.sum(Submission.rejected), 0),
+        ).where(Submission.lender_id == lender.id, Submission.created_at >= since)
+    ).one()
+    quality = Quality(
+        submissions=int(totals[0]),
+        records=int(totals[1]),
+        accepted=int(totals[2]),
+        unchanged=int(totals[3]),
+        stale=int(totals[4]),
+        rejected=int(totals[5]),
+    )
+    if last_report_at is not None:
+        quality.days_since_last_report = max(0, (now - last_report_at).days)
+    quality.score, quality.parts = data_quality_score(quality)
+
+    history_total = (
+        session.scalar(select(func.count()).where(Submission.lender_id == lender.id)) or 0
+    )
+    history = [
+        SubmissionRow(s.id, s.created_at, s.records, s.accepted, s.unchanged, s.stale, s.rejected)
+        for s in session.scalars(
+            select(Submission)
+            .where(Submission.lender_id == lender.id)
+            .order_by(Submission.created_at.desc(), Submission.id.desc())
+            .limit(per_page)
+            .offset((max(page, 1) - 1) * per_page)
+        )
+    ]
+    return LenderStats(
+        code=lender.code,
+        open_loans=loan_counts.get(LoanStatus.OPEN, 0),
+        loans_total=sum(loan_counts.values()),
+        last_report_at=last_report_at,
+        quality=quality,
+        history=history,
+        history_total=history_total,
+        rejections_by_field=_rejections_by_field(session, lender, since),
+    )
+
+
+def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
+    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F)."""
+    if quality.submissions == 0 or quality.records == 0:
+        return None, {}
+    a = 1 - quality.rejected / quality.records
+    s = quality.stale / quality.records
+    days = quality.days_since_last_report or 0
+    f = max(0.0, 1 - days / QUALITY_WINDOW_DAYS)
+    return round(100 * (0.6 * a + 0.2 * (1 - s) + 0.2 * f)), {"A": a, "S": s, "F": f}
+
+
+def _rejections_by_field(
+    session: Session, lender: Lender, since: datetime
+) -> list[tuple[str, int, str]]:
+    """Rejected records of the lender's recent submissions, counted by field (without the
+    record index: `loans[3].due_on` counts as `due_on`)."""
+    counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    responses = session.scalars(
+        select(Submission.response)
+        .where(
+            Submission.lender_id == lender.id,
+            Submission.created_at >= since,
+            Submission.rejected > 0,
+        )
+        .order_by(Submission.created_at.desc())
+        .limit(REJECTION_SAMPLE)
+    )
+    for response in responses:
+        for rejection in response.get("rejected", []):
+            for error in rejection.get("errors", []):
+                name = str(error.get("field", "?"))
+                name = name.split("].", 1)[1] if "]." in name else name
+                counts[name] += 1
+                examples.setdefault(name, str(error.get("message", "")))
+    return [(name, count, examples[name]) for name, count in counts.most_common()]

@@ -1,0 +1,73 @@
+"""Borrower tokens, registry side (RFC 9497 VOPRF): the published key (`keys`), batched
+evaluation (`evaluation`) under a daily quota (`quota`), rotation windows (`rotation`) and
+an operator's look-up of one ID (`id_lookup`).
+
+Like every service, these work inside the caller's unit of work and flush; the caller (a
+request, a command) begins and ends it with `registry.db.transaction`.
+"""
+
+from registry.services.tokens.evaluation import (
+    MAX_ELEMENTS,
+    Batch,
+    Evaluation,
+    charge_batch,
+    decode_elements,
+    evaluate,
+)
+from registry.services.tokens.id_lookup import lookup_id, lookup_token, parse_pepper
+from registry.services.tokens.keys import (
+    MODE,
+    KeyInfo,
+    PublishedKey,
+    RotationWindow,
+    TokensUnavailable,
+    has_current_key,
+    init_key,
+    key_info,
+    open_rotation,
+    pepper_fingerprints,
+    set_pepper_fingerprint,
+)
+from registry.services.tokens.quota import QuotaExceeded, set_quota, usage_today
+from registry.services.tokens.rotation import (
+    WRONG_SECRET,
+    LenderProgress,
+    RetireResult,
+    cancel_rotation,
+    retire_rotation,
+    rotation_progress,
+    start_rotation,
+)
+
+__all__ = [
+    "MAX_ELEMENTS",
+    "MODE",
+    "WRONG_SECRET",
+    "Batch",
+    "Evaluation",
+    "KeyInfo",
+    "LenderProgress",
+    "PublishedKey",
+    "QuotaExceeded",
+    "RetireResult",
+    "RotationWindow",
+    "TokensUnavailable",
+    "cancel_rotation",
+    "charge_batch",
+    "decode_elements",
+    "evaluate",
+    "has_current_key",
+    "init_key",
+    "key_info",
+    "lookup_id",
+    "lookup_token",
+    "open_rotation",
+    "parse_pepper",
+    "pepper_fingerprints",
+    "retire_rotation",
+    "rotation_progress",
+    "set_pepper_fingerprint",
+    "set_quota",
+    "start_rotation",
+    "usage_today",
+]
