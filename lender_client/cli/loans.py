@@ -35,8 +35,9 @@ def loan(ctx: click.Context, ref: str, as_json: bool) -> None:
     with settings.client() as client:
         try:
             result = client.get_loan(ref)
-        except ValueError as exc:  # an empty or unsendable REF
-            raise click.BadParameter(str(exc), param_hint="REF") from None
+        except ValueError:  # an empty or unsendable REF (the SDK's words name loan_ref)
+            reason = "must not be empty" if not ref else "is not valid Unicode text"
+            raise click.BadParameter(reason, param_hint="REF") from None
         except RegistryError as exc:
             fail(exc, settings)
     if as_json:

@@ -6,8 +6,10 @@ import pytest
 
 from lender_client import (
     FlagCode,
+    InquiryReport,
     UnexpectedResponseError,
 )
+from lender_client.inquiry_report import RequestedAmount
 from tests.sdk.scripted import (
     AS_OF,
     TOKEN,
@@ -49,3 +51,29 @@ def test_unreadable_success_bodies(server: ScriptedServer) -> None:
             client.get_loan("x")
         with pytest.raises(UnexpectedResponseError, match="redirected"):
             client.get_loan("x")
+
+
+def test_the_requested_amount_comes_from_the_report() -> None:
+    body = inquiry_body()
+    body["requested"] = {"amount": 500_000, "currency": "CNY"}
+    got = InquiryReport.from_json(body)
+    assert got.requested_known
+    assert got.requested == RequestedAmount(amount=500_000, currency="CNY")
+
+    body["requested"] = None  # the inquiry gave no amount
+    got = InquiryReport.from_json(body)
+    assert got.requested_known and got.requested is None
+
+    del body["requested"]  # an older registry: the report does not say
+    got = InquiryReport.from_json(body)
+    assert not got.requested_known and got.requested is None
+
+
+@pytest.mark.parametrize(
+    "requested", [500_000, {"amount": "500000", "currency": "CNY"}, {"amount": 1}]
+)
+def test_an_unreadable_requested_amount_is_an_unexpected_response(requested: object) -> None:
+    body = inquiry_body()
+    body["requested"] = requested
+    with pytest.raises(UnexpectedResponseError, match=r"requested|amount|currency"):
+        InquiryReport.from_json(body)

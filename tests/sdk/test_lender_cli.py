@@ -100,7 +100,10 @@ def test_upload_csv_with_bad_rows(run: Callable[..., Result], book_with_bad_rows
     assert result.exit_code == 1, result.output
     out = result.stdout
     assert "Upload summary" in out
-    assert table_value(out, "Records read") == "5"
+    # Every data row is read (the unreadable one too); it is rejected here, never sent.
+    assert table_value(out, "Records read") == "6"
+    assert table_value(out, "Rejected locally (not sent)") == "1"
+    assert table_value(out, "Sent to the registry") == "5"
     assert table_value(out, "Accepted") == "3"
     assert table_value(out, "Rejected by the registry") == "2"
     assert table_value(out, "Unreadable rows") == "1"

@@ -121,3 +121,49 @@ def test_report_loans_empty_input_sends_nothing(server: ScriptedServer) -> None:
         with pytest.raises(ValueError):
             client.report_loans([report()], batch_size=5001)
     assert summary.records == 0 and server.seen == []
+
+
+def by_id_record(ref: str, kind: str, value: str) -> dict[str, Any]:
+    record = report(0).to_json()
+    del record["borrower"]
+    return {**record, "loan_ref": ref, "id_kind": kind, "id_value": value}
+
+
+def test_report_loans_counts_local_and_registry_rejections_apart(server: ScriptedServer) -> None:
+    # Records with an ID that is not valid are refused here and never sent (no pepper or
+    # registry key is needed for that); the registry rejects one of those it receives.
+    bad_currency = {"field": "loans[1].currency", "message": "not an ISO 4217 code"}
+    server.script(
+        Reply(200, submission(2, [{"index": 1, "loan_ref": "L-3", "errors": [bad_currency]}]))
+    )
+    records: list[Any] = [
+        report(1),
+        by_id_record("L-2", "cn_resident_id", "123"),  # not a valid resident ID
+        report(3),
+        by_id_record("L-4", "shoe_size", "42"),  # an unknown kind of ID
+        report(5),
+    ]
+    batches: list[Any] = []
+    with make_client(server.url) as client:
+        summary = client.report_loans(records, on_batch=batches.append)
+    assert summary.records == 5 and summary.sent == 3
+    assert summary.rejected_count == 3
+    assert summary.rejected_locally == 2 and summary.rejected_by_registry == 1
+    assert summary.accepted == 2
+    (batch,) = batches
+    assert batch.size == 5 and batch.sent == 3
+    assert batch.rejected_locally == 2 and batch.rejected_by_registry == 1
+    assert [r.index for r in summary.rejected] == [1, 2, 3]
+    assert [r.errors[0].field for r in summary.rejected] == ["id_value", "currency", "id_kind"]
+    assert [loan["loan_ref"] for loan in server.seen[0].json()["loans"]] == ["L-1", "L-3", "L-5"]
+
+
+def test_report_loans_sends_nothing_when_every_record_is_refused_locally(
+    server: ScriptedServer,
+) -> None:
+    with make_client(server.url) as client:
+        summary = client.report_loans([by_id_record("L-1", "cn_resident_id", "123")])
+    assert server.seen == []
+    assert summary.records == 1 and summary.sent == 0
+    assert summary.rejected_locally == 1 and summary.rejected_by_registry == 0
+    assert summary.submission_ids == []
