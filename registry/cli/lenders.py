@@ -1,4 +1,7 @@
-"""`registry lenders ...`: onboard lenders, suspend them, issue and revoke their keys."""
+"""`registry lenders ...`: onboard lenders, suspend them, issue and revoke their keys.
+
+Each command is one unit of work (`session_scope`): a new key is printed only once its
+transaction has committed."""
 
 from __future__ import annotations
 
@@ -29,14 +32,13 @@ def lenders_add(code: str, name: str) -> None:
     CODE is short and lower-case (e.g. acme); NAME is the full name."""
     with session_scope() as session:
         lender, key = lenders.create_lender(session, code, name, clock.now(), actor=audit.CLI)
-        session.commit()
-        _print_key(lender.code, key.secret)
+    _print_key(lender.code, key.secret)
 
 
 @lenders_group.command("list")
 def lenders_list() -> None:
     """Lenders with their status, active key prefixes and open loans."""
-    with session_scope() as session:
+    with session_scope(write=False) as session:
         table = Table("code", "name", "status", "active keys", "open loans", "since")
         for row in lenders.list_lenders(session):
             table.add_row(
@@ -54,8 +56,7 @@ def _set_status(code: str, status: LenderStatus) -> None:
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
         lenders.set_status(session, lender, status, clock.now(), actor=audit.CLI)
-        session.commit()
-        click.echo(f"{lender.code} is now {status}")
+    click.echo(f"{lender.code} is now {status}")
 
 
 @lenders_group.command("suspend")
@@ -82,8 +83,7 @@ def lenders_new_key(code: str, label: str) -> None:
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
         key = lenders.issue_key(session, lender, clock.now(), label=label, actor=audit.CLI)
-        session.commit()
-        _print_key(lender.code, key.secret)
+    _print_key(lender.code, key.secret)
 
 
 @lenders_group.command("revoke-key")
@@ -96,7 +96,6 @@ def lenders_revoke_key(code: str, prefix: str) -> None:
     with session_scope() as session:
         lender = lenders.get_lender(session, code)
         revoked = lenders.revoke_key(session, lender, prefix, clock.now(), actor=audit.CLI)
-        session.commit()
-        click.echo(
-            f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")
-        )
+    click.echo(
+        f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")
+    )

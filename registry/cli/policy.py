@@ -19,7 +19,7 @@ def policy_group() -> None:
 @policy_group.command("list")
 def policy_list() -> None:
     """Each flag, its threshold, and how the threshold is compared."""
-    with session_scope() as session:
+    with session_scope(write=False) as session:
         rules = {rule.code: rule for rule in session.scalars(select(PolicyRule))}
         table = Table("flag", "threshold", "enabled", "raised when")
         for spec in policy.RULES:
@@ -37,9 +37,11 @@ def policy_list() -> None:
 def policy_set(code: str, threshold: int, disable: bool) -> None:
     """Set flag CODE's THRESHOLD (and enable it, unless --disable). Applies to the next inquiry."""
     with session_scope() as session:
-        old, new = policy.set_threshold(
+        change = policy.set_threshold(
             session, code.upper(), threshold, clock.now(), enabled=not disable, actor=audit.CLI
         )
-        session.commit()
-        state = "disabled" if disable else "enabled"
-        click.echo(f"{code.upper()}: threshold {old} -> {new}, {state}")
+    state = "disabled" if disable else "enabled"
+    if not change.changed:
+        click.echo(f"{change.code}: unchanged (threshold {threshold}, {state})")
+        return
+    click.echo(f"{change.code}: threshold {change.old[0]} -> {threshold}, {state}")

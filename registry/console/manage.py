@@ -82,18 +82,15 @@ def lender_new() -> ResponseReturnValue:
     form = {"code": request.form.get("code", ""), "name": request.form.get("name", "")}
     if request.method == "GET":
         return render_template("console/lender_new.html", form=form, errors={})
-    session_ = db()
     try:
-        lender, key = lenders.create_lender(session_, form["code"], form["name"], now(), actor())
+        with transaction(db()):
+            lender, key = lenders.create_lender(db(), form["code"], form["name"], now(), actor())
     except InvalidInput as exc:
-        session_.rollback()
         return render_template(
             "console/lender_new.html", form=form, errors=field_errors(exc.errors)
         ), 422
     except Conflict as exc:
-        session_.rollback()
         return render_template("console/lender_new.html", form=form, errors={"code": str(exc)}), 409
-    session_.commit()
     _hold_new_key(lender.code, key.secret)
     flash(
         f"Lender {lender.code} onboarded. Copy its API key now: it is shown only once.", "success"
@@ -133,8 +130,8 @@ def lender_status(code: str) -> ResponseReturnValue:
     wanted = request.form.get("status", "")
     if wanted not in (LenderStatus.ACTIVE, LenderStatus.SUSPENDED):
         abort(400, "status must be active or suspended")
-    lenders.set_status(db(), found, LenderStatus(wanted), now(), actor())
-    db().commit()
+    with transaction(db()):
+        lenders.set_status(db(), found, LenderStatus(wanted), now(), actor())
     verb = "suspended: its keys now get 403" if wanted == LenderStatus.SUSPENDED else "reactivated"
     flash(f"Lender {found.code} {verb}.", "success")
     return redirect(url_for("console.lender", code=found.code))
@@ -145,8 +142,8 @@ def lender_status(code: str) -> ResponseReturnValue:
 def lender_issue_key(code: str) -> ResponseReturnValue:
     found = _lender_or_404(code)
     label = request.form.get("label", "").strip()[:64]
-    key = lenders.issue_key(db(), found, now(), label=label, actor=actor())
-    db().commit()
+    with transaction(db()):
+        key = lenders.issue_key(db(), found, now(), label=label, actor=actor())
     _hold_new_key(found.code, key.secret)
     flash(f"New key {key.prefix} issued. Copy it now: it is shown only once.", "success")
     return redirect(url_for("console.lender", code=found.code))
@@ -157,10 +154,10 @@ def lender_issue_key(code: str) -> ResponseReturnValue:
 def lender_revoke_key(code: str, prefix: str) -> ResponseReturnValue:
     found = _lender_or_404(code)
     try:
-        revoked = lenders.revoke_key(db(), found, prefix, now(), actor())
+        with transaction(db()):
+            revoked = lenders.revoke_key(db(), found, prefix, now(), actor())
     except NotFound:
         abort(404, f"Lender {found.code} has no key {prefix!r}.")
-    db().commit()
     flash(
         f"Key {prefix} revoked." if revoked else f"Key {prefix} was already revoked.",
         "success" if revoked else "info",
@@ -189,26 +186,22 @@ def policy_page() -> ResponseReturnValue:
     if errors:
         return render_template("console/policy.html", rows=rows, form=form, errors=errors), 422
     changed = []
-    session_ = db()
-    for row in rows:
-        threshold, enabled = wanted[row.code]
-        if (threshold, enabled) != (row.threshold, row.enabled):
-            try:
-                policy.set_threshold(
-                    session_, row.code, threshold, now(), enabled=enabled, actor=actor()
+    try:
+        with transaction(db()):
+            for row in rows:
+                threshold, enabled = wanted[row.code]
+                change = policy.set_threshold(
+                    db(), row.code, threshold, now(), enabled=enabled, actor=actor()
                 )
-            except InvalidInput as exc:
-                session_.rollback()
-                errors[row.code] = "; ".join(e.message for e in exc.errors)
-                return render_template(
-                    "console/policy.html", rows=rows, form=form, errors=errors
-                ), 422
-            changed.append(row.code)
-    session_.commit()
+                if change.changed:
+                    changed.append(row.code)
+    except InvalidInput as exc:
+        errors[row.code] = "; ".join(e.message for e in exc.errors)
+        return render_template("console/policy.html", rows=rows, form=form, errors=errors), 422
     if changed:
         flash(f"Policy updated ({', '.join(changed)}); the next inquiry uses it.", "success")
     else:
-        flash("Nothing changed.", "info")
+        flash("Nothing changed: every rule already had these values.", "info")
     return redirect(url_for("console.policy"))
 
 

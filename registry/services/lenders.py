@@ -3,6 +3,9 @@
 A key is `rk_<prefix>_<secret>`: the prefix (non-secret, unique) finds the row, the secret
 (256 random bits) is kept only as its SHA-256 and compared in constant time. A slow password
 hash is not needed: the secret is random, not chosen by a person.
+
+Changes happen inside the caller's unit of work (`registry.db.transaction`): the service
+flushes and records its audit event in the same transaction, never commits.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry.db import begin_write
 from registry.models import ApiKey, Lender, LenderStatus, Loan, LoanStatus
 from registry.services import audit
 from registry.services.errors import (
@@ -60,7 +62,6 @@ def _hash_secret(secret: str) -> bytes:
 def create_lender(
     session: Session, code: str, name: str, now: datetime, actor: audit.Actor | None = None
 ) -> tuple[Lender, IssuedKey]:
-    begin_write(session)
     code = code.strip().lower()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidInput(
@@ -95,7 +96,6 @@ def issue_key(
     label: str = "",
     actor: audit.Actor | None = None,
 ) -> IssuedKey:
-    begin_write(session)
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(12))
     secret = secrets.token_urlsafe(32)
     session.add(
@@ -124,7 +124,6 @@ def revoke_key(
     actor: audit.Actor | None = None,
 ) -> bool:
     """Revoke the key; False if it was already revoked."""
-    begin_write(session)
     key = session.scalar(
         select(ApiKey).where(ApiKey.lender_id == lender.id, ApiKey.prefix == prefix)
     )
@@ -145,7 +144,6 @@ def set_status(
     now: datetime,
     actor: audit.Actor | None = None,
 ) -> None:
-    begin_write(session)
     old = lender.status
     lender.status = status
     lender.updated_at = now

@@ -1,4 +1,5 @@
-"""The flag policy: thresholds an operator sets, stored in `policy_rules`."""
+"""The flag policy: thresholds an operator sets, stored in `policy_rules`. Changes happen
+inside the caller's unit of work (`registry.db.transaction`); this module never commits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.db import begin_write
 from registry.models import PolicyRule
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
@@ -49,6 +49,17 @@ def load_policy(session: Session) -> Policy:
     return Policy({row.code: row.threshold for row in rows if row.enabled})
 
 
+@dataclass(frozen=True)
+class PolicyChange:
+    code: str
+    old: tuple[int, bool]  # (threshold, enabled) before
+    new: tuple[int, bool]  # and after
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
 def set_threshold(
     session: Session,
     code: str,
@@ -56,9 +67,9 @@ def set_threshold(
     now: datetime,
     enabled: bool = True,
     actor: audit.Actor | None = None,
-) -> tuple[int, int]:
-    """Change one rule; returns (old, new) threshold for the audit trail. Does not commit."""
-    begin_write(session)
+) -> PolicyChange:
+    """Set one rule. Setting it to what it already is changes nothing: no audit event, and
+    the rule's "last changed" time stays (`PolicyChange.changed` is False)."""
     if code not in RULE_CODES:
         raise InvalidInput(
             "unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")]
@@ -66,12 +77,16 @@ def set_threshold(
     if not 1 <= threshold <= 100_000:
         raise InvalidInput("bad threshold", [FieldError("threshold", "must be 1 to 100000")])
     rule = session.get(PolicyRule, code)
+    default = next(r.default for r in RULES if r.code == code)
+    old = (rule.threshold, rule.enabled) if rule is not None else (default, True)
+    change = PolicyChange(code, old, (threshold, enabled))
+    if not change.changed:
+        return change
     if rule is None:
-        default = next(r.default for r in RULES if r.code == code)
         rule = PolicyRule(code=code, threshold=default, enabled=True, updated_at=now)
         session.add(rule)
-    old, was_enabled = rule.threshold, rule.enabled
     rule.threshold, rule.enabled, rule.updated_at = threshold, enabled, now
+    session.flush()
     if actor is not None:
         audit.record(
             session,
@@ -80,8 +95,8 @@ def set_threshold(
             now,
             code,
             {
-                "old": {"threshold": old, "enabled": was_enabled},
+                "old": {"threshold": old[0], "enabled": old[1]},
                 "new": {"threshold": threshold, "enabled": enabled},
             },
         )
-    return old, threshold
+    return change

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from registry.db import transaction
 from registry.models import Inquiry
 from registry.services.policy import set_threshold
 from tests.helpers import NOW, iso, loan, token
@@ -261,18 +262,48 @@ def test_new_credit_inquiry_is_recorded_with_amount_and_consent(client, new_lend
     assert row.lender_id == asker.id and row.created_at == NOW
 
 
+def test_the_report_carries_what_was_requested(client, new_lender, db_session):
+    asker = new_lender("asker")
+    result = inquire(client, asker, amount_requested=500_000, currency="CNY")
+    assert result["requested"] == {"amount": 500_000, "currency": "CNY"}
+    assert inquire(client, asker)["requested"] is None  # the inquiry named no amount
+    recorded = db_session.scalars(select(Inquiry.report).order_by(Inquiry.created_at)).all()
+    db_session.rollback()
+    assert [r["requested"] for r in recorded] == [{"amount": 500_000, "currency": "CNY"}, None]
+
+
+def test_a_replay_of_a_report_recorded_without_requested_names_it(client, new_lender, db_session):
+    """Reports recorded before the field existed: the replay takes it from the row."""
+    asker = new_lender("asker")
+    body = {
+        "borrower": B,
+        "purpose": "new_credit",
+        "consent_ref": "c",
+        "amount_requested": 300_000,
+        "currency": "CNY",
+    }
+    headers = {**asker.headers, "Idempotency-Key": "old-report"}
+    first = client.post("/v1/inquiries", json=body, headers=headers).get_json()
+    with transaction(db_session):
+        row = db_session.scalar(select(Inquiry))
+        row.report = {k: v for k, v in row.report.items() if k != "requested"}
+    again = client.post("/v1/inquiries", json=body, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first
+
+
 def test_policy_change_applies_to_the_next_inquiry(client, new_lender, db_session):
     asker = new_lender("asker")
     for i in range(2):
         report(client, new_lender(f"holder{i}"), [loan(f"H{i}", B)])
     assert "MULTI_LENDER" not in codes(inquire(client, asker))
-    set_threshold(db_session, "MULTI_LENDER", 2, NOW)
-    db_session.commit()
+    with transaction(db_session):
+        set_threshold(db_session, "MULTI_LENDER", 2, NOW)
     result = inquire(client, asker)
     assert "MULTI_LENDER" in codes(result)
     assert "threshold 2" in result["flags"][0]["detail"]
-    set_threshold(db_session, "MULTI_LENDER", 2, NOW, enabled=False)
-    db_session.commit()
+    with transaction(db_session):
+        set_threshold(db_session, "MULTI_LENDER", 2, NOW, enabled=False)
     assert "MULTI_LENDER" not in codes(inquire(client, asker))
 
 

@@ -176,11 +176,18 @@ def test_openapi_response_schemas_match_real_responses(client, new_lender):
     _validator("SubmissionOut").validate(submitted)
     _validator("LoanOut").validate(client.get("/v1/loans/L-1", headers=lender.headers).get_json())
     _validator("LoanPage").validate(client.get("/v1/loans", headers=lender.headers).get_json())
-    report = client.post(
-        "/v1/inquiries",
-        headers=lender.headers,
-        json={"borrower": token(1), "purpose": "new_credit", "consent_ref": "c"},
-    ).get_json()
-    _validator("InquiryReportOut").validate(report)
+    for requested in ({}, {"amount_requested": 100_000, "currency": "CNY"}):
+        report = client.post(
+            "/v1/inquiries",
+            headers=lender.headers,
+            json={"borrower": token(1), "purpose": "new_credit", "consent_ref": "c", **requested},
+        ).get_json()
+        _validator("InquiryReportOut").validate(report)
     problem = client.get("/v1/loans/nope", headers=lender.headers).get_json()
     _validator("ProblemOut").validate(problem)
+
+
+def test_the_report_schema_always_names_what_was_requested():
+    schema = openapi_document()["components"]["schemas"]
+    assert "requested" in schema["InquiryReportOut"]["required"]
+    assert schema["RequestedOut"]["required"] == ["amount", "currency"]
