@@ -14,15 +14,7 @@ See :class:`RegistryClient` for the calls and :mod:`lender_client.errors` for wh
 
 from lender_client._version import __version__
 from lender_client.cache import TokenCache
-from lender_client.client import (
-    DEFAULT_BASE_URL,
-    MAX_BATCH_SIZE,
-    RegistryClient,
-    backoff_delay,
-    is_retryable,
-    new_idempotency_key,
-    parse_retry_after,
-)
+from lender_client.client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, RegistryClient
 from lender_client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -42,6 +34,7 @@ from lender_client.errors import (
     UntrustedKeyError,
     ValidationError,
 )
+from lender_client.idempotency import new_idempotency_key
 from lender_client.models import (
     BatchResult,
     Flag,
@@ -62,7 +55,10 @@ from lender_client.models import (
     UploadSummary,
     format_money,
 )
-from lender_client.tokens import KeyInfo, Pepper, Rotation, TokenKey, TokenPair
+from lender_client.pepper import Pepper
+from lender_client.retries import backoff_delay, is_retryable, parse_retry_after
+from lender_client.token_key import KeyInfo, Rotation, TokenKey
+from lender_client.tokens import TokenPair
 from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
 
 __all__ = [

@@ -247,12 +247,13 @@ class NotFoundError(APIStatusError):
 
 
 class ConflictError(APIStatusError):
-    """409: the idempotency key was used before with another body, or that request is still
-    being processed (``problem_type == "/problems/idempotency-in-progress"``; the client
-    retries those by itself)."""
+    """409: the idempotency key was used before with another body. Not retried: the same
+    request would get the same answer."""
 
     @property
     def in_progress(self) -> bool:
+        """Whether the problem type says "still in progress". The registry never sends it
+        (it answers a reused key at once); kept for callers that test it."""
         return self.problem_type == PROBLEM_IDEMPOTENCY_IN_PROGRESS
 
 
