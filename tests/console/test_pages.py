@@ -431,3 +431,71 @@ def test_the_database_refuses_to_change_or_delete_audit_events(engine, console_a
             connection.execute(text(statement))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one() >= 1
+
+
+def test_page_roles_are_declared_once_in_the_route_decorator(app):
+    """Every console view but login/logout/static declares its roles with `auth.roles`; no
+    view body and no template checks a role by itself (issue 8)."""
+    from pathlib import Path
+
+    from registry.console import auth
+
+    root = Path(auth.__file__).parent
+    open_to_all = {"console.login", "console.logout", "console.static"}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or rule.endpoint in open_to_all:
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert getattr(view, auth.ROLES_ATTRIBUTE, None), f"{rule.endpoint} declares no roles"
+    for source in (root / "pages.py", root / "manage.py"):
+        text = source.read_text()
+        assert "current_operator().role" not in text, source.name
+        assert ".role ==" not in text and ".role !=" not in text, source.name
+    for template in (root / "templates").rglob("*.html"):
+        assert "operator.role ==" not in template.read_text(), template.name
+
+
+def test_templates_follow_the_declared_roles(client, console_as, new_lender):
+    new_lender("acme")
+    admin, analyst = console_as("admin"), console_as("analyst")
+    assert "Onboard a lender" in admin.get("/console/lenders").get_data(as_text=True)
+    assert "Onboard a lender" not in analyst.get("/console/lenders").get_data(as_text=True)
+    assert 'id="issue-key"' in admin.get("/console/lenders/acme").get_data(as_text=True)
+    assert 'id="issue-key"' not in analyst.get("/console/lenders/acme").get_data(as_text=True)
+    assert 'id="save-policy"' in admin.get("/console/policy").get_data(as_text=True)
+    assert 'id="save-policy"' not in analyst.get("/console/policy").get_data(as_text=True)
+    refused = post(analyst, "/console/policy", {"threshold_MULTI_LENDER": "4"})
+    assert refused.status_code == 403  # the decorator's post=(ADMIN,)
+
+
+def test_lenders_list_links_code_and_name(console_as, new_lender):
+    new_lender("acme", "Acme Credit")
+    html = console_as("analyst").get("/console/lenders").get_data(as_text=True)
+    assert '<a href="/console/lenders/acme">acme</a>' in html
+    assert '<a href="/console/lenders/acme">Acme Credit</a>' in html
+
+
+def test_landing_page_points_to_console_openapi_and_walkthrough(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'href="/console/"' in html and 'href="/openapi.json"' in html
+    assert "README.md" in html and "Walk-through: onboard a lender" in html
+    assert "Content-Security-Policy" in response.headers
+    assert "<script" not in html and "style=" not in html
+    # The API's paths keep answering problem documents.
+    assert client.get("/nope").mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("largest", "top", "step"),
+    [(0, 1, 1), (3, 3, 1), (7, 8, 2), (50, 50, 10), (260, 300, 50), (499, 500, 100)],
+)
+def test_chart_axes_use_round_steps_just_above_the_largest_value(largest, top, step):
+    from registry.console import charts
+
+    assert charts.scale(largest) == (top, step)
+    svg = charts.bar_chart("c", "t", ["a", "b"], [largest, largest // 2])
+    ticks = [int(v) for v in re.findall(r'class="axis tick"[^>]*data-value="(\d+)"', svg)]
+    assert ticks == list(range(0, top + 1, step))
+    assert all(tick % step == 0 for tick in ticks) and top - step < max(largest, 1) <= top

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -20,7 +21,9 @@ KEY = re.compile(r"rk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
 
 @pytest.fixture
-def run(database_url, monkeypatch):
+def run(database_url, monkeypatch, tmp_path):
+    # The demo writes under ./var (its OPRF key, its token cache): here, not the checkout's.
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
     monkeypatch.delenv("REGISTRY_ENV", raising=False)
     runner = CliRunner()
@@ -161,3 +164,56 @@ def test_db_upgrade_and_help_as_a_real_command(tmp_path):
     )
     for word in ("REGISTRY_DATABASE_URL", "lenders", "demo", "serve", "db"):
         assert word in helped.stdout
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_version_and_serve_help_describe_themselves(run):
+    from registry_protocol import __version__
+
+    assert run("--version").output.strip() == f"registry, version {__version__}"
+    helped = " ".join(run("serve", "--help").output.split())  # unwrapped
+    for option, words in {
+        "--host TEXT": "Address to listen on",
+        "--port INTEGER": "TCP port to listen on",
+        "--debug / --no-debug": "Flask's debugger",
+    }.items():
+        assert f"{option} {words}" in helped, option
+    assert "gunicorn" in helped
+
+
+def test_readme_lists_every_operator_command():
+    """The README's operator list names `keys cancel` and every `operators` command, and
+    its testing section every test that may skip outside CI."""
+    from registry.cli import main as cli
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Operating the registry") :]
+    section = section[: section.index("\n## ", 1)]
+    assert "registry keys cancel" in section
+    for group in ("keys", "operators"):
+        commands = cli.commands[group]
+        assert isinstance(commands, click.Group)
+        for name in commands.commands:
+            assert f"registry {group} {name}" in section, name
+    assert "registry --version" in section
+    testing = readme[readme.index("## Two commands") : readme.index("## Walk-through")]
+    assert "tests/console/test_browser.py" in testing
+    assert "tests/crypto/test_rfc9497.py" in testing and "../shared" in testing
+
+
+def test_demo_prints_commands_with_its_own_token_cache(run, tmp_path):
+    cache = tmp_path / "stale-cache.sqlite3"
+    output = run("demo").output
+    exports = re.findall(r"export REGISTRY_TOKEN_CACHE=(\S+)", output)
+    [inquire] = [line for line in output.splitlines() if "lender-client inquire" in line]
+    assert exports and f"REGISTRY_TOKEN_CACHE={exports[0]} " in inquire
+    assert exports[0].endswith("demo-token-cache.sqlite3")
+    # Each run starts it afresh: whatever key it pinned before is forgotten.
+    path = Path(exports[0]) if Path(exports[0]).is_absolute() else tmp_path / exports[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"pinned an old key")
+    cache.write_bytes(b"not the demo's")
+    run("demo")
+    assert not path.exists() and cache.exists()
