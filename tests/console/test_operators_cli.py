@@ -5,6 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from registry.cli import main
+from registry.db import transaction
 from registry.services import operators
 from tests.console.helpers import audit_events, sign_in
 
@@ -112,10 +113,10 @@ def test_disable_and_reset_password(database_url, tmp_path, app, engine):
 
 
 def test_ensure_demo_operator_gives_a_fresh_password_each_time(db_session, app, clock):
-    username, first = operators.ensure_demo_operator(db_session, clock.now())
-    db_session.commit()
-    again, second = operators.ensure_demo_operator(db_session, clock.now())
-    db_session.commit()
+    with transaction(db_session):
+        username, first = operators.ensure_demo_operator(db_session, clock.now())
+    with transaction(db_session):
+        again, second = operators.ensure_demo_operator(db_session, clock.now())
     assert username == again == "demo-admin" and first != second
     assert sign_in(app.test_client(), username, first).status_code == 401
     assert sign_in(app.test_client(), username, second).status_code == 302

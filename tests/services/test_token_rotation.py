@@ -52,7 +52,7 @@ def start(session, signer, kind, now, label=""):
         return tokens.start_rotation(session, signer, kind, now, audit.CLI, label)
 
 
-def retire(session, signer, now, force=False):
+def retire(session, signer, now, force=False) -> tokens.RetireResult:
     """As `registry keys retire` does it: one unit of work, then the old key destroyed."""
     with transaction(session):
         result = tokens.retire_rotation(session, now, audit.CLI, force=force)
@@ -377,7 +377,7 @@ def test_an_upload_during_the_retire_waits_and_loses_nothing(
         return check_map(*args, **kwargs)
 
     monkeypatch.setattr(rotation_service, "_check_map", slow_check)
-    outcome = {}
+    outcome: dict[str, tokens.RetireResult] = {}
     retiring = threading.Thread(
         target=lambda: outcome.setdefault("result", retire(db_session, signer, now))
     )
