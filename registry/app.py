@@ -10,9 +10,8 @@ from typing import Any
 from flask import Flask
 
 from registry import logging as registry_logging
-from registry import metrics
+from registry import metrics, problems
 from registry.api import init_app as init_api
-from registry.api import problems
 from registry.clock import Clock, SystemClock
 from registry.config import Settings
 from registry.console import init_app as init_console
