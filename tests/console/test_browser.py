@@ -11,12 +11,16 @@ It runs once, on its own SQLite database (the browser adds nothing per backend).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from registry.cli import main
 from registry.migrations import upgrade
 from registry.services.lenders import KEY_PATTERN
 from tests.console.browser import (
@@ -121,5 +125,100 @@ def test_operator_onboards_and_suspends_a_lender_in_a_real_browser(tmp_path: Pat
         page.wait_for_url(f"{base}/console/login**")
         page.goto(f"{base}/console/")
         page.wait_for_url(f"{base}/console/login**")
+
+    assert not problems.entries, "the browser reported problems:\n" + problems.report()
+
+
+def test_a_new_user_on_the_demo_finds_the_way_in_a_real_browser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, in the browser, on `registry demo`'s data: `/` is a page that leads to the
+    console; the inquiries table keeps amounts and consent references on one line and links
+    each borrower to the look-up, which asks for a reason and then counts inquiring lenders
+    in the report's words; the charts' axes step by round numbers; the demo's submissions
+    vary by day and its lenders last reported on different days."""
+    require_browser()
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_OPRF_KEY_DIR", str(tmp_path / "oprf-keys"))
+    monkeypatch.delenv("REGISTRY_ENV", raising=False)
+    upgrade(database_url)
+    demo = CliRunner().invoke(main, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    password = new_password()
+    create_operator(database_url, "root", password, role="admin")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    with serve(database_url) as base, chromium_page() as (page, problems):
+        # 6: the address `make run` prints is a page, and it leads to the console.
+        page.goto(f"{base}/")
+        expect(page.locator("#to-openapi")).to_have_attribute("href", "/openapi.json")
+        expect(page.locator("#walkthrough")).to_contain_text("README.md")
+        page.screenshot(path=SHOTS / "landing.png", full_page=True)
+        page.locator("#to-console").click()
+        page.wait_for_url(f"{base}/console/login**")
+        login(page, base, "root", password)
+
+        # 9: round axis steps; submissions that vary by day.
+        for chart_id in ("chart-lender-distribution", "chart-daily-activity", "chart-flags"):
+            ticks = [
+                int(v)
+                for v in page.locator(f"#{chart_id} text.tick").evaluate_all(
+                    "nodes => nodes.map(n => n.dataset.value)"
+                )
+            ]
+            steps = {b - a for a, b in pairwise(ticks)}
+            assert len(steps) == 1, (chart_id, ticks)
+            (step,) = steps
+            assert re.fullmatch(r"[125]0*", str(step)), (chart_id, ticks)
+        submissions = page.locator("#chart-daily-activity circle.series-0 title").evaluate_all(
+            "nodes => nodes.map(n => n.textContent)"
+        )
+        per_day = [int(text.rsplit(": ", 1)[1]) for text in submissions]
+        assert len(per_day) == 30 and len(set(per_day)) >= 3, per_day
+        assert sum(1 for n in per_day if n) >= 10, per_day
+        page.screenshot(path=SHOTS / "dashboard-demo.png", full_page=True)
+
+        # 9: lenders last reported on different days; the name links too.
+        page.goto(f"{base}/console/lenders")
+        last = page.locator("table tbody tr td:nth-child(4)").all_inner_texts()
+        assert len({text[:10] for text in last}) >= 3, last
+        page.get_by_role("link", name="Harbor Microcredit").click()
+        page.wait_for_url(f"{base}/console/lenders/harbor")
+
+        # 9 and 2: one line per amount and consent; the borrower links to the look-up.
+        page.goto(f"{base}/console/inquiries")
+        first = page.locator("table tbody tr").first
+        line = float(first.evaluate("row => parseFloat(getComputedStyle(row).lineHeight) || 20"))
+        for cell in (first.locator("td").nth(4), first.locator("td").nth(5)):
+            box = cell.bounding_box()
+            assert box is not None and box["height"] < 2 * line + 16, (cell.inner_text(), box)
+            assert cell.evaluate("c => getComputedStyle(c).whiteSpace") == "nowrap"
+        page.screenshot(path=SHOTS / "inquiries.png", full_page=True)
+        first.locator("a.borrower-link").click()
+        page.wait_for_url(re.compile(r".*/console/borrowers/[0-9a-f]{64}$"))
+        token = page.url.rsplit("/", 1)[1]
+        expect(page.locator('#lookup-token input[name="token"]')).to_have_value(token)
+
+        # 4: no reason, no record (a 422 page, which the browser logs: expected here).
+        before = len(problems.entries)
+        page.locator('#lookup-token [type="submit"]').click()
+        expect(page.locator("#reason-error")).to_be_visible()
+        expect(page.locator("#other-lenders-inquiring")).to_have_count(0)
+        assert all("status of 422" in entry for entry in problems.entries[before:])
+        del problems.entries[before:]
+
+        # 3: with a reason, the report's definition and words.
+        page.locator('#lookup-token input[name="reason"]').fill("browser test: issue 13")
+        page.locator('#lookup-token [type="submit"]').click()
+        row = page.locator("#other-lenders-inquiring")
+        expect(row).to_contain_text("Other lenders inquiring (1d/7d/30d/90d)")
+        assert re.fullmatch(r"\d+/\d+/\d+/\d+", row.locator("td").inner_text().strip())
+        expect(page.locator("#lookup-reason")).to_have_text("browser test: issue 13")
+        expect(page.get_by_text("Lenders, not inquiries")).to_be_visible()
+        page.screenshot(path=SHOTS / "borrower.png", full_page=True)
 
     assert not problems.entries, "the browser reported problems:\n" + problems.report()
