@@ -43,7 +43,7 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     assert runner.invoke(registry_cli, ["demo"]).exit_code == 0
     added = runner.invoke(registry_cli, ["lenders", "add", "acme", "Acme Credit"])
     assert added.exit_code == 0
-    key = re.search(r"rk_\S+", added.output).group(0)
+    [key] = re.findall(r"rk_\S+", added.output)
 
     env = {
         "REGISTRY_URL": live_server.url,
@@ -152,7 +152,7 @@ def test_demo_commands_work_after_make_clean_and_with_a_new_key(tmp_path, monkey
             inquiry = _printed_inquire(demo.output, tmp_path, home)
             assert inquiry.returncode == 0, (attempt, inquiry.stdout + inquiry.stderr)
             assert "MULTI_LENDER" in inquiry.stdout, attempt
-            key = re.search(r"REGISTRY_API_KEY=(\S+)", demo.output).group(1)
+            key = re.findall(r"REGISTRY_API_KEY=(\S+)", demo.output)[0]
             published = requests.get(f"{base}/v1/tokens/key", headers=bearer(key), timeout=10)
             public_keys.append(published.json()["public_key"])
             # A lender's own cache, pinned on the first registry, is not relaxed.

@@ -127,7 +127,7 @@ def test_policy_list_and_set(run, client, new_lender):
 def test_demo_contains_over_indebted_borrowers(run, client):
     output = run("demo").output
     key = KEY.findall(output)[0]
-    borrower = re.search(r'"borrower": "([0-9a-f]{64})"', output).group(1)
+    [borrower] = re.findall(r'"borrower": "([0-9a-f]{64})"', output)
     report = client.post(
         "/v1/inquiries",
         headers={"Authorization": f"Bearer {key}"},
