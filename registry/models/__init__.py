@@ -7,7 +7,7 @@ from registry.models.lender import ApiKey, Lender, LenderStatus
 from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
 from registry.models.operator import AuditEvent, Operator, OperatorRole, OperatorStatus
 from registry.models.policy import PolicyRule
-from registry.models.submission import Submission
+from registry.models.submission import RejectedFingerprint, Submission
 from registry.models.token import (
     KeyState,
     PepperCheck,
@@ -40,6 +40,7 @@ __all__ = [
     "PolicyRule",
     "Product",
     "Purpose",
+    "RejectedFingerprint",
     "RotationKind",
     "Submission",
     "TokenKey",

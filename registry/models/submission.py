@@ -28,5 +28,19 @@ class Submission(Base):
     unchanged: Mapped[int]
     stale: Mapped[int]
     rejected: Mapped[int]
+    # Of `rejected`, the records identical to one this lender had rejected before (earlier in
+    # this upload or in an earlier one): the data-quality score counts each bad record once.
+    repeated_rejections: Mapped[int] = mapped_column(server_default="0")
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class RejectedFingerprint(Base):
+    """Each distinct record a lender had rejected: SHA-256 of its canonical JSON. Keyed by
+    lender, like `loan_refs`."""
+
+    __tablename__ = "rejected_records"
+
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    first_rejected_at: Mapped[datetime]

@@ -19,7 +19,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry.db import upsert
-from registry.models import STATE_FIELDS, Lender, Loan, LoanHistory, LoanRef, Submission
+from registry.models import (
+    STATE_FIELDS,
+    Lender,
+    Loan,
+    LoanHistory,
+    LoanRef,
+    RejectedFingerprint,
+    Submission,
+)
 from registry.schemas.common import FieldErrorOut
 from registry.schemas.loans import MAX_BATCH as MAX_BATCH  # re-exported: callers batch by it
 from registry.schemas.loans import RejectedRecord, SubmissionOut
@@ -51,7 +59,7 @@ def _rejection(index: int, loan_ref: str | None, errors: list[FieldError]) -> Re
 class CheckedBatch:
     """A batch after each record was judged on its own: what needs no database."""
 
-    records: int
+    records: list[Any]  # as received
     valid: list[tuple[int, LoanReport]]
     rejected: list[RejectedRecord]
 
@@ -110,7 +118,7 @@ def check(records: list[Any], now: datetime) -> CheckedBatch:
             rejected.append(_rejection(index, loan_ref_of(raw), errors))
         else:
             valid.append((index, report))
-    return CheckedBatch(len(records), valid, rejected)
+    return CheckedBatch(records, valid, rejected)
 
 
 def submit(
@@ -144,6 +152,7 @@ def submit(
     current = _load_current(session, lender_id, [report for _, report in valid])
     new_refs, history = _decide(valid, current, lender_id, tally, now)
     _write(session, lender_id, current, new_refs, history, tally.submission_id, now)
+    repeated = _remember_rejections(session, lender_id, batch.records, tally.rejected, now)
     answer = tally.answer()
     session.add(
         Submission(
@@ -151,11 +160,12 @@ def submit(
             lender_id=lender_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            records=batch.records,
+            records=len(batch.records),
             accepted=tally.accepted,
             unchanged=tally.unchanged,
             stale=tally.stale,
             rejected=len(tally.rejected),
+            repeated_rejections=repeated,
             response=answer.model_dump(mode="json"),
             created_at=now,
         )
@@ -281,6 +291,40 @@ def _write(
         session.execute(_upsert_loans(session), upserts)
     if history:
         session.execute(insert(LoanHistory).execution_options(render_nulls=True), history)
+
+
+def _remember_rejections(
+    session: Session,
+    lender_id: int,
+    records: list[Any],
+    rejected: list[RejectedRecord],
+    now: datetime,
+) -> int:
+    """How many rejected records repeat one this lender had rejected before (in an earlier
+    upload, or earlier in this one); the new ones are remembered. Two statements, and none
+    for a batch without rejections."""
+    if not rejected:
+        return 0
+    prints = [fingerprint(records[rejection.index]) for rejection in rejected]
+    known = set(
+        session.scalars(
+            select(RejectedFingerprint.fingerprint).where(
+                RejectedFingerprint.lender_id == lender_id,
+                RejectedFingerprint.fingerprint.in_(set(prints)),
+            )
+        )
+    )
+    new: list[bytes] = []
+    for print_ in prints:
+        if print_ not in known:
+            known.add(print_)
+            new.append(print_)
+    if new:
+        session.execute(
+            insert(RejectedFingerprint),
+            [{"lender_id": lender_id, "fingerprint": p, "first_rejected_at": now} for p in new],
+        )
+    return len(prints) - len(new)
 
 
 def _load_current(

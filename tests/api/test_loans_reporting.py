@@ -263,3 +263,41 @@ def test_a_batch_is_a_handful_of_statements(client, new_lender):
         for record in book("T", 2000)
     ]
     assert statements_for(updates) <= 12
+
+
+def test_a_bad_record_sent_again_lowers_the_data_quality_score_once(client, new_lender, db_session):
+    """Issue 13, item 5: every upload still answers (and its history row shows) each
+    rejection, but the score counts an identical rejected record once."""
+    from registry.models import Lender
+    from registry.services.dashboard import lender_stats
+
+    lender = new_lender()
+    bad = loan("BAD", currency="x")
+
+    def score() -> tuple[int | None, int, int]:
+        try:
+            row = db_session.get(Lender, lender.id)
+            quality = lender_stats(db_session, row, NOW).quality
+            return quality.score, quality.records, quality.rejected
+        finally:
+            db_session.rollback()
+
+    first = post(client, lender, [loan(f"G-{i}", borrower=i) for i in range(9)] + [bad])
+    assert len(first.get_json()["rejected"]) == 1
+    before = score()
+    assert before[1:] == (10, 1)
+    for _ in range(2):  # the same bad row again
+        again = post(client, lender, [bad]).get_json()
+        assert len(again["rejected"]) == 1
+    assert score() == before
+    # Beside a good record: that one counts (unchanged), the bad one still does not.
+    assert len(post(client, lender, [loan("G-0", borrower=0), bad]).get_json()["rejected"]) == 1
+    assert score()[1:] == (11, 1)
+    repeats = db_session.scalars(
+        select(Submission.repeated_rejections).order_by(Submission.created_at, Submission.id)
+    ).all()
+    db_session.rollback()
+    assert sorted(repeats) == [0, 1, 1, 1]
+    # A different bad record counts; so does the same one twice in a batch, once.
+    post(client, lender, [loan("BAD-2", currency="y"), loan("BAD-2", currency="y")])
+    assert score()[1:] == (12, 2)

@@ -23,7 +23,8 @@ QUALITY_FORMULA = (
     f"last {QUALITY_WINDOW_DAYS} days, A = 1 - rejected / records (the share of records not "
     "rejected), S = stale / records (the share of records older than what the registry "
     f"holds), and F = max(0, 1 - days since the last report / {QUALITY_WINDOW_DAYS}) "
-    "(freshness). No submission in the window: no score."
+    "(freshness). A rejected record identical to one the lender had rejected before counts "
+    "once. No submission in the window: no score."
 )
 
 
@@ -148,11 +149,12 @@ def lender_stats(
     totals = session.execute(
         select(
             func.count(),
-            func.coalesce(func.sum(Submission.records), 0),
+            # A record rejected again, identical, counts once (reporting.py tells repeats).
+            func.coalesce(func.sum(Submission.records - Submission.repeated_rejections), 0),
             func.coalesce(func.sum(Submission.accepted), 0),
             func.coalesce(func.sum(Submission.unchanged), 0),
             func.coalesce(func.sum(Submission.stale), 0),
-            func.coalesce(func.sum(Submission.rejected), 0),
+            func.coalesce(func.sum(Submission.rejected - Submission.repeated_rejections), 0),
         ).where(Submission.lender_id == lender.id, Submission.created_at >= since)
     ).one()
     quality = Quality(
