@@ -40,7 +40,8 @@ def field_errors(errors: list[FieldError]) -> dict[str, str]:
 @roles(ADMIN, ANALYST, others_to="console.audit_log")
 def dashboard_page() -> ResponseReturnValue:
     totals = state().dashboard_totals
-    figures = dashboard.overview(db(), now(), totals.get())
+    with transaction(db(), write=False):
+        figures = dashboard.overview(db(), now(), totals.get())
     distribution = charts.bar_chart(
         "chart-lender-distribution",
         "Borrowers by number of lenders with open loans",
@@ -78,14 +79,16 @@ def inquiries() -> ResponseReturnValue:
         filters = inquiry_log.InquiryFilter.parse(request.args.to_dict())
     except InvalidInput as exc:
         errors, filters = field_errors(exc.errors), inquiry_log.InquiryFilter()
-    result = inquiry_log.search(db(), filters, page_number())
+    with transaction(db(), write=False):
+        result = inquiry_log.search(db(), filters, page_number())
+        lenders = dashboard.lender_choices(db())
     return render_template(
         "console/inquiries.html",
         result=result,
         filters=filters,
         args=request.args,
         errors=errors,
-        lenders=dashboard.lender_choices(db()),
+        lenders=lenders,
         purposes=inquiry_log.PURPOSES,
         flag_filters=inquiry_log.FLAG_FILTERS,
     ), (422 if errors else 200)
@@ -225,12 +228,14 @@ def audit_log() -> ResponseReturnValue:
         since=_parse_day(args.get("since"), "since", errors),
         until=_parse_day(args.get("until"), "until", errors),
     )
-    result = audit.search(db(), filters, page_number())
+    with transaction(db(), write=False):
+        result = audit.search(db(), filters, page_number())
+        actions = audit.known_actions(db())
     return render_template(
         "console/audit.html",
         result=result,
         filters=filters,
         args=args,
         errors=errors,
-        actions=audit.known_actions(db()),
+        actions=actions,
     ), (422 if errors else 200)

@@ -184,7 +184,8 @@ def test_readme_sdk_example_runs(live_server, new_lender, monkeypatch, capsys, t
     monkeypatch.setenv("REGISTRY_TOKEN_CACHE", str(tmp_path / "tokens.sqlite3"))
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## The SDK") :]
-    code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    start = section.index("```python") + len("```python")
+    code = section[start : section.index("```\n", start)]
     lender = new_lender()
     monkeypatch.setenv("REGISTRY_URL", live_server.url)
     monkeypatch.setenv("REGISTRY_API_KEY", lender.api_key)
