@@ -34,7 +34,6 @@ ALL_ROLES = (ADMIN, ANALYST, AUDITOR)
 ROLES_ATTRIBUTE = "console_roles"
 
 
-
 def current_operator() -> Operator:
     operator: Operator | None = g.get("operator")
     if operator is None:
