@@ -137,7 +137,13 @@ def test_order_within_one_batch_is_honoured(client, new_lender, db_session, orde
 
 def test_valid_records_are_kept_when_others_are_rejected(client, new_lender, db_session):
     lender = new_lender()
-    records = [loan("A"), loan("B", currency="cny"), loan("C"), {"loan_ref": "D"}, "nonsense"]
+    records: list[Any] = [
+        loan("A"),
+        loan("B", currency="cny"),
+        loan("C"),
+        {"loan_ref": "D"},
+        "nonsense",
+    ]
     body = post(client, lender, records).get_json()
     assert body["accepted"] == 2
     assert [r["index"] for r in body["rejected"]] == [1, 3, 4]
