@@ -42,7 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     clock: Clock = settings.extra.get("clock") or SystemClock()
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    # Tests may pass `bind`, a connection whose transaction they roll back afterwards.
+    sessions = make_session_factory(settings.extra.get("bind") or engine)
     app.extensions["registry"] = RegistryState(
         settings=settings,
         engine=engine,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,8 +86,10 @@ def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     return sqlite.insert(table)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(bind: Engine | Connection) -> sessionmaker[Session]:
+    """Sessions on ``bind``. Bound to a connection already in a transaction (a test's), a
+    session's transaction is a savepoint inside it: its commit does not end the outer one."""
+    return sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 @contextmanager

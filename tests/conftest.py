@@ -4,6 +4,12 @@ frozen clock, lenders made through the service, and a live server on a loopback 
 Every test that uses the database runs on SQLite and on PostgreSQL. PostgreSQL at
 127.0.0.1:5432 must be up (`make test` starts it when it is down); when it is not, the
 PostgreSQL tests fail, they do not skip. REGISTRY_TEST_BACKENDS=sqlite limits a local run.
+
+Isolation: a database test runs inside one connection's transaction, which is rolled back
+when it ends; the app's sessions and the fixtures' join it through savepoints, so a unit of
+work's commit ends a savepoint only. A test that needs real commits (a second connection, a
+live server, a CLI command that opens its own engine, concurrent threads) is marked
+`committed` (or uses `live_server`): it works on the database itself, which is emptied after it.
 """
 
 from __future__ import annotations
@@ -20,12 +26,12 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from werkzeug.serving import make_server
 
 from registry import create_app
 from registry.clock import FrozenClock, SystemClock
-from registry.db import make_engine, make_session_factory, transaction
+from registry.db import WRITE_OPTION, make_engine, make_session_factory, transaction
 from registry.migrations import upgrade
 from registry.models import Base, LenderStatus, TokenKey
 from registry.services import audit, lenders
@@ -83,18 +89,58 @@ def database_url(
 
 
 @pytest.fixture(scope="session")
-def engine(database_url: str) -> Iterator[Engine]:
+def database_engine(database_url: str) -> Iterator[Engine]:
+    """The engine on the session's database: commits for real."""
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _clean_database(request: pytest.FixtureRequest) -> None:
-    """Empty every table before each database test; the policy goes back to its defaults."""
-    if "database_url" not in request.fixturenames:
+def commits(request: pytest.FixtureRequest) -> bool:
+    """Whether the test needs real commits (see the module's docstring)."""
+    return (
+        request.node.get_closest_marker("committed") is not None
+        or "live_server" in request.fixturenames
+    )
+
+
+@pytest.fixture
+def bind(request: pytest.FixtureRequest, database_engine: Engine) -> Iterator[Engine | Connection]:
+    """What the test's sessions are bound to: a connection whose transaction is rolled back
+    after the test, or, for a `committed` test, the engine (the database emptied after it)."""
+    if commits(request):
+        try:
+            yield database_engine
+        finally:
+            _empty_database(database_engine)
         return
-    engine: Engine = request.getfixturevalue("engine")
+    # SQLite: the outer transaction takes the write lock at once (BEGIN IMMEDIATE), so that
+    # a stray second connection fails loudly instead of seeing half a test.
+    connection = database_engine.connect().execution_options(**{WRITE_OPTION: True})
+    outer = connection.begin()
+    try:
+        yield connection
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def engine(bind: Engine | Connection) -> Engine | Connection:
+    """What tests make their own sessions on (`make_session_factory(engine)`): the test's
+    connection, or the engine for a `committed` test."""
+    return bind
+
+
+@pytest.fixture(autouse=True)
+def _isolated_database(request: pytest.FixtureRequest) -> None:
+    """Every database test gets `bind`, whether or not it asks for it."""
+    if "database_url" in request.fixturenames:
+        request.getfixturevalue("bind")
+
+
+def _empty_database(engine: Engine) -> None:
+    """Empty every table; the policy goes back to its defaults."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
@@ -122,10 +168,13 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Flask]:
+def app(
+    database_url: str, bind: Engine | Connection, clock: FrozenClock, tmp_path: Path
+) -> Iterator[Flask]:
     app = create_app(
         {
             "database_url": database_url,
+            "bind": bind,
             "clock": clock,
             "oprf_key_dir": str(tmp_path / "keys"),
             # Live dashboard figures: tests change data and look again at once.
@@ -169,20 +218,20 @@ class LenderCredentials:
 
 
 @pytest.fixture
-def db_session(engine: Engine) -> Iterator[Any]:
-    session = make_session_factory(engine)()
+def db_session(bind: Engine | Connection) -> Iterator[Any]:
+    session = make_session_factory(bind)()
     yield session
     session.close()
 
 
 @pytest.fixture
-def new_lender(engine: Engine) -> Callable[..., LenderCredentials]:
+def new_lender(bind: Engine | Connection) -> Callable[..., LenderCredentials]:
     """`new_lender(code=None)`: an active lender with one API key."""
     counter = iter(range(1, 10_000))
 
     def make(code: str | None = None, name: str | None = None) -> LenderCredentials:
         code = code or f"lender{next(counter)}"
-        session = make_session_factory(engine)()
+        session = make_session_factory(bind)()
         try:
             lender, key = lenders.create_lender(session, code, name or code.title(), NOW)
             session.commit()
@@ -194,9 +243,9 @@ def new_lender(engine: Engine) -> Callable[..., LenderCredentials]:
 
 
 @pytest.fixture
-def suspend_lender(engine: Engine) -> Callable[[str], None]:
+def suspend_lender(bind: Engine | Connection) -> Callable[[str], None]:
     def suspend(code: str) -> None:
-        session = make_session_factory(engine)()
+        session = make_session_factory(bind)()
         try:
             lender = lenders.get_lender(session, code)
             lenders.set_status(session, lender, LenderStatus.SUSPENDED, NOW)

@@ -176,6 +176,7 @@ def test_quota_is_per_lender_and_day_with_retry_after(
     assert evaluate(client, acme.api_key, elements).status_code == 200
 
 
+@pytest.mark.committed
 def test_default_quota_comes_from_settings(database_url, new_lender, tmp_path, clock):
     app = create_app(
         {

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pyotp
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
@@ -293,6 +294,7 @@ def test_anonymous_visitor_is_sent_to_login(client):
     assert response.headers["Location"].startswith("/console/login?next=")
 
 
+@pytest.mark.committed
 def test_parallel_failed_logins_are_all_counted_and_lock_the_username(app, make_operator, engine):
     """Failures are counted under a row lock: a burst of parallel guesses cannot slip past
     the limit, and none of them ends in a 500."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from registry.cli import main
 from registry.db import transaction
 from registry.services import operators
 from tests.console.helpers import audit_events, sign_in
+
+# Each command opens its own engine on the database: its commits must be real.
+pytestmark = pytest.mark.committed
 
 
 def run(database_url, *args, input=None):

@@ -420,6 +420,7 @@ def test_lookup_by_id_needs_csrf_and_the_role(console_as, token_key):
     assert post(console_as("auditor"), "/console/borrowers/by-id", form).status_code == 403
 
 
+@pytest.mark.committed
 def test_the_database_refuses_to_change_or_delete_audit_events(engine, console_as):
     """Triggers keep the audit log append-only whoever connects, on both backends."""
     from sqlalchemy import text

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from registry import create_app
 from tests.helpers import loan, token
 
 
+@pytest.mark.committed
 def test_production_logs_are_json_with_the_request_id_and_no_secrets(
     database_url, new_lender, capsys
 ):

@@ -19,6 +19,9 @@ from tests.helpers import loan as loan_record
 
 KEY = re.compile(r"rk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
+# Each command opens its own engine on the database: its commits must be real.
+pytestmark = pytest.mark.committed
+
 
 @pytest.fixture
 def run(database_url, monkeypatch, tmp_path):

@@ -253,6 +253,7 @@ def run(runner, *args, input=None, ok=True):
     return result
 
 
+@pytest.mark.committed
 def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
     runner = cli_env
     assert "created" in run(runner, "keys", "init").output
@@ -284,6 +285,7 @@ def test_keys_commands_walk_a_rotation(cli_env, new_lender, db_session):
     assert sorted(k.state for k in keys) == ["current", "retired"]
 
 
+@pytest.mark.committed
 def test_operator_lookup_gives_the_lenders_token_and_is_audited(
     cli_env, client, app, new_lender, tmp_path, db_session, monkeypatch
 ):
@@ -344,6 +346,7 @@ def test_operator_lookup_gives_the_lenders_token_and_is_audited(
     assert "11010519491231002" not in bad.output
 
 
+@pytest.mark.committed
 def test_tokens_quota_command(cli_env, new_lender):
     runner = cli_env
     new_lender("alpha")
@@ -354,6 +357,7 @@ def test_tokens_quota_command(cli_env, new_lender):
     assert "default" in run(runner, "tokens", "quota", "alpha").output
 
 
+@pytest.mark.committed
 def test_an_upload_during_the_retire_waits_and_loses_nothing(
     client, app, db_session, three_lenders, token_key, monkeypatch
 ):

@@ -49,6 +49,7 @@ def test_a_failure_mid_batch_leaves_nothing_behind(client, new_lender, db_sessio
     assert stored["outstanding"] == loan()["outstanding"]
 
 
+@pytest.mark.committed
 def test_database_errors_do_not_carry_bound_values(engine):
     from registry.db import make_engine
 
