@@ -23,11 +23,11 @@ from typing import Any
 import rfc9497
 import rfc9497.group
 from lender_client import RegistryClient
-from registry_protocol.ids import complete_resident_id
 from registry.clock import SystemClock
 from registry.db import make_engine, make_session_factory, transaction
 from registry.services import audit, tokens
 from registry.signer import Signer
+from registry_protocol.ids import complete_resident_id
 from tests.bench import database
 from tests.bench.report import machine_info
 from tests.bench.server import Gunicorn, cpu_snapshot, cpu_use

@@ -71,6 +71,7 @@ def run(database_url, monkeypatch):
     return invoke
 
 
+@pytest.mark.committed  # the command opens its own engine
 def test_cli_policy_set_to_the_current_value_says_unchanged(run, db_session):
     assert "threshold 3 -> 4" in run("policy", "set", "MULTI_LENDER", "4")
     changed_at = _rule(db_session, "MULTI_LENDER")
