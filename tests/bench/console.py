@@ -80,6 +80,16 @@ class Page:
     # A streamed download: its "server time" is the time to the first chunk (what the
     # operator waits for); the whole transfer is reported beside it.
     download: bool = False
+    # A page that comes from a form (a borrower look-up states its reason): POSTed with these
+    # fields (the session's CSRF token among them).
+    form: dict[str, str] | None = None
+
+
+def fetch(client: FlaskClient, page: Page, *, buffered: bool = True) -> Any:
+    """One request for the page: a GET, or the form's POST."""
+    if page.form is None:
+        return client.get(page.path, buffered=buffered)
+    return client.post(page.path, data=page.form, buffered=buffered)
 
 
 @dataclass
@@ -171,7 +181,7 @@ def add_audit_events(url: str, count: int) -> None:
         connection.execute("VACUUM (ANALYZE) audit_events")
 
 
-def pages(url: str, lenders: list[LenderKey], load: LoadResult) -> list[Page]:
+def pages(url: str, lenders: list[LenderKey], load: LoadResult, csrf: str) -> list[Page]:
     """The pages to time, with the ids the data set gives them."""
     lender = lenders[0].code
     over_indebted = borrower_token(load.sample_multi_borrower).hex()
@@ -188,7 +198,11 @@ def pages(url: str, lenders: list[LenderKey], load: LoadResult) -> list[Page]:
         Page("inquiries CSV, lender+7d", f"/console/inquiries.csv?{filtered}", download=True),
         Page("inquiries CSV, all 30d", f"/console/inquiries.csv?{urlencode(month)}", True),
         Page("borrower search", "/console/borrowers"),
-        Page("borrower (6 loans)", f"/console/borrowers/{over_indebted}"),
+        Page(
+            "borrower (6 loans)",
+            "/console/borrowers",
+            form={"token": over_indebted, "reason": "console benchmark", "csrf_token": csrf},
+        ),
         Page("policy", "/console/policy"),
         Page("audit log", "/console/audit"),
         Page("operators", "/console/operators"),
@@ -202,7 +216,7 @@ def measure(
     """The page's timings, and the statements of its first request, slowest first."""
     result = PageResult(page.name, page.path)
     with statements.capture() as sent:
-        first = client.get(page.path)
+        first = fetch(client, page)
         body = first.get_data()
         first.close()
     result.status, result.bytes = first.status_code, len(body)
@@ -217,13 +231,13 @@ def measure(
         result.error = f"HTTP {first.status_code}: {body[:300]!r}"
         return result, slowest
     for _ in range(WARMUPS - 1):
-        response = client.get(page.path)
+        response = fetch(client, page)
         response.get_data()
         response.close()
     timings, whole = [], []
     for _ in range(count):
         started = time.perf_counter()
-        response = client.get(page.path, buffered=not page.download)
+        response = fetch(client, page, buffered=not page.download)
         if page.download:
             chunks = iter(response.response)
             next(chunk for chunk in chunks if chunk)  # the first bytes the browser gets
@@ -312,9 +326,12 @@ def run(settings: BenchSettings, audit_events: int, count: int) -> dict[str, Any
         statements = StatementLog(app)
         client = app.test_client()
         log_in(client, password)
+        form = client.get("/console/borrowers")
+        csrf = csrf_token(form.get_data(as_text=True))
+        form.close()
         results = []
         sent: dict[str, list[Statement]] = {}
-        for page in pages(url, lenders, load):
+        for page in pages(url, lenders, load, csrf):
             result, sent[page.name] = measure(client, statements, page, count)
             results.append(result)
             gc.collect()  # a streamed response (the CSV) may hold a connection until then
