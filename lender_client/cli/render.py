@@ -112,9 +112,11 @@ def render_inquiry(
     table.add_row("Written-off loans", alarm(s.written_off_loans))
     table.add_row("Loans opened in the last 30 days", f"{s.loans_opened_last_30d:,}")
     w = s.other_lenders_inquiring
+    # Distinct other lenders with a new_credit inquiry, not inquiries: the words and the
+    # layout the console's borrower page uses for the same figure.
     table.add_row(
-        "Inquiries by other lenders 1d / 7d / 30d / 90d",
-        f"{w.last_1d} / {w.last_7d} / {w.last_30d} / {w.last_90d}",
+        "Other lenders inquiring (1d/7d/30d/90d)",
+        f"{w.last_1d}/{w.last_7d}/{w.last_30d}/{w.last_90d}",
     )
     console.print(table)
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from lender_client.cli import cli
 from lender_client.models import RECORD_FIELDS
+from registry.services.lookup import INQUIRING_LABEL
 from tests.helpers import token
 
 pytestmark = pytest.mark.live
@@ -274,7 +275,8 @@ def test_inquire_readable_and_json(
     out = readable.stdout
     assert "37,037.01 CNY" in out  # 3 x 12,345.67
     assert "3 (3 other)" in out
-    assert "Inquiries by other lenders" in out
+    # The console's words for the same figure: lenders, not inquiries (issue 13, item 3).
+    assert table_value(out, INQUIRING_LABEL) == "0/0/0/0"
     assert "Requested 5,000.00 CNY" in out
     assert table_value(out, "Open loans") == "3"
     assert table_value(out, "MULTI_LENDER")  # a row of the flags table, with its detail
