@@ -4,17 +4,16 @@ element and proof rejection, and the protocol's round-trip properties."""
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import rbcl
 
 import rfc9497
 from rfc9497 import InvalidElementError, InvalidScalarError, Mode, OprfError, VerifyError
-from tests.helpers import shared_file
 
 # ---------------------------------------------------------------------------------------------
 # Test vectors: RFC 9497, Appendix A.1.1 (OPRF(ristretto255, SHA-512)) and A.1.2
@@ -191,9 +190,9 @@ def test_voprf_vector(vector: Vector) -> None:
     check_voprf_vector(bytes.fromhex(VOPRF_SK), bytes.fromhex(VOPRF_PK), vector)
 
 
-def test_every_shared_ristretto255_vector() -> None:
+def test_every_shared_ristretto255_vector(rfc9497_vectors: list[dict[str, Any]]) -> None:
     """Every ristretto255-SHA512 mode 0 and 1 vector of the RFC's own JSON file."""
-    suites = json.loads(shared_file("vectors/rfc9497-all-vectors.json").read_text())
+    suites = rfc9497_vectors
     checked = 0
     for suite in suites:
         if suite["identifier"] != rfc9497.SUITE_ID or suite["mode"] not in (0, 1):
