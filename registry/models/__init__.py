@@ -2,9 +2,18 @@
 
 from registry.models.base import Base
 from registry.models.console import LoginThrottle, OperatorSession
+from registry.models.corrections import LoanCorrection, LoanRetraction
 from registry.models.inquiry import Inquiry, InquiryKey, Purpose
 from registry.models.lender import ApiKey, Lender, LenderStatus
-from registry.models.loan import STATE_FIELDS, Loan, LoanHistory, LoanRef, LoanStatus, Product
+from registry.models.loan import (
+    STATE_FIELDS,
+    Loan,
+    LoanHistory,
+    LoanMonth,
+    LoanRef,
+    LoanStatus,
+    Product,
+)
 from registry.models.operator import AuditEvent, Operator, OperatorRole, OperatorStatus
 from registry.models.policy import PolicyRule
 from registry.models.submission import RejectedFingerprint, Submission
@@ -28,8 +37,11 @@ __all__ = [
     "Lender",
     "LenderStatus",
     "Loan",
+    "LoanCorrection",
     "LoanHistory",
+    "LoanMonth",
     "LoanRef",
+    "LoanRetraction",
     "LoanStatus",
     "LoginThrottle",
     "Operator",

@@ -27,6 +27,9 @@ class Lender(Base):
     updated_at: Mapped[datetime]
     # OPRF elements this lender may have evaluated per UTC day; NULL means the default.
     token_quota_per_day: Mapped[int | None]
+    # Set when the operator marks the lender as having left the registry: its loans stay,
+    # as its last word, and count as stale from then on.
+    exited_at: Mapped[datetime | None]
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="lender", order_by="ApiKey.id")
 

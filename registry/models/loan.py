@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Currency, MinorUnits, Timestamp, Token
 from registry_protocol.wire import LoanStatus, Product
 
-__all__ = ["STATE_FIELDS", "Loan", "LoanHistory", "LoanRef", "LoanStatus", "Product"]
+__all__ = [
+    "STATE_FIELDS",
+    "Loan",
+    "LoanHistory",
+    "LoanMonth",
+    "LoanRef",
+    "LoanStatus",
+    "Product",
+]
 
 
 # The fields of a report that make up a loan's state (everything but keys and timestamps).
@@ -28,6 +36,12 @@ STATE_FIELDS = (
     "due_on",
     "status",
     "days_past_due",
+    "credit_limit",
+    "scheduled_payment",
+    "payment_frequency",
+    "amount_past_due",
+    "closed_on",
+    "special_event",
 )
 
 
@@ -51,6 +65,13 @@ class _LoanState:
     due_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16))
     days_past_due: Mapped[int]
+    # The line's limit for revolving products; the principal for instalment loans.
+    credit_limit: Mapped[MinorUnits]
+    scheduled_payment: Mapped[int | None] = mapped_column(BigInteger)
+    payment_frequency: Mapped[str | None] = mapped_column(String(16))
+    amount_past_due: Mapped[MinorUnits]
+    closed_on: Mapped[date | None]  # closed or written off (the write-off date)
+    special_event: Mapped[str | None] = mapped_column(String(32))
 
 
 class Loan(_LoanState, Base):
@@ -80,6 +101,10 @@ class Loan(_LoanState, Base):
     last_submission_id: Mapped[str] = mapped_column(String(36))
     # The borrower's token under the next key or pepper, during a rotation window only.
     borrower_next: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # Kept from the first report that wrote the loan off, whatever comes after (a repayment
+    # after write-off): negative information survives the loan's later states.
+    written_off_amount: Mapped[int | None] = mapped_column(BigInteger)
+    written_off_on: Mapped[date | None]
 
 
 class LoanHistory(_LoanState, Base):
@@ -94,3 +119,21 @@ class LoanHistory(_LoanState, Base):
     as_of: Mapped[Timestamp] = mapped_column(primary_key=True)
     submission_id: Mapped[str] = mapped_column(String(36))
     recorded_at: Mapped[Timestamp]
+
+
+class LoanMonth(Base):
+    """Each loan's worst reported state per calendar month, derived at ingest from every
+    accepted (or unchanged but newer) report, so that an inquiry reads 24 months of payment
+    status without scanning history. Keyed by token first, like every distributed table."""
+
+    __tablename__ = "loan_months"
+
+    borrower: Mapped[Token] = mapped_column(primary_key=True)
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    loan_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # the first day of the month
+    # The month's character of the 24-month string (registry_protocol.payment_status).
+    status: Mapped[str] = mapped_column(String(1))
+    worst_days_past_due: Mapped[int]
+    # The latest as_of date in the month at which the loan was past due, if any.
+    last_delinquent_on: Mapped[date | None]
