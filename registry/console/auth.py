@@ -139,8 +139,9 @@ def _load_operator() -> ResponseReturnValue | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a console path of this site; anything else goes to the dashboard."""
-    if target:
+    """Only a console path of this site; anything else (another site, a control character
+    that would end up in the Location header) goes to the dashboard."""
+    if target and target.isprintable() and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
             return target

@@ -179,9 +179,24 @@ def for_borrower(session: Session, borrower: bytes, limit: int = 200) -> list[In
     return [_row(r) for r in session.execute(statement)]
 
 
+# A spreadsheet starts a formula at one of these, also after leading white space, and some
+# (LibreOffice with "detect special numbers", Excel with a list separator) after a separator.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_SEPARATORS = (";", ",", "|", "\t")
+
+
 def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in text a lender supplied (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Neutralise spreadsheet formulas in text a lender supplied (CSV injection): a cell
+    whose first non-blank character, or whose text after any separator, could start a
+    formula is prefixed with a quote, which every spreadsheet shows as text."""
+    stripped = value.lstrip(" \u00a0")
+    if stripped[:1] in _FORMULA_START:
+        return "'" + value
+    for separator in _SEPARATORS:
+        for part in value.split(separator)[1:]:
+            if part.lstrip(" \u00a0")[:1] in _FORMULA_START:
+                return "'" + value
+    return value
 
 
 def export_csv(session: Session, f: InquiryFilter, batch: int = 2_000) -> Iterator[str]:

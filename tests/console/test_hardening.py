@@ -1,0 +1,79 @@
+"""Hardening of the console (issue 12): a bad `next` after login and CSV cells that a
+spreadsheet would run as formulas."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.services.inquiry_log import _cell
+from tests.console.helpers import PASSWORD, csrf_of
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/lenders\r\nSet-Cookie: x=1",
+        "/console/lenders\n",
+        "//evil.example/console/",
+        "https://evil.example/console/",
+        "/console/..\\..\\evil",
+        "/api/elsewhere",
+    ],
+)
+def test_a_bad_next_after_login_goes_to_the_dashboard_never_a_500(client, make_operator, target):
+    make_operator("ada")
+    response = client.post(
+        "/console/login",
+        data={
+            "username": "ada",
+            "password": PASSWORD,
+            "totp": "",
+            "next": target,
+            "csrf_token": csrf_of(client),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].rstrip("/").endswith("/console")
+
+
+def test_a_nul_in_the_form_is_refused_with_a_4xx(client, make_operator):
+    make_operator("ada")
+    response = client.post(
+        "/console/login",
+        data={
+            "username": "ada",
+            "password": PASSWORD,
+            "next": "/console/\x00",
+            "csrf_token": csrf_of(client),
+        },
+    )
+    assert response.status_code == 400
+
+
+def test_a_good_next_after_login_is_followed(client, make_operator):
+    make_operator("ada")
+    response = client.post(
+        "/console/login",
+        data={
+            "username": "ada",
+            "password": PASSWORD,
+            "totp": "",
+            "next": "/console/lenders?status=active",
+            "csrf_token": csrf_of(client),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/console/lenders?status=active")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["=2+2", " =2+2", "\u00a0=2+2", "+1", "-1+1", "@SUM(A1)", "\t=1", "x;=1+1", "a,=1", "a| -1"],
+)
+def test_csv_cells_that_could_start_a_formula_are_quoted(value):
+    assert _cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["APP-2026-11-01", "consent 7", "", "a;b", "x=1", "1+1"])
+def test_ordinary_csv_cells_are_left_alone(value):
+    assert _cell(value) == value
