@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from registry import http_security
 from registry import logging as registry_logging
 from registry import metrics, problems
 from registry.api import init_app as init_api
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
 
     registry_logging.init_app(app, settings.log_level, settings.production)
+    http_security.init_app(app, settings)
     metrics.init_app(app)
     problems.init_app(app)
     init_api(app)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "registry.db")
 DEFAULT_OPRF_KEY_DIR = str(Path("var") / "oprf-keys")
@@ -20,11 +22,21 @@ class ConfigError(RuntimeError):
     """The configuration is unsafe or malformed; the process must not start."""
 
 
+# Settings that may hold a secret: each may also come from a file named by NAME_FILE (a
+# mounted secret), never both.
+SECRET_VARIABLES = (
+    "REGISTRY_SECRET_KEY",
+    "REGISTRY_DATABASE_URL",
+    "REGISTRY_OPRF_KEYS",
+    "REGISTRY_METRICS_TOKEN",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str = DEFAULT_SECRET_KEY
+    secret_key: str = field(default=DEFAULT_SECRET_KEY, repr=False)
     log_level: str = "INFO"
     # Upper bound on a request body: 5,000 records of ~400 bytes leave ample room.
     max_body_bytes: int = 16 * 1024 * 1024
@@ -33,22 +45,41 @@ class Settings:
     token_quota_per_day: int = DEFAULT_TOKEN_QUOTA_PER_DAY
     # How old the console's whole-book totals may be before a background refresh; 0: live.
     dashboard_cache_seconds: int = 60
+    # `/metrics` asks for this bearer token when set; unset, it is open in development and
+    # closed (404) in production.
+    metrics_token: str = field(default="", repr=False)
+    # Reverse proxies in front of the registry whose X-Forwarded-For/-Proto to believe (0:
+    # none, the default: a client could otherwise choose the address the audit log records).
+    trusted_proxies: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.env == "production"
 
+    def __repr__(self) -> str:
+        # Every field but the secrets; the database URL without its password.
+        url = make_url(self.database_url).render_as_string(hide_password=True)
+        return (
+            f"Settings(env={self.env!r}, database_url={url!r}, log_level={self.log_level!r}, "
+            f"oprf_key_dir={self.oprf_key_dir!r}, token_quota_per_day="
+            f"{self.token_quota_per_day!r}, trusted_proxies={self.trusted_proxies!r})"
+        )
+
+    __str__ = __repr__
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         settings = cls(
             env=environ.get("REGISTRY_ENV", "development"),
-            database_url=environ.get("REGISTRY_DATABASE_URL", DEFAULT_DATABASE_URL),
-            secret_key=environ.get("REGISTRY_SECRET_KEY", DEFAULT_SECRET_KEY),
+            database_url=_secret(environ, "REGISTRY_DATABASE_URL", DEFAULT_DATABASE_URL),
+            secret_key=_secret(environ, "REGISTRY_SECRET_KEY", DEFAULT_SECRET_KEY),
             log_level=environ.get("REGISTRY_LOG_LEVEL", "INFO").upper(),
             oprf_key_dir=environ.get("REGISTRY_OPRF_KEY_DIR", DEFAULT_OPRF_KEY_DIR),
-            oprf_keys=environ.get("REGISTRY_OPRF_KEYS", ""),
+            oprf_keys=_secret(environ, "REGISTRY_OPRF_KEYS", ""),
+            metrics_token=_secret(environ, "REGISTRY_METRICS_TOKEN", ""),
+            trusted_proxies=_int(environ, "REGISTRY_TRUSTED_PROXIES", 0),
             token_quota_per_day=_int(
                 environ, "REGISTRY_TOKEN_QUOTA_PER_DAY", DEFAULT_TOKEN_QUOTA_PER_DAY
             ),
@@ -64,6 +95,8 @@ class Settings:
     def validated(self) -> Settings:
         if self.dashboard_cache_seconds < 0:
             raise ConfigError("REGISTRY_DASHBOARD_CACHE_SECONDS must be 0 or more")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError("REGISTRY_TRUSTED_PROXIES must be 0 to 5")
         if self.token_quota_per_day < 1:
             raise ConfigError("REGISTRY_TOKEN_QUOTA_PER_DAY must be a positive integer")
         if self.env not in ("development", "production"):
@@ -90,3 +123,18 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+
+
+def _secret(environ: Mapping[str, str], name: str, default: str) -> str:
+    """NAME from the environment, or the contents of the file NAME_FILE names (a trailing
+    newline dropped); the file's contents never appear in an error."""
+    value, path = environ.get(name), environ.get(f"{name}_FILE", "").strip()
+    if value is not None and path:
+        raise ConfigError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return default if value is None else value
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(f"cannot read {name}_FILE {path!r}: {reason}") from None

@@ -6,6 +6,7 @@ Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (the Dockerfil
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
@@ -40,6 +41,20 @@ TOKEN_ELEMENTS = Counter(
 )
 
 
+# Label values come from a fixed set: an invented method or path must not create a series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def allowed(token: str, production: bool, authorization: str | None) -> bool:
+    """Whether a request may read `/metrics`: with a configured token, only a bearer of it;
+    without one, anyone in development and nobody in production."""
+    if not token:
+        return not production
+    presented = (authorization or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(presented.encode(), token.encode())
+
+
 def render() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -59,7 +74,8 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = g.get("metrics_started")
         if started is not None:
-            route = request.url_rule.rule if request.url_rule else "<unmatched>"
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            route = request.url_rule.rule if request.url_rule else OTHER
+            method = request.method if request.method in METHODS else OTHER
+            REQUESTS.labels(method, route, str(response.status_code)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
         return response

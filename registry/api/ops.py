@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry import metrics
 from registry.api.openapi import openapi_document
-from registry.extensions import db
+from registry.extensions import db, state
 from registry.problems import Problem
 
 bp = Blueprint("ops", __name__)
@@ -32,6 +32,12 @@ def readyz() -> dict[str, Any]:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
+    settings = state().settings
+    if not metrics.allowed(
+        settings.metrics_token, settings.production, request.headers.get("Authorization")
+    ):
+        # As if absent: the endpoint's existence is nobody else's business.
+        raise Problem(404, "not found", "not-found")
     return metrics.render()
 
 

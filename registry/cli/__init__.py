@@ -85,6 +85,9 @@ def serve(host: str, port: int, debug: bool) -> None:
         app = create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if debug and app.extensions["registry"].settings.production:
+        # The debugger runs any code a visitor types: never where production data lives.
+        raise click.UsageError("--debug is refused with REGISTRY_ENV=production")
     app.run(host=host, port=port, debug=debug, threaded=True)
 
 

@@ -46,6 +46,7 @@ class Gunicorn:
         self.workers = workers
         self.log_path = log_path
         self.metrics_dir = metrics_dir
+        self.metrics_token = secrets.token_urlsafe(24)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -79,6 +80,8 @@ class Gunicorn:
             "REGISTRY_ENV": "production",
             "REGISTRY_SECRET_KEY": secrets.token_hex(32),
             "REGISTRY_DATABASE_URL": self.database_url,
+            # Production closes /metrics without a token: the bench reads it with this one.
+            "REGISTRY_METRICS_TOKEN": self.metrics_token,
             "REGISTRY_LOG_LEVEL": "WARNING",
             # As the Dockerfile runs it: metrics aggregated across workers.
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
@@ -142,7 +145,11 @@ class Gunicorn:
             self._log = None
 
     def metrics_text(self) -> str:
-        response = requests.get(f"{self.url}/metrics", timeout=10)
+        response = requests.get(
+            f"{self.url}/metrics",
+            headers={"Authorization": f"Bearer {self.metrics_token}"},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.text
 

@@ -210,6 +210,7 @@ def test_env_example_documents_every_variable_the_code_reads():
             )
         )
         used |= set(re.findall(r"""environ\.get\(\s*["']([A-Z_]+)""", source))
+        used |= set(re.findall(r"""_(?:int|secret)\(\s*environ,\s*["']([A-Z_]+)""", source))
     assert used <= documented, used - documented
 
 
