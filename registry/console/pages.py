@@ -32,6 +32,12 @@ def page_number() -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
 
 
+def pager_args(*names: str) -> dict[str, str]:
+    """The filters a pager link carries over: only the page's own, by name, so that no other
+    query parameter (``_external``, ``_anchor``, ``endpoint``) reaches `url_for`."""
+    return {name: request.args[name] for name in names if request.args.get(name)}
+
+
 def field_errors(errors: list[FieldError]) -> dict[str, str]:
     return {e.field: e.message for e in errors}
 
@@ -86,7 +92,7 @@ def inquiries() -> ResponseReturnValue:
         "console/inquiries.html",
         result=result,
         filters=filters,
-        args=request.args,
+        args=pager_args("lender", "purpose", "since", "until", "flag"),
         errors=errors,
         lenders=lenders,
         purposes=inquiry_log.PURPOSES,
@@ -235,7 +241,7 @@ def audit_log() -> ResponseReturnValue:
         "console/audit.html",
         result=result,
         filters=filters,
-        args=args,
+        args=pager_args("actor", "action", "target", "since", "until"),
         errors=errors,
         actions=actions,
     ), (422 if errors else 200)

@@ -77,3 +77,21 @@ def test_csv_cells_that_could_start_a_formula_are_quoted(value):
 @pytest.mark.parametrize("value", ["APP-2026-11-01", "consent 7", "", "a;b", "x=1", "1+1"])
 def test_ordinary_csv_cells_are_left_alone(value):
     assert _cell(value) == value
+
+
+def test_pager_links_carry_only_the_pages_own_filters(console_as, db_session):
+    from registry.db import transaction
+    from registry.services import audit
+    from tests.helpers import NOW
+
+    with transaction(db_session):
+        for n in range(60):  # more than one page of 50
+            audit.record(db_session, audit.CLI, "probe", NOW, target=f"t{n}")
+    client = console_as("admin")
+    query = "?action=probe&_external=1&_anchor=x&_scheme=javascript&endpoint=console.login"
+    response = client.get(f"/console/audit{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'href="/console/audit?action=probe&amp;page=2"' in page
+    for leaked in ("_external", "_anchor", "javascript", "endpoint=", "http://localhost"):
+        assert leaked not in page.split('class="pager"', 1)[1].split("</nav>", 1)[0]
