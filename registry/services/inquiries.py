@@ -1,17 +1,18 @@
-"""The over-indebtedness report: exact aggregates over every lender's loans for one token.
+"""The over-indebtedness report: exact aggregates over every lender's loans for one token,
+with one tradeline per loan (see `registry.services.report` for each part's rules).
 
-Two reads (the token's loans, and other lenders' recent hard inquiries), both by token,
-then one write (the inquiry itself). A borrower has a handful of loans, so the figures are
-computed in Python from the rows, which keeps every rule readable and exact. The caller owns
-the transaction (`registry.db.transaction`): this module flushes, never commits.
+Three reads, all by token (the token's loans with their lenders' exit; their stored months of
+the 24-month strings; other lenders' recent hard inquiries), then one write (the inquiry
+itself). A borrower has a handful of loans, so the figures are computed in Python from the
+rows, which keeps every rule readable and exact. The caller owns the transaction
+(`registry.db.transaction`): this module flushes, never commits.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,16 +20,48 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanStatus, Purpose
-from registry.schemas.inquiries import FlagOut, InquiryReportOut, OwnOut, RequestedOut, SummaryOut
+from registry.models import Inquiry, InquiryKey, Lender, Purpose
+from registry.schemas.inquiries import (
+    FlagOut,
+    InquiryReportOut,
+    OwnOut,
+    RequestedOut,
+    SummaryOut,
+    TradelineOut,
+)
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
-from registry.services.policy import RULE_CODES, Policy, load_policy
+from registry.services.policy import Policy, load_policy
+from registry.services.report.book import read_book
+from registry.services.report.figures import RECENT_OPENING_DAYS, OwnPart, Summary, compute
+from registry.services.report.flags import Flag, evaluate_flags
+from registry.services.report.tradelines import Tradeline, build_tradelines
 from registry.services.reporting import NO_ROTATION
 from registry.services.tokens import open_rotation
 
+__all__ = [
+    "RECENT_OPENING_DAYS",
+    "WINDOWS",
+    "Flag",
+    "InquiryOutcome",
+    "InquiryRequest",
+    "OwnPart",
+    "Summary",
+    "Tradeline",
+    "build_report",
+    "check_request",
+    "evaluate_flags",
+    "inquire",
+    "summarise",
+]
+
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
-RECENT_OPENING_DAYS = 30
+# A report recorded before a figure existed is replayed with the figure's empty value.
+_NEUTRAL_SUMMARY: dict[str, Any] = {
+    name: value
+    for name, value in asdict(Summary()).items()
+    if name in SummaryOut.model_fields and not isinstance(value, list)
+}
 
 
 @dataclass(frozen=True)
@@ -41,33 +74,53 @@ class InquiryRequest:
     borrower_next: str | None = None  # during a token rotation window only
 
 
-@dataclass(frozen=True)
-class Flag:
-    code: str
-    detail: str
+def tradeline_out(line: Tradeline) -> TradelineOut:
+    return TradelineOut(
+        lender=line.lender,
+        own=line.own,
+        product=line.product,
+        currency=line.currency,
+        credit_limit=line.credit_limit,
+        outstanding=line.outstanding,
+        amount_past_due=line.amount_past_due,
+        days_past_due=line.days_past_due,
+        status=line.status,
+        special_event=line.special_event,
+        opened_month=line.opened_month,
+        closed_month=line.closed_month,
+        last_reported_on=line.last_reported_on,
+        age_days=line.age_days,
+        stale=line.stale,
+        status_24m=line.status_24m,
+    )
 
 
-@dataclass
-class Summary:
-    open_loans: int = 0
-    lenders_with_open_loans: int = 0
-    other_lenders_with_open_loans: int = 0
-    outstanding: dict[str, int] = field(default_factory=dict)
-    max_days_past_due: int = 0
-    past_due_loans: int = 0
-    written_off_loans: int = 0
-    loans_opened_last_30d: int = 0
-    other_lenders_inquiring: dict[str, int] = field(default_factory=dict)
-    # Not reported as such; used by PAST_DUE_ELSEWHERE.
-    max_days_past_due_elsewhere: int = 0
-
-
-@dataclass
-class OwnPart:
-    open_loans: int = 0
-    outstanding: dict[str, int] = field(default_factory=dict)
-    # Not reported as such: whether the caller holds any loan (of any status) with them.
-    holds_loans: bool = False
+def summary_out(summary: Summary) -> SummaryOut:
+    return SummaryOut(
+        open_loans=summary.open_loans,
+        lenders_with_open_loans=summary.lenders_with_open_loans,
+        other_lenders_with_open_loans=summary.other_lenders_with_open_loans,
+        outstanding=dict(sorted(summary.outstanding.items())),
+        max_days_past_due=summary.max_days_past_due,
+        past_due_loans=summary.past_due_loans,
+        written_off_loans=summary.written_off_loans,
+        loans_opened_last_30d=summary.loans_opened_last_30d,
+        other_lenders_inquiring=summary.other_lenders_inquiring,
+        worst_days_past_due_12m=summary.worst_days_past_due_12m,
+        worst_days_past_due_24m=summary.worst_days_past_due_24m,
+        last_delinquent_on=summary.last_delinquent_on,
+        written_off_amount=summary.written_off_amount,
+        amount_past_due=summary.amount_past_due,
+        monthly_obligations=summary.monthly_obligations,
+        credit_limit=summary.credit_limit,
+        utilisation=summary.utilisation,
+        outstanding_with_request=summary.outstanding_with_request,
+        lenders_opened_30d=summary.lenders_opened_30d,
+        lenders_opened_90d=summary.lenders_opened_90d,
+        lenders_opened_180d=summary.lenders_opened_180d,
+        loans_closed_90d=summary.loans_closed_90d,
+        stale_open_loans=summary.stale_open_loans,
+    )
 
 
 def build_report(
@@ -85,18 +138,9 @@ def build_report(
         generated_at=generated_at,
         purpose=request.purpose,
         requested=_requested(request.amount_requested, request.currency),
-        summary=SummaryOut(
-            open_loans=summary.open_loans,
-            lenders_with_open_loans=summary.lenders_with_open_loans,
-            other_lenders_with_open_loans=summary.other_lenders_with_open_loans,
-            outstanding=dict(sorted(summary.outstanding.items())),
-            max_days_past_due=summary.max_days_past_due,
-            past_due_loans=summary.past_due_loans,
-            written_off_loans=summary.written_off_loans,
-            loans_opened_last_30d=summary.loans_opened_last_30d,
-            other_lenders_inquiring=summary.other_lenders_inquiring,
-        ),
+        summary=summary_out(summary),
         own=OwnOut(open_loans=own.open_loans, outstanding=dict(sorted(own.outstanding.items()))),
+        tradelines=[tradeline_out(line) for line in summary.tradelines],
         flags=[FlagOut(code=f.code, detail=f.detail) for f in flags],
     )
 
@@ -108,48 +152,21 @@ def _requested(amount: int | None, currency: str | None) -> RequestedOut | None:
 
 
 def summarise(
-    session: Session, borrower: bytes, caller_id: int, now: datetime
+    session: Session,
+    borrower: bytes,
+    caller_id: int,
+    now: datetime,
+    policy: Policy | None = None,
+    requested: tuple[int, str] | None = None,
 ) -> tuple[Summary, OwnPart]:
-    """The report's figures for `borrower` as seen by lender `caller_id` at `now`."""
-    summary, own = Summary(), OwnPart()
-    open_lenders: set[int] = set()
-    outstanding: dict[str, int] = defaultdict(int)
-    own_outstanding: dict[str, int] = defaultdict(int)
-    opened_since = now.date() - timedelta(days=RECENT_OPENING_DAYS)
-    loans = session.execute(
-        select(
-            Loan.lender_id,
-            Loan.status,
-            Loan.currency,
-            Loan.outstanding,
-            Loan.days_past_due,
-            Loan.opened_on,
-        ).where(Loan.borrower == borrower)
-    )
-    for lender_id, status, currency, amount, days_past_due, opened_on in loans:
-        own.holds_loans |= lender_id == caller_id
-        if opened_on >= opened_since:
-            summary.loans_opened_last_30d += 1
-        if status == LoanStatus.WRITTEN_OFF:
-            summary.written_off_loans += 1
-        if status != LoanStatus.OPEN:
-            continue
-        summary.open_loans += 1
-        open_lenders.add(lender_id)
-        outstanding[currency] += amount
-        summary.max_days_past_due = max(summary.max_days_past_due, days_past_due)
-        summary.past_due_loans += days_past_due > 0
-        if lender_id == caller_id:
-            own.open_loans += 1
-            own_outstanding[currency] += amount
-        else:
-            summary.max_days_past_due_elsewhere = max(
-                summary.max_days_past_due_elsewhere, days_past_due
-            )
-    summary.lenders_with_open_loans = len(open_lenders)
-    summary.other_lenders_with_open_loans = len(open_lenders - {caller_id})
-    summary.outstanding = dict(outstanding)
-    own.outstanding = dict(own_outstanding)
+    """The report's figures and tradelines for `borrower` as seen by lender `caller_id` at
+    `now` (`requested`: the inquiry's amount and currency, if it named one)."""
+    if policy is None:
+        policy = load_policy(session)
+    book = read_book(session, borrower)
+    lines = build_tradelines(book, borrower, caller_id, now, policy.stale_after_days)
+    summary, own = compute(lines, caller_id, now, requested)
+    own.holds_loans = any(loan.lender_id == caller_id for loan in book)
 
     # Each other lender's latest hard inquiry within the widest window.
     latest = (
@@ -171,33 +188,6 @@ def summarise(
         for name, days in WINDOWS.items()
     }
     return summary, own
-
-
-def evaluate_flags(summary: Summary, policy: Policy) -> list[Flag]:
-    """The policy's flags that this summary raises, in the policy's order."""
-    measured = {
-        "MULTI_LENDER": (
-            summary.lenders_with_open_loans,
-            "{} lenders have open loans to this borrower",
-        ),
-        "APPLICATION_SPREE": (
-            summary.other_lenders_inquiring.get("7d", 0),
-            "{} other lenders made credit inquiries in the last 7 days",
-        ),
-        "PAST_DUE_ELSEWHERE": (
-            summary.max_days_past_due_elsewhere,
-            "an open loan at another lender is {} days past due",
-        ),
-        "WRITTEN_OFF": (summary.written_off_loans, "{} written-off loan(s)"),
-        "RAPID_BORROWING": (summary.loans_opened_last_30d, "{} loans opened in the last 30 days"),
-    }
-    flags = []
-    for code in RULE_CODES:
-        threshold = policy.thresholds.get(code)
-        value, text = measured[code]
-        if threshold is not None and value >= threshold:
-            flags.append(Flag(code, f"{text.format(value)} (threshold {threshold})"))
-    return flags
 
 
 def check_request(request: InquiryRequest) -> list[FieldError]:
@@ -248,13 +238,19 @@ def inquire(
         if earlier is not None:
             return _replay(session, earlier, request_hash)
 
-    summary, own = summarise(session, borrower, caller_id, now)
+    policy = load_policy(session)
+    requested = (
+        (request.amount_requested, request.currency)
+        if request.amount_requested is not None and request.currency is not None
+        else None
+    )
+    summary, own = summarise(session, borrower, caller_id, now, policy, requested)
     if request.purpose == Purpose.ACCOUNT_REVIEW and not own.holds_loans:
         raise NotPermitted(
             "account_review is for borrowers you hold a loan with; "
             "for an applicant, ask with purpose new_credit and their consent_ref"
         )
-    flags = evaluate_flags(summary, load_policy(session))
+    flags = evaluate_flags(summary, policy)
     inquiry_id = str(uuid.uuid4())
     answer = build_report(inquiry_id, request, now, summary, own, flags)
     recorded = answer.model_dump(mode="json", exclude={"borrower"})
@@ -316,6 +312,10 @@ def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> Inqui
     if "requested" not in stored:
         requested = _requested(inquiry.amount_requested, inquiry.currency)
         stored["requested"] = requested.model_dump() if requested else None
+    # Recorded before reports carried tradelines and the newer figures: those it had none of.
+    if "tradelines" not in stored:
+        stored["tradelines"] = []
+        stored["summary"] = {**_NEUTRAL_SUMMARY, **stored["summary"]}
     # The answer as first given, with the borrower's token as it is stored now.
     answer = InquiryReportOut.model_validate({**stored, "borrower": inquiry.borrower.hex()})
     return InquiryOutcome(answer, replayed=True)

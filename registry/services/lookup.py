@@ -3,7 +3,8 @@
 Read-only apart from its audit row, which states the operator's reason: it records no
 inquiry, so it is never a signal to lenders. The figures and flags come from the same
 functions as `POST /v1/inquiries` (`inquiries.summarise`, `inquiries.evaluate_flags`), with
-the report's definitions. A lender's report counts the *other* lenders that asked (never the
+the report's definitions, tradelines and labels included; the operator also sees which lender
+each label stands for. A lender's report counts the *other* lenders that asked (never the
 caller); an operator is no lender, so here every lender that asked counts (see
 `INQUIRING_NOTE`). The caller owns the unit of work (`registry.db.transaction`).
 """
@@ -11,7 +12,7 @@ caller); an operator is no lender, so here every lender that asked counts (see
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from registry.models import Lender, Loan, LoanStatus
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
-from registry.services.inquiries import Flag, Summary, evaluate_flags, summarise
+from registry.services.inquiries import Flag, Summary, Tradeline, evaluate_flags, summarise
 from registry.services.inquiry_log import InquiryRow, for_borrower
 from registry.services.policy import load_policy
 
@@ -47,6 +48,16 @@ class Holder:
 
 
 @dataclass(frozen=True)
+class NamedTradeline:
+    """A tradeline as the report shows it, with the lender its label stands for."""
+
+    line: Tradeline
+    lender_code: str
+    lender_name: str
+    lender_exited: bool
+
+
+@dataclass(frozen=True)
 class BorrowerLookup:
     borrower: str
     generated_at: datetime
@@ -55,6 +66,7 @@ class BorrowerLookup:
     flags: list[Flag]
     holders: list[Holder]
     inquiries: list[InquiryRow]
+    tradelines: list[NamedTradeline] = field(default_factory=list)
 
 
 def parse_token(raw: str) -> bytes:
@@ -100,8 +112,19 @@ def look_up(
     """The operator's view of one borrower token, audited as `lookup` with the operator's
     stated reason. Nothing is shown without a reason; the caller commits."""
     borrower, reason = parse_request(raw_token, reason)
-    summary, _own = summarise(session, borrower, NO_LENDER, now)
-    flags = evaluate_flags(summary, load_policy(session))
+    policy = load_policy(session)
+    summary, _own = summarise(session, borrower, NO_LENDER, now, policy)
+    flags = evaluate_flags(summary, policy)
+    lender_ids = {line.lender_id for line in summary.tradelines}
+    names = {
+        lender_id: (code, name, exited_at is not None)
+        for lender_id, code, name, exited_at in session.execute(
+            select(Lender.id, Lender.code, Lender.name, Lender.exited_at).where(
+                Lender.id.in_(lender_ids)
+            )
+        ).tuples()
+    }
+    named = [NamedTradeline(line, *names[line.lender_id]) for line in summary.tradelines]
     per_lender: dict[str, dict[str, int]] = {}
     rows = session.execute(
         select(
@@ -139,4 +162,4 @@ def look_up(
         borrower.hex(),
         {"reason": reason, "open_loans": summary.open_loans, "flags": [f.code for f in flags]},
     )
-    return BorrowerLookup(borrower.hex(), now, reason, summary, flags, holders, inquiries)
+    return BorrowerLookup(borrower.hex(), now, reason, summary, flags, holders, inquiries, named)

@@ -1,9 +1,10 @@
-"""The flag policy: thresholds an operator sets, stored in `policy_rules`. Changes happen
-inside the caller's unit of work (`registry.db.transaction`); this module never commits."""
+"""The flag policy: thresholds an operator sets, stored in `policy_rules`, and two settings
+stored beside them (`stale_after_days`, `count_stale_loans`). Changes happen inside the
+caller's unit of work (`registry.db.transaction`); this module never commits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,29 +14,93 @@ from registry.models import PolicyRule
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
 
+MAX_THRESHOLD = 100_000
+
 
 @dataclass(frozen=True)
 class RuleSpec:
     code: str
     default: int
     meaning: str  # how the threshold is compared, for people
+    minimum: int = 1
+    maximum: int = MAX_THRESHOLD
+    setting: bool = False  # a setting, not a flag: always in force (no "enabled")
 
 
+# The flags, in the order a report lists them.
 RULES: tuple[RuleSpec, ...] = (
-    RuleSpec("MULTI_LENDER", 3, "lenders with open loans >= threshold"),
+    RuleSpec(
+        "MULTI_LENDER",
+        3,
+        "lenders holding fresh open loans with something outstanding >= threshold "
+        "(an undrawn line is not a debt)",
+    ),
     RuleSpec(
         "APPLICATION_SPREE", 3, "other lenders with new_credit inquiries in 7 days >= threshold"
     ),
     RuleSpec("PAST_DUE_ELSEWHERE", 30, "another lender's open loan days past due >= threshold"),
-    RuleSpec("WRITTEN_OFF", 1, "written-off loans >= threshold"),
-    RuleSpec("RAPID_BORROWING", 3, "loans opened in the last 30 days >= threshold"),
+    RuleSpec(
+        "WRITTEN_OFF",
+        1,
+        "written-off loans within retention (later repaid included) >= threshold",
+    ),
+    RuleSpec(
+        "RAPID_BORROWING",
+        3,
+        "distinct lenders that opened loans in the last 30 days (fresh loans) >= threshold",
+    ),
+    RuleSpec(
+        "LOAN_CYCLING",
+        2,
+        "loans closed in the last 90 days within 7 days after a loan was opened at a "
+        "different lender >= threshold",
+    ),
+    RuleSpec(
+        "PAST_DUE_HISTORY",
+        60,
+        "worst days past due in the last 24 months, any loan, >= threshold",
+    ),
+    RuleSpec(
+        "HIGH_UTILISATION",
+        90,
+        "drawn share of revolving lines' limits, in one currency, >= threshold percent",
+        maximum=1000,
+    ),
 )
 RULE_CODES = tuple(rule.code for rule in RULES)
+
+# Settings, stored as policy rows like the thresholds (their `enabled` is always true).
+STALE_AFTER_DAYS = "stale_after_days"
+COUNT_STALE_LOANS = "count_stale_loans"
+SETTINGS: tuple[RuleSpec, ...] = (
+    RuleSpec(
+        STALE_AFTER_DAYS,
+        35,
+        "a loan whose latest report is older than this many days is stale",
+        maximum=3650,
+        setting=True,
+    ),
+    RuleSpec(
+        COUNT_STALE_LOANS,
+        0,
+        "1: stale loans count towards MULTI_LENDER and RAPID_BORROWING; 0: they do not",
+        minimum=0,
+        maximum=1,
+        setting=True,
+    ),
+)
+# Everything `registry policy` and the console's policy page show and edit.
+ENTRIES: tuple[RuleSpec, ...] = RULES + SETTINGS
+ENTRY_CODES = tuple(entry.code for entry in ENTRIES)
+_SPECS = {entry.code: entry for entry in ENTRIES}
 
 
 @dataclass(frozen=True)
 class Policy:
     thresholds: dict[str, int]  # only the enabled rules
+    stale_after_days: int = 35
+    count_stale_loans: bool = False
+    settings: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def defaults(cls) -> Policy:
@@ -46,7 +111,34 @@ def load_policy(session: Session) -> Policy:
     rows = session.scalars(select(PolicyRule)).all()
     if not rows:
         return Policy.defaults()
-    return Policy({row.code: row.threshold for row in rows if row.enabled})
+    stored = {row.code: row for row in rows}
+    settings = {
+        spec.code: stored[spec.code].threshold if spec.code in stored else spec.default
+        for spec in SETTINGS
+    }
+    return Policy(
+        {row.code: row.threshold for row in rows if row.enabled and row.code in RULE_CODES},
+        stale_after_days=settings[STALE_AFTER_DAYS],
+        count_stale_loans=settings[COUNT_STALE_LOANS] == 1,
+        settings=settings,
+    )
+
+
+def spec_for(code: str) -> RuleSpec:
+    if code not in _SPECS:
+        raise InvalidInput(
+            "unknown policy rule", [FieldError("code", f"must be one of {ENTRY_CODES}")]
+        )
+    return _SPECS[code]
+
+
+def threshold_problem(code: str, raw: str) -> str | None:
+    """Why `raw` is not a valid value for rule or setting `code` (None if it is)."""
+    spec = spec_for(code)
+    value = raw.strip()
+    if not value.isdigit() or not spec.minimum <= int(value) <= spec.maximum:
+        return f"a whole number from {spec.minimum} to {spec.maximum}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,22 +160,24 @@ def set_threshold(
     enabled: bool = True,
     actor: audit.Actor | None = None,
 ) -> PolicyChange:
-    """Set one rule. Setting it to what it already is changes nothing: no audit event, and
-    the rule's "last changed" time stays (`PolicyChange.changed` is False)."""
-    if code not in RULE_CODES:
+    """Set one rule (or setting: its value is the threshold, and it is always enabled).
+    Setting it to what it already is changes nothing: no audit event, and the rule's "last
+    changed" time stays (`PolicyChange.changed` is False)."""
+    spec = spec_for(code)
+    if not spec.minimum <= threshold <= spec.maximum:
         raise InvalidInput(
-            "unknown policy rule", [FieldError("code", f"must be one of {RULE_CODES}")]
+            "bad threshold",
+            [FieldError("threshold", f"must be {spec.minimum} to {spec.maximum}")],
         )
-    if not 1 <= threshold <= 100_000:
-        raise InvalidInput("bad threshold", [FieldError("threshold", "must be 1 to 100000")])
+    if spec.setting:
+        enabled = True
     rule = session.get(PolicyRule, code)
-    default = next(r.default for r in RULES if r.code == code)
-    old = (rule.threshold, rule.enabled) if rule is not None else (default, True)
+    old = (rule.threshold, rule.enabled) if rule is not None else (spec.default, True)
     change = PolicyChange(code, old, (threshold, enabled))
     if not change.changed:
         return change
     if rule is None:
-        rule = PolicyRule(code=code, threshold=default, enabled=True, updated_at=now)
+        rule = PolicyRule(code=code, threshold=spec.default, enabled=True, updated_at=now)
         session.add(rule)
     rule.threshold, rule.enabled, rule.updated_at = threshold, enabled, now
     session.flush()

@@ -1,0 +1,11 @@
+"""The over-indebtedness report's parts, computed from one borrower's rows.
+
+- `book.py`: the two reads by token (the loans with their lenders' exit, and every stored
+  month of the 24-month strings) into plain `LoanRow`s;
+- `tradelines.py`: retention, freshness, lender labels and one tradeline per loan;
+- `figures.py`: the summary's figures (negative history, debt burden, velocity, freshness);
+- `flags.py`: the policy's flags from those figures.
+
+Everything below `book.py` is pure: rows and a clock in, figures out, so that a test can
+recompute each of them by brute force. `registry.services.inquiries` assembles the report.
+"""

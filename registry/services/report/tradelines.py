@@ -1,0 +1,171 @@
+"""Tradelines: which loans a report shows (retention), how fresh each is, the lender labels,
+and each loan's 24-month payment-status string.
+
+Retention, at the inquiry's date (`today`):
+- an open loan is always shown;
+- a closed loan without negative history is shown for 24 months after its closing date
+  (`closed_on`; a loan closed on the same day of the month 24 months ago still is);
+- a loan with negative history (written off at any time, or past due in any stored month or
+  in its current state) is shown for 5 years (60 months) after its closing date.
+Nothing outside retention counts towards any figure or flag.
+
+Freshness: a loan is stale when its latest report (`as_of`, as a UTC date) is more than the
+policy's `stale_after_days` days old, or when its lender has exited (from the exit on).
+
+Labels: `A`, `B`, ... `Z`, `AA`, ... in the order of each lender's earliest opened loan in
+this report; lenders that opened their first loans on the same day are ordered by a hash of
+the borrower token and the lender's id, which says nothing about the lender. A label means
+nothing outside its report.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from registry.services.report.book import LoanRow
+from registry_protocol.payment_status import month_of, status_string
+
+CLOSED_RETENTION_MONTHS = 24
+NEGATIVE_RETENTION_MONTHS = 60
+NEGATIVE_MONTH_STATUSES = frozenset("1234567W")
+
+
+def shift_months(day: date, months: int) -> date:
+    """The same day of the month `months` months later (earlier if negative), clipped to the
+    month's last day (31 March - 1 month = 28 or 29 February)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def has_negative_history(loan: LoanRow) -> bool:
+    """Written off at any time, or past due now or in any stored month."""
+    return (
+        loan.status == "written_off"
+        or loan.written_off_on is not None
+        or loan.days_past_due > 0
+        or any(
+            m.worst_days_past_due > 0 or m.status in NEGATIVE_MONTH_STATUSES
+            for m in loan.months.values()
+        )
+    )
+
+
+def is_retained(loan: LoanRow, today: date) -> bool:
+    if loan.status == "open":
+        return True
+    ended = loan.closed_on or loan.as_of.date()
+    keep = NEGATIVE_RETENTION_MONTHS if has_negative_history(loan) else CLOSED_RETENTION_MONTHS
+    return ended >= shift_months(today, -keep)
+
+
+def age_days(loan: LoanRow, today: date) -> int:
+    return (today - loan.as_of.date()).days
+
+
+def is_stale(loan: LoanRow, now: datetime, stale_after_days: int) -> bool:
+    exited = loan.exited_at is not None and loan.exited_at <= now
+    return exited or age_days(loan, now.date()) > stale_after_days
+
+
+def label(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, 27 -> AB, ... (bijective base 26)."""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+def lender_labels(loans: Iterable[LoanRow], borrower: bytes) -> dict[int, str]:
+    """Each lender's label in one report (see the module's docstring)."""
+    first_opened: dict[int, date] = {}
+    for loan in loans:
+        seen = first_opened.get(loan.lender_id)
+        if seen is None or loan.opened_on < seen:
+            first_opened[loan.lender_id] = loan.opened_on
+
+    def order(lender_id: int) -> tuple[date, bytes]:
+        salt = hashlib.sha256(borrower + lender_id.to_bytes(8, "big")).digest()
+        return first_opened[lender_id], salt
+
+    return {lender_id: label(i) for i, lender_id in enumerate(sorted(first_opened, key=order))}
+
+
+def _month_text(day: date | None) -> str | None:
+    return f"{day.year:04d}-{day.month:02d}" if day is not None else None
+
+
+@dataclass(frozen=True)
+class Tradeline:
+    lender: str  # the label
+    own: bool
+    product: str
+    currency: str
+    credit_limit: int
+    outstanding: int
+    amount_past_due: int
+    days_past_due: int
+    status: str
+    special_event: str | None
+    opened_month: str
+    closed_month: str | None
+    last_reported_on: date
+    age_days: int
+    stale: bool
+    status_24m: str
+    # Not reported: whose loan it is (the operator's look-up names the lender) and the row.
+    lender_id: int
+    loan: LoanRow
+
+
+def build_tradelines(
+    loans: Iterable[LoanRow],
+    borrower: bytes,
+    caller_id: int,
+    now: datetime,
+    stale_after_days: int,
+) -> list[Tradeline]:
+    """The retained loans as tradelines, by label, then opening date."""
+    today = now.date()
+    kept = [loan for loan in loans if is_retained(loan, today)]
+    labels = lender_labels(kept, borrower)
+    this_month = month_of(today)
+    kept.sort(
+        key=lambda loan: (
+            len(labels[loan.lender_id]),
+            labels[loan.lender_id],
+            loan.opened_on,
+            loan.loan_ref,
+        )
+    )
+    return [
+        Tradeline(
+            lender=labels[loan.lender_id],
+            own=loan.lender_id == caller_id,
+            product=loan.product,
+            currency=loan.currency,
+            credit_limit=loan.credit_limit,
+            outstanding=loan.outstanding,
+            amount_past_due=loan.amount_past_due,
+            days_past_due=loan.days_past_due,
+            status=loan.status,
+            special_event=loan.special_event,
+            opened_month=_month_text(loan.opened_on) or "",
+            closed_month=_month_text(loan.closed_on) if loan.status != "open" else None,
+            last_reported_on=loan.as_of.date(),
+            age_days=age_days(loan, today),
+            stale=is_stale(loan, now, stale_after_days),
+            status_24m=status_string(
+                {month: m.status for month, m in loan.months.items()}, this_month
+            ),
+            lender_id=loan.lender_id,
+            loan=loan,
+        )
+        for loan in kept
+    ]
