@@ -29,7 +29,12 @@ def iso(moment: datetime) -> str:
 
 def loan(loan_ref: str = "L-1", borrower: int | str = 1, **fields: Any) -> dict[str, Any]:
     """A valid loan report; keyword arguments override fields (None removes one).
-    `borrower` is a test borrower's number or name, or already a 64-hex token."""
+    `borrower` is a test borrower's number or name, or already a 64-hex token.
+
+    It stays valid when a test changes the product, status or days past due alone: a closed
+    or written-off loan gets a `closed_on` (the as_of date) unless given one (or None), a
+    closed one nothing outstanding, a credit line a `credit_limit` (its principal), and a loan
+    past due an `amount_past_due` (its outstanding, at most 50,000, at least 1) unless given."""
     is_token = isinstance(borrower, str) and len(borrower) == 64
     record: dict[str, Any] = {
         "loan_ref": loan_ref,
@@ -45,10 +50,28 @@ def loan(loan_ref: str = "L-1", borrower: int | str = 1, **fields: Any) -> dict[
         "as_of": iso(NOW),
     }
     for name, value in fields.items():
+        if value is not None:
+            record[name] = value
+    status, days = record.get("status"), record.get("days_past_due")
+    if record.get("product") == "credit_line" and "credit_limit" not in fields:
+        record["credit_limit"] = record.get("principal", 1_000_000)
+    if status in ("closed", "written_off") and "closed_on" not in fields:
+        record["closed_on"] = str(record["as_of"])[:10]
+    if status == "closed" and "outstanding" not in fields:
+        record["outstanding"] = 0
+    if (
+        isinstance(days, int)
+        and days > 0
+        and status != "closed"
+        and "amount_past_due" not in fields
+    ):
+        outstanding = record.get("outstanding")
+        record["amount_past_due"] = (
+            max(1, min(50_000, outstanding)) if isinstance(outstanding, int) else 50_000
+        )
+    for name, value in fields.items():
         if value is None:
             record.pop(name, None)
-        else:
-            record[name] = value
     return record
 
 

@@ -22,8 +22,16 @@ from registry.services.fields import (
     UtcTimestamp,
 )
 from registry.services.validation import field_errors
+from registry_protocol.wire import REVOLVING_PRODUCTS, PaymentFrequency, SpecialEvent
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+# An open loan this many days past its due_on with no day past due and no `extended` event is
+# accepted with a warning (a lender that forgot to age the loan, or a missing extension).
+OVERDUE_GRACE_DAYS = 5
+OVERDUE_WARNING = (
+    f"the loan is open and more than {OVERDUE_GRACE_DAYS} days past its due_on, yet no day is "
+    "past due and no 'extended' special_event says the due date moved"
+)
 
 
 class LoanReport(BaseModel):
@@ -44,9 +52,40 @@ class LoanReport(BaseModel):
     status: Annotated[LoanStatus, Field(strict=False)]
     days_past_due: Annotated[int, Field(ge=0, le=100_000)]
     as_of: UtcTimestamp
+    credit_limit: Annotated[
+        MinorAmount | None,
+        Field(
+            description="the line's limit: required for revolving products (credit_line); "
+            "an instalment loan's defaults to its principal"
+        ),
+    ] = None
+    scheduled_payment: Annotated[
+        MinorAmount | None,
+        Field(description="the instalment due each period (with payment_frequency)"),
+    ] = None
+    payment_frequency: Annotated[PaymentFrequency | None, Field(strict=False)] = None
+    amount_past_due: Annotated[
+        MinorAmount | None,
+        Field(description="required when days_past_due > 0; 0 (or absent) otherwise"),
+    ] = None
+    closed_on: Annotated[
+        IsoDate | None,
+        Field(description="required for closed and written_off (the write-off date)"),
+    ] = None
+    special_event: Annotated[SpecialEvent | None, Field(strict=False)] = None
+    correction: Annotated[
+        bool,
+        Field(description="replace the stored report of this loan with the same as_of"),
+    ] = False
+
+    @property
+    def limit(self) -> int:
+        """The stored credit limit: as sent, or the principal of an instalment loan."""
+        return self.principal if self.credit_limit is None else self.credit_limit
 
     def state(self) -> tuple[Any, ...]:
-        """The content that decides "unchanged": everything but the keys and as_of."""
+        """The content that decides "unchanged": everything but the keys and as_of, in the
+        order of `STATE_FIELDS`."""
         return (
             self.product,
             self.currency,
@@ -56,7 +95,25 @@ class LoanReport(BaseModel):
             self.due_on,
             self.status,
             self.days_past_due,
+            self.limit,
+            self.scheduled_payment,
+            self.payment_frequency,
+            self.amount_past_due or 0,
+            self.closed_on,
+            self.special_event,
         )
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """Consistency doubts that do not reject the record: (field name, message)."""
+        if (
+            self.status == LoanStatus.OPEN
+            and self.due_on is not None
+            and self.days_past_due == 0
+            and self.special_event != SpecialEvent.EXTENDED
+            and self.as_of.date() > self.due_on + timedelta(days=OVERDUE_GRACE_DAYS)
+        ):
+            return [("days_past_due", OVERDUE_WARNING)]
+        return []
 
 
 def parse_record(raw: Any, path: str, now: datetime) -> tuple[LoanReport | None, list[FieldError]]:
@@ -67,7 +124,7 @@ def parse_record(raw: Any, path: str, now: datetime) -> tuple[LoanReport | None,
         report = LoanReport.model_validate(raw)
     except ValidationError as exc:
         return None, field_errors(exc, path)
-    errors = []
+    errors = _rules(report, path)
     if report.due_on is None and report.product != Product.CREDIT_LINE:
         errors.append(FieldError(f"{path}.due_on", "required unless product is credit_line"))
     if report.due_on is not None and report.due_on < report.opened_on:
@@ -80,6 +137,52 @@ def parse_record(raw: Any, path: str, now: datetime) -> tuple[LoanReport | None,
     if report.as_of > now + MAX_FUTURE_SKEW:
         errors.append(FieldError(f"{path}.as_of", "must not be more than 5 minutes in the future"))
     return (None, errors) if errors else (report, [])
+
+
+def _rules(report: LoanReport, path: str) -> list[FieldError]:
+    """The rules between the tradeline fields (issue 9), each a field error."""
+    errors: list[FieldError] = []
+
+    def error(field: str, message: str) -> None:
+        errors.append(FieldError(f"{path}.{field}", message))
+
+    if report.credit_limit is None and report.product in REVOLVING_PRODUCTS:
+        error("credit_limit", f"required for a revolving product ({report.product})")
+    if report.scheduled_payment is not None and report.payment_frequency is None:
+        error("payment_frequency", "required with scheduled_payment")
+    if report.payment_frequency is not None and report.scheduled_payment is None:
+        error("scheduled_payment", "required with payment_frequency")
+    past_due = report.amount_past_due
+    if report.status == LoanStatus.CLOSED:
+        # Nothing past due on a closed loan (its days_past_due must be 0, checked below).
+        if report.outstanding:
+            error("outstanding", "must be 0 for a closed loan")
+        if past_due:
+            error("amount_past_due", "must be 0 for a closed loan")
+    elif report.days_past_due > 0 and past_due is None:
+        error("amount_past_due", "required when days_past_due > 0")
+    elif report.days_past_due > 0 and past_due == 0:
+        error("amount_past_due", "must be more than 0 when days_past_due > 0")
+    elif report.days_past_due == 0 and past_due:
+        error("amount_past_due", "must be 0 when days_past_due is 0")
+    if past_due and past_due > report.outstanding:
+        error("amount_past_due", "must not exceed outstanding")
+    closing = report.status in (LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF)
+    if closing and report.closed_on is None:
+        error("closed_on", f"required for a {report.status} loan")
+    if not closing and report.closed_on is not None:
+        error("closed_on", "must be absent for an open loan")
+    if report.closed_on is not None:
+        if report.closed_on < report.opened_on:
+            error("closed_on", "must not be before opened_on")
+        if report.closed_on > report.as_of.date():
+            error("closed_on", "must not be after the as_of date")
+    if report.status == LoanStatus.WRITTEN_OFF and report.outstanding == 0:
+        error("outstanding", "must keep the balance written off (more than 0)")
+    first: dict[str, FieldError] = {}
+    for each in errors:  # one error per field: the first rule it broke
+        first.setdefault(each.field, each)
+    return list(first.values())
 
 
 def loan_ref_of(raw: Any) -> str | None:

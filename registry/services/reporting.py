@@ -11,11 +11,11 @@ never commits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.db import upsert
@@ -25,22 +25,29 @@ from registry.models import (
     Loan,
     LoanHistory,
     LoanRef,
+    LoanStatus,
     RejectedFingerprint,
     Submission,
 )
 from registry.schemas.common import FieldErrorOut
 from registry.schemas.loans import MAX_BATCH as MAX_BATCH  # re-exported: callers batch by it
-from registry.schemas.loans import RejectedRecord, SubmissionOut
+from registry.schemas.loans import RecordWarning, RejectedRecord, SubmissionOut
+from registry.services import corrections
 from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
+from registry.services.loan_months import Months
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
 from registry.services.tokens import open_rotation
+from registry_protocol.payment_status import month_of
 
 BORROWER_CHANGED = (
     "differs from the borrower this loan_ref was first reported with; "
     "a loan's borrower never changes"
 )
-SAME_AS_OF_CONFLICT = "a different state was already reported for this loan with the same as_of"
+SAME_AS_OF_CONFLICT = (
+    "a different state was already reported for this loan with the same as_of; "
+    'send it with "correction": true to replace that report'
+)
 NO_ROTATION = (
     "no token rotation window is open; refresh the token key (GET /v1/tokens/key) "
     "and send borrower only"
@@ -62,6 +69,7 @@ class CheckedBatch:
     records: list[Any]  # as received
     valid: list[tuple[int, LoanReport]]
     rejected: list[RejectedRecord]
+    warnings: list[RecordWarning]  # of valid records: the answer keeps those not rejected later
 
 
 @dataclass(frozen=True)
@@ -85,13 +93,15 @@ class _Tally:
             _rejection(index, loan_ref, [FieldError(f"loans[{index}].{field}", message)])
         )
 
-    def answer(self) -> SubmissionOut:
+    def answer(self, warnings: list[RecordWarning]) -> SubmissionOut:
+        rejected = {r.index for r in self.rejected}
         return SubmissionOut(
             submission_id=self.submission_id,
             accepted=self.accepted,
             unchanged=self.unchanged,
             stale=self.stale,
             rejected=sorted(self.rejected, key=lambda r: r.index),
+            warnings=[w for w in warnings if w.index not in rejected],
         )
 
 
@@ -105,6 +115,11 @@ class _Current:
     first_reported_at: datetime
     borrower_next: bytes | None = None
     touched: bool = False
+    # Set by the first accepted written_off report of this batch; the upsert keeps a value
+    # already stored (the first write-off ever), so that it survives later states.
+    written_off: tuple[int, Any] | None = None
+    # The loan's history rows by as_of, when the batch corrects the loan (or creates it).
+    history: dict[datetime, dict[str, Any]] | None = None
 
 
 def check(records: list[Any], now: datetime) -> CheckedBatch:
@@ -112,13 +127,21 @@ def check(records: list[Any], now: datetime) -> CheckedBatch:
     so that a large batch is not validated while the lender's lock is held."""
     valid = []
     rejected = []
+    warnings = []
     for index, raw in enumerate(records):
-        report, errors = parse_record(raw, f"loans[{index}]", now)
+        path = f"loans[{index}]"
+        report, errors = parse_record(raw, path, now)
         if report is None:
             rejected.append(_rejection(index, loan_ref_of(raw), errors))
         else:
             valid.append((index, report))
-    return CheckedBatch(records, valid, rejected)
+            warnings += [
+                RecordWarning(
+                    index=index, loan_ref=report.loan_ref, field=f"{path}.{name}", message=text
+                )
+                for name, text in report.warnings()
+            ]
+    return CheckedBatch(records, valid, rejected, warnings)
 
 
 def submit(
@@ -150,10 +173,16 @@ def submit(
     if any(report.borrower_next for _, report in valid) and open_rotation(session) is None:
         valid = _without_next_tokens(valid, tally)
     current = _load_current(session, lender_id, [report for _, report in valid])
-    new_refs, history = _decide(valid, current, lender_id, tally, now)
-    _write(session, lender_id, current, new_refs, history, tally.submission_id, now)
+    corrected = {r.loan_ref for _, r in valid if r.correction and r.loan_ref in current}
+    for ref, rows in corrections.load_history(
+        session, lender_id, {ref: current[ref].borrower for ref in corrected}
+    ).items():
+        current[ref].history = rows
+    decided = _Decided(Months())
+    _decide(valid, current, lender_id, tally, now, decided)
+    _write(session, lender_id, current, decided, tally.submission_id, now)
     repeated = _remember_rejections(session, lender_id, batch.records, tally.rejected, now)
-    answer = tally.answer()
+    answer = tally.answer(batch.warnings)
     session.add(
         Submission(
             id=tally.submission_id,
@@ -206,26 +235,45 @@ def _without_next_tokens(
     return kept
 
 
+@dataclass
+class _Decided:
+    """What a batch's decisions write: new references, history rows, months, corrections."""
+
+    months: Months
+    new_refs: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    # Stored history rows a correction rewrote (borrower, loan_ref, row), and the trail.
+    corrected: dict[tuple[str, datetime], tuple[bytes, str, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    trail: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _decide(
     valid: list[tuple[int, LoanReport]],
     current: dict[str, _Current],
     lender_id: int,
     tally: _Tally,
     now: datetime,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    decided: _Decided,
+) -> None:
     """Judge each record in batch order against the state so far (the table in
-    docs/architecture.md); returns the new references and history rows to write."""
-    new_refs: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
+    docs/architecture.md), gathering what to write in `decided`."""
     for index, report in valid:
         token = bytes.fromhex(report.borrower)
         token_next = bytes.fromhex(report.borrower_next) if report.borrower_next else None
         loan = current.get(report.loan_ref)
+        if report.correction:
+            if loan is not None and loan.borrower != token:
+                tally.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
+            else:
+                _correct(index, report, loan, lender_id, tally, now, decided)
+            continue
         if loan is None:
-            current[report.loan_ref] = _Current(
-                token, report.state(), report.as_of, now, token_next, True
+            loan = current[report.loan_ref] = _Current(
+                token, report.state(), report.as_of, now, token_next, True, history={}
             )
-            new_refs.append(
+            decided.new_refs.append(
                 {
                     "lender_id": lender_id,
                     "loan_ref": report.loan_ref,
@@ -233,8 +281,7 @@ def _decide(
                     "created_at": now,
                 }
             )
-            history.append(_history_row(lender_id, report, tally.submission_id, now))
-            tally.accepted += 1
+            _accept(loan, report, lender_id, tally, now, decided)
             continue
         if loan.borrower != token:
             tally.reject(index, report.loan_ref, "borrower", BORROWER_CHANGED)
@@ -244,34 +291,101 @@ def _decide(
         elif report.state() == loan.state:
             if report.as_of > loan.as_of:
                 loan.as_of, loan.touched = report.as_of, True
+                decided.months.report(
+                    token, report.loan_ref, report.as_of, report.status, report.days_past_due
+                )
             tally.unchanged += 1
         elif report.as_of == loan.as_of:
             tally.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
             continue
         else:
             loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
-            history.append(_history_row(lender_id, report, tally.submission_id, now))
-            tally.accepted += 1
+            _accept(loan, report, lender_id, tally, now, decided)
         # A re-report during a rotation window brings the next token, whatever its state.
         if token_next is not None and token_next != loan.borrower_next:
             loan.borrower_next, loan.touched = token_next, True
-    return new_refs, history
+
+
+def _accept(
+    loan: _Current,
+    report: LoanReport,
+    lender_id: int,
+    tally: _Tally,
+    now: datetime,
+    decided: _Decided,
+) -> None:
+    """A new state: its history row, its month, and a first write-off remembered."""
+    row = _history_row(lender_id, report, tally.submission_id, now)
+    decided.history.append(row)
+    if loan.history is not None:
+        loan.history[report.as_of] = row
+    decided.months.report(
+        loan.borrower, report.loan_ref, report.as_of, report.status, report.days_past_due
+    )
+    if report.status == LoanStatus.WRITTEN_OFF and loan.written_off is None:
+        loan.written_off = (report.outstanding, report.closed_on)
+    tally.accepted += 1
+
+
+def _correct(
+    index: int,
+    report: LoanReport,
+    loan: _Current | None,
+    lender_id: int,
+    tally: _Tally,
+    now: datetime,
+    decided: _Decided,
+) -> None:
+    """A correction: the history row with the same as_of takes the reported state."""
+    rows = loan.history if loan is not None else None
+    row = rows.get(report.as_of) if rows is not None else None
+    if loan is None or rows is None or row is None:
+        tally.reject(index, report.loan_ref, "as_of", corrections.NO_SUCH_REPORT)
+        return
+    state = report.state()
+    if tuple(row[name] for name in STATE_FIELDS) == state:
+        tally.unchanged += 1
+        return
+    key = (report.loan_ref, report.as_of)
+    stored = "borrower" not in row  # rows added by this batch are the insert's dicts
+    if stored and key not in decided.corrected:
+        decided.trail.append(
+            {
+                "borrower": loan.borrower,
+                "lender_id": lender_id,
+                "loan_ref": report.loan_ref,
+                "as_of": report.as_of,
+                "corrected_at": now,
+                "replaced": corrections.replaced_state(row),
+                "submission_id": tally.submission_id,
+            }
+        )
+        decided.corrected[key] = (loan.borrower, report.loan_ref, row)
+    row.update(zip(STATE_FIELDS, state, strict=True))
+    row.update(submission_id=tally.submission_id, recorded_at=now)
+    if report.as_of == max(rows):  # the newest report: the current state follows it
+        loan.state, loan.touched = state, True
+    decided.months.recompute(
+        loan.borrower, report.loan_ref, month_of(report.as_of.date()), rows.values()
+    )
+    tally.accepted += 1
 
 
 def _write(
     session: Session,
     lender_id: int,
     current: dict[str, _Current],
-    new_refs: list[dict[str, Any]],
-    history: list[dict[str, Any]],
+    decided: _Decided,
     submission_id: str,
     now: datetime,
 ) -> None:
-    """Three set-based statements, whatever the batch size."""
+    """A fixed handful of set-based statements, whatever the batch size: the new references,
+    the loans, the history rows, the months; and in a batch with corrections, the rewritten
+    history rows, their trail and the recomputed months."""
     # render_nulls: one executemany per insert, whatever the mix of NULLs in the rows (the
     # ORM would otherwise split the batch by which columns are None).
-    if new_refs:
-        session.execute(insert(LoanRef).execution_options(render_nulls=True), new_refs)
+    if decided.new_refs:
+        session.execute(insert(LoanRef).execution_options(render_nulls=True), decided.new_refs)
     upserts = [
         {
             "borrower": loan.borrower,
@@ -283,14 +397,18 @@ def _write(
             "last_reported_at": now,
             "last_submission_id": submission_id,
             "borrower_next": loan.borrower_next,
+            "written_off_amount": loan.written_off[0] if loan.written_off else None,
+            "written_off_on": loan.written_off[1] if loan.written_off else None,
         }
         for ref, loan in current.items()
         if loan.touched
     ]
     if upserts:
         session.execute(_upsert_loans(session), upserts)
-    if history:
-        session.execute(insert(LoanHistory).execution_options(render_nulls=True), history)
+    if decided.history:
+        session.execute(insert(LoanHistory).execution_options(render_nulls=True), decided.history)
+    corrections.write(session, lender_id, list(decided.corrected.values()), decided.trail)
+    decided.months.write(session, lender_id)
 
 
 def _remember_rejections(
@@ -377,7 +495,15 @@ def _history_row(
 def _upsert_loans(session: Session) -> Any:
     statement = upsert(session, Loan.__table__)  # type: ignore[arg-type]
     updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id", "borrower_next")
+    stored = Loan.__table__.c
     return statement.on_conflict_do_update(
         index_elements=["borrower", "lender_id", "loan_ref"],
-        set_={name: statement.excluded[name] for name in updated},
+        set_={
+            **{name: statement.excluded[name] for name in updated},
+            # The first write-off ever reported stays (negative history survives).
+            **{
+                name: func.coalesce(stored[name], statement.excluded[name])
+                for name in ("written_off_amount", "written_off_on")
+            },
+        },
     )

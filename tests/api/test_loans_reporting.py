@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from registry.models import Loan, LoanHistory, Submission
+from registry.models import Loan, LoanCorrection, LoanHistory, LoanMonth, Submission
 from tests.helpers import NOW, iso, loan, token
 
 
@@ -233,11 +233,13 @@ def test_history_keeps_every_accepted_state(client, new_lender, db_session):
     assert [r.outstanding for r in rows] == [900, 800, 700]
 
 
-def test_a_batch_is_a_handful_of_statements(client, new_lender):
-    """Set-based ingest: the statement count does not grow with the batch size."""
+def test_a_batch_is_a_handful_of_statements(client, new_lender, db_session, clock, engine):
+    """Set-based ingest: the statement count does not grow with the batch size, the loans'
+    months (`loan_months`) and corrections included."""
     lender = new_lender()
     statements: list[str] = []
-    app_engine = client.application.extensions["registry"].engine
+    # The app's sessions run on the test's connection (`engine`), not on the app's engine.
+    app_engine = engine
 
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
@@ -262,13 +264,27 @@ def test_a_batch_is_a_handful_of_statements(client, new_lender):
 
     small = statements_for(book("S", 10))
     large = statements_for(book("T", 2000))
-    assert large == small <= 12
-    # Updating existing loans is set-based too.
+    # A savepoint and its release (the test's), the key, the lender's lock, the references'
+    # read; then the references, the loans, the history, the months, the submission.
+    assert large == small <= 10
+    assert count(db_session, LoanMonth) == 2010  # one month row per loan
+    # Updating existing loans is set-based too, and so is an unchanged report in a new month.
     updates = [
         {**record, "outstanding": 1, "as_of": iso(NOW + timedelta(seconds=1))}
         for record in book("T", 2000)
     ]
-    assert statements_for(updates) <= 12
+    assert statements_for(updates) <= 10
+    # Corrections of stored reports: the history read, its rewrite, the trail, the months.
+    fixes = [{**record, "outstanding": 2, "correction": True} for record in updates]
+    assert statements_for(fixes) <= 12
+    clock.advance(timedelta(seconds=1))
+    fixes_small = [{**record, "outstanding": 3, "correction": True} for record in updates[:5]]
+    small_fix = statements_for(fixes_small)
+    clock.advance(timedelta(seconds=1))
+    assert small_fix == statements_for(
+        [{**record, "outstanding": 3, "correction": True} for record in updates[5:]]
+    )
+    assert count(db_session, LoanCorrection) == 2000 + 2000  # every replaced row is kept
 
 
 def test_a_bad_record_sent_again_lowers_the_data_quality_score_once(client, new_lender, db_session):

@@ -114,7 +114,7 @@ def test_due_on_may_not_precede_opened_on(client, new_lender):
     ],
 )
 def test_days_past_due_only_on_open_or_written_off_loans(client, new_lender, status, days, ok):
-    record = loan("X", status=status, days_past_due=days, outstanding=0)
+    record = loan("X", status=status, days_past_due=days)
     assert rejected_fields(client, new_lender(), record) == (
         [] if ok else ["loans[1].days_past_due"]
     )
