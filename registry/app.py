@@ -9,9 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from registry import http_security
+from registry import http_security, metrics, problems
 from registry import logging as registry_logging
-from registry import metrics, problems
 from registry.api import init_app as init_api
 from registry.clock import Clock, SystemClock
 from registry.config import Settings

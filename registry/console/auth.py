@@ -168,7 +168,7 @@ def login() -> ResponseReturnValue:
         # Two units of work: the slow password check reads only, so no write lock waits on it.
         with transaction(db(), write=False):
             checked = operators.check_password(
-                db(), username, request.form.get("password", ""), now()
+                db(), username, request.form.get("password", ""), now(), request.remote_addr
             )
         with transaction(db()):
             operator, token = operators.login(
@@ -186,7 +186,8 @@ def login() -> ResponseReturnValue:
             code=429,
             title="Too many failed sign-ins",
             message=(
-                "Sign-in for this username is locked after repeated failures. "
+                "Sign-in is locked after repeated failures, for this username or from your "
+                "address. "
                 f"Try again after {exc.until.replace(microsecond=0).isoformat()}."
             ),
         ), 429

@@ -7,7 +7,7 @@ the server whatever the browser keeps.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models.base import Base, Timestamp
@@ -30,7 +30,8 @@ class OperatorSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins of one username in the current window, and the lock they caused."""
+    """Failed logins in the current window, and the lock they caused, of one username or of
+    one client address (key `ip:<address>`)."""
 
     __tablename__ = "login_throttles"
 
@@ -38,3 +39,7 @@ class LoginThrottle(Base):
     failures: Mapped[int]
     window_started_at: Mapped[Timestamp | None]
     locked_until: Mapped[Timestamp | None]
+    # In the window: for a username's row, the client addresses its failures came from; for
+    # an address's row, the kinds of failure already audited (so that guesses at unknown
+    # usernames leave one audit event, not one each).
+    seen: Mapped[list[str] | None] = mapped_column(JSON)

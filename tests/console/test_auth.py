@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import timedelta
 
@@ -90,31 +91,95 @@ def test_wrong_password_is_refused_and_audited(client, make_operator, engine):
     ]
 
 
-def test_five_failures_lock_the_username_for_fifteen_minutes(client, make_operator, engine, clock):
+def client_at(app, address: str):
+    """A test client whose requests come from `address`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_failures_from_two_addresses_lock_the_username_for_fifteen_minutes(
+    app, make_operator, engine, clock
+):
     make_operator("alice", "admin")
-    for _ in range(5):
+    first, second = client_at(app, "10.0.0.1"), client_at(app, "10.0.0.2")
+    for client in (first, first, first, second, second):
         assert sign_in(client, "alice", "wrong password!!").status_code == 401
-    locked = sign_in(client, "alice")  # even the right password
+    locked = sign_in(client_at(app, "10.0.0.3"), "alice")  # even the right password
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.get_data(as_text=True)
-    assert len(audit_events(engine, "login_failed")) == 5
-    assert len(audit_events(engine, "login_refused")) == 1
+    failed = audit_events(engine, "login_failed")
+    assert len(failed) == 5 and "locked_until" in failed[-1].details
+    assert [e.details["by"] for e in audit_events(engine, "login_refused")] == ["username"]
     # Another username is not affected.
     make_operator("bob", "analyst")
-    assert sign_in(client.application.test_client(), "bob").status_code == 302
+    assert sign_in(client_at(app, "10.0.0.1"), "bob").status_code == 302
     clock.advance(timedelta(minutes=14, seconds=59))
-    assert sign_in(client, "alice").status_code == 429
+    assert sign_in(client_at(app, "10.0.0.3"), "alice").status_code == 429
     clock.advance(timedelta(seconds=1))
-    assert sign_in(client, "alice").status_code == 302
+    assert sign_in(client_at(app, "10.0.0.3"), "alice").status_code == 302
 
 
-def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(client, make_operator, clock):
+def test_one_client_cannot_lock_an_operator_out_it_locks_itself_out(
+    app, make_operator, engine, clock
+):
     make_operator("alice", "admin")
-    for _ in range(4):
+    make_operator("bob", "analyst")
+    attacker = client_at(app, "203.0.113.7")
+    for _ in range(operators.MAX_ADDRESS_FAILURES - 1):
+        assert sign_in(attacker, "alice", "wrong password!!").status_code == 401
+    # Alice, from her own address, is not locked out by someone else's guesses.
+    assert sign_in(client_at(app, "10.0.0.1"), "alice").status_code == 302
+    assert sign_in(attacker, "alice", "wrong password!!").status_code == 401
+    # The attacker's address is now locked, whatever username it tries, even a right one.
+    assert sign_in(attacker, "bob").status_code == 429
+    assert sign_in(client_at(app, "10.0.0.2"), "bob").status_code == 302
+    clock.advance(timedelta(minutes=15))
+    assert sign_in(attacker, "bob").status_code == 302
+
+
+def test_a_locked_client_costs_no_password_hash(app, make_operator, monkeypatch):
+    make_operator("alice", "admin")
+    attacker = client_at(app, "203.0.113.8")
+    for _ in range(operators.MAX_ADDRESS_FAILURES):
+        sign_in(attacker, "alice", "wrong password!!")
+    checks: list[str] = []
+    # The module, not the function the package re-exports under the same name.
+    login_module = importlib.import_module("registry.services.operators.login")
+
+    real = login_module.verify_password
+    monkeypatch.setattr(login_module, "verify_password", lambda *a: checks.append("x") or real(*a))
+    for name in ("alice", "nobody"):
+        assert sign_in(attacker, name, "another guess").status_code == 429
+    assert checks == []
+
+
+def test_unknown_usernames_leave_no_row_and_a_capped_audit(app, engine):
+    from registry.models import LoginThrottle
+
+    guesser = client_at(app, "198.51.100.4")
+    for n in range(operators.MAX_ADDRESS_FAILURES + 5):
+        sign_in(guesser, f"nobody{n}", "whatever password")
+    events = audit_events(engine, "login_failed")
+    assert [e.details["reason"] for e in events] == ["unknown_username"] * 2
+    assert "address_locked_until" in events[1].details
+    assert audit_events(engine, "login_refused") == []  # refusals of nobody are not audited
+    session = make_session_factory(engine)()
+    try:
+        keys = session.scalars(select(LoginThrottle.username)).all()
+    finally:
+        session.close()
+    assert keys == ["ip:198.51.100.4"]
+
+
+def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(app, make_operator, clock):
+    make_operator("alice", "admin")
+    first, second = client_at(app, "10.0.0.1"), client_at(app, "10.0.0.2")
+    for client in (first, first, second, second):
         sign_in(client, "alice", "wrong password!!")
     clock.advance(timedelta(minutes=16))
-    sign_in(client, "alice", "wrong password!!")
-    assert sign_in(client, "alice").status_code == 302
+    sign_in(second, "alice", "wrong password!!")
+    assert sign_in(first, "alice").status_code == 302
 
 
 def test_post_without_csrf_token_is_refused(app, make_operator):
@@ -296,8 +361,8 @@ def test_anonymous_visitor_is_sent_to_login(client):
 
 @pytest.mark.committed
 def test_parallel_failed_logins_are_all_counted_and_lock_the_username(app, make_operator, engine):
-    """Failures are counted under a row lock: a burst of parallel guesses cannot slip past
-    the limit, and none of them ends in a 500."""
+    """Failures are counted under row locks: a burst of parallel guesses cannot slip past
+    the address's limit, and none of them ends in a 500."""
     make_operator("alice", "admin")
     statuses: list[int] = []
 
@@ -311,7 +376,8 @@ def test_parallel_failed_logins_are_all_counted_and_lock_the_username(app, make_
         thread.start()
     for thread in threads:
         thread.join()
+    # All from one address: the address locks after its limit, counted exactly.
     assert sorted(set(statuses)) == [401, 429], statuses
-    assert statuses.count(401) == 5
-    assert len(audit_events(engine, "login_failed")) == 5
-    assert len(audit_events(engine, "login_refused")) == 19
+    assert statuses.count(401) == operators.MAX_ADDRESS_FAILURES
+    assert len(audit_events(engine, "login_failed")) == operators.MAX_ADDRESS_FAILURES
+    assert len(audit_events(engine, "login_refused")) == 24 - operators.MAX_ADDRESS_FAILURES

@@ -26,6 +26,7 @@ from registry.services.operators.accounts import (
 from registry.services.operators.login import (
     FAILURE_WINDOW,
     LOCKOUT,
+    MAX_ADDRESS_FAILURES,
     MAX_FAILURES,
     REFUSED,
     LoginRefused,
@@ -58,6 +59,7 @@ from registry.services.operators.totp import (
 __all__ = [
     "FAILURE_WINDOW",
     "LOCKOUT",
+    "MAX_ADDRESS_FAILURES",
     "MAX_FAILURES",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",

@@ -1,9 +1,18 @@
-"""Signing in: the password check, the second factor, and the throttle that locks a
-username after repeated failures.
+"""Signing in: the password check, the second factor, and the throttles that stop guessing.
+
+Two throttles, each a row of `login_throttles` locked while a failure is counted (parallel
+failures count one after another):
+
+- by client address (`ip:<address>`): MAX_ADDRESS_FAILURES failures in the window, whatever
+  the usernames, lock that address out;
+- by username: MAX_FAILURES failures in the window lock the username, but only when they
+  came from more than one address, so that one client cannot lock an operator out (it locks
+  itself out first). Unknown usernames leave no row of their own, and their audit is capped
+  at one event per address and window (and one when the address is locked).
 
 A login is two units of work for its caller: `check_password` reads only (the slow argon2
-check runs without any write lock), then `login` decides and writes, with the username's
-throttle row locked so that parallel failures count one after another.
+check runs without any write lock, and not at all while a lock holds), then `login` decides
+and writes.
 """
 
 from __future__ import annotations
@@ -29,10 +38,14 @@ from registry.services.operators.accounts import (
 from registry.services.operators.sessions import start_session
 from registry.services.operators.totp import check_second_factor
 
-# Login throttling: this many failures for one username within the window lock it.
+# Login throttling: this many failures for one username within the window, from at least
+# two addresses, lock it; this many from one address, whatever the usernames, lock that.
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
+# Addresses remembered per username and window: enough to tell one client from several.
+_ADDRESSES_KEPT = 8
 
 # One answer for every refusal: the page never tells which check failed (so a right
 # password is not confirmed by a request for the second factor).
@@ -50,7 +63,7 @@ class LoginRefused(ServiceError):
 
 class LoginThrottled(ServiceError):
     def __init__(self, until: datetime) -> None:
-        super().__init__("too many failed logins for this username; try again later")
+        super().__init__("too many failed logins; try again later")
         self.until = until
 
 
@@ -64,21 +77,36 @@ class PasswordCheck:
     new_hash: str | None  # the password re-hashed with the current parameters, when due
 
 
-def locked_until(session: Session, username: str, now: datetime) -> datetime | None:
-    row = session.get(LoginThrottle, normalise_username(username)[:64])
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        return row.locked_until
-    return None
+def address_key(ip: str | None) -> str:
+    """The throttle key of a client address."""
+    return f"ip:{ip or 'unknown'}"[:64]
 
 
-def check_password(session: Session, username: str, password: str, now: datetime) -> PasswordCheck:
+def locked_until(
+    session: Session, username: str, now: datetime, ip: str | None = None
+) -> datetime | None:
+    """Until when a login of `username` from `ip` is refused, if it is."""
+    locks = [
+        row.locked_until
+        for key in (normalise_username(username)[:64], address_key(ip))
+        if (row := session.get(LoginThrottle, key)) is not None
+        and row.locked_until is not None
+        and row.locked_until > now
+    ]
+    return max(locks) if locks else None
+
+
+def check_password(
+    session: Session, username: str, password: str, now: datetime, ip: str | None = None
+) -> PasswordCheck:
     """The slow half of a login, which only reads: the password is checked (against a dummy
-    hash for an unknown username, in the same time; not at all while the username is locked)."""
+    hash for an unknown username, in the same time; not at all while a lock holds, so that a
+    locked-out client costs no argon2 hash)."""
     global _dummy_hash
     username = normalise_username(username)[:64]
     operator = session.scalar(select(Operator).where(Operator.username == username))
     new_hash = None
-    if locked_until(session, username, now) is not None:
+    if locked_until(session, username, now, ip) is not None:
         password_ok = False  # not even checked while locked
     elif operator is None:
         if _dummy_hash is None:
@@ -108,31 +136,36 @@ def login(
     refusal is audited and counted towards the lock, and committed before it is raised."""
     username = checked.username
     system = audit.Actor("system", ip, request_id)
+    address = _locked_throttle(session, address_key(ip))
+    if _is_locked(address, now):
+        assert address.locked_until is not None
+        if checked.operator_id is not None:  # an unknown username's refusal is not audited
+            details = {"locked_until": address.locked_until.isoformat(), "by": "address"}
+            audit.record(session, system, "login_refused", now, username, details)
+        _refuse(session, LoginThrottled(address.locked_until))
+    if checked.operator_id is None:
+        _record_unknown_username(session, address, now, system, username)
     throttle = _locked_throttle(session, username)
-    if throttle.locked_until is not None and throttle.locked_until > now:
-        until = throttle.locked_until
-        audit.record(
-            session, system, "login_refused", now, username, {"locked_until": until.isoformat()}
-        )
-        _refuse(session, LoginThrottled(until))
+    if _is_locked(throttle, now):
+        assert throttle.locked_until is not None
+        details = {"locked_until": throttle.locked_until.isoformat(), "by": "username"}
+        audit.record(session, system, "login_refused", now, username, details)
+        _refuse(session, LoginThrottled(throttle.locked_until))
     # Read again under the throttle lock: a parallel login may have used a TOTP step.
-    operator = (
-        session.get(Operator, checked.operator_id, populate_existing=True)
-        if checked.operator_id is not None
-        else None
-    )
+    operator = session.get(Operator, checked.operator_id, populate_existing=True)
+    failure: str | None = None
     if operator is None or not checked.password_ok:
         failure = "unknown_username" if operator is None else "wrong_password"
-        _record_failure(session, throttle, now, system, failure)
     elif operator.status != OperatorStatus.ACTIVE:
-        _record_failure(session, throttle, now, system, "disabled")
+        failure = "disabled"
     elif operator.totp_enabled_at is not None:
-        reason = check_second_factor(operator, totp_code, secret_key, now)
-        if reason is not None:
-            _record_failure(session, throttle, now, system, reason)
+        failure = check_second_factor(operator, totp_code, secret_key, now)
+    if failure is not None or operator is None:
+        _record_failure(session, throttle, address, ip, now, system, failure or "unknown_username")
     if checked.new_hash is not None:
         operator.password_hash = checked.new_hash
     session.delete(throttle)
+    session.delete(address)  # a right login clears its address's failures too
     token = start_session(session, operator, now, ip)
     operator.last_login_at = now
     audit.record(
@@ -148,12 +181,13 @@ def login(
 
 
 def _locked_throttle(session: Session, username: str) -> LoginThrottle:
-    """The username's throttle row, created if missing and locked until commit, so that
-    parallel failed logins count one after the other (SQLite: the write lock does it)."""
+    """The throttle row of a username or an address key, created if missing and locked until
+    commit, so that parallel failed logins count one after the other (SQLite: the write lock
+    does it)."""
     table: Table = LoginThrottle.__table__  # type: ignore[assignment]
     session.execute(
         upsert(session, table)
-        .values(username=username, failures=0, window_started_at=None, locked_until=None)
+        .values(username=username, failures=0, window_started_at=None, locked_until=None, seen=[])
         .on_conflict_do_nothing(index_elements=["username"])
     )
     row = session.scalars(
@@ -165,17 +199,73 @@ def _locked_throttle(session: Session, username: str) -> LoginThrottle:
     return row
 
 
-def _record_failure(
-    session: Session, row: LoginThrottle, now: datetime, actor: audit.Actor, reason: str
-) -> NoReturn:
+def _is_locked(row: LoginThrottle, now: datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
+
+
+def _count(row: LoginThrottle, now: datetime) -> None:
+    """One more failure in the row's window (a new window when the last one has passed)."""
     if row.window_started_at is None or now - row.window_started_at > FAILURE_WINDOW:
-        row.window_started_at, row.failures = now, 0
+        row.window_started_at, row.failures, row.seen = now, 0, []
     row.failures += 1
+
+
+def _lock(row: LoginThrottle, now: datetime) -> None:
+    row.locked_until = now + LOCKOUT
+    row.failures, row.window_started_at = 0, None
+
+
+def _count_address(address: LoginThrottle, now: datetime) -> bool:
+    """Count a failure against the client's address; True when it locks the address."""
+    _count(address, now)
+    if address.failures >= MAX_ADDRESS_FAILURES:
+        _lock(address, now)
+        return True
+    return False
+
+
+def _record_unknown_username(
+    session: Session, address: LoginThrottle, now: datetime, actor: audit.Actor, username: str
+) -> NoReturn:
+    """A guess at a username that does not exist: counted against the address only (no row
+    of its own), audited once per address and window, and when it locks the address."""
+    locked = _count_address(address, now)
+    first = "unknown_username" not in (address.seen or [])
+    if first:
+        address.seen = [*(address.seen or []), "unknown_username"]
+    if first or locked:
+        details: dict[str, object] = {"reason": "unknown_username"}
+        if locked:
+            assert address.locked_until is not None
+            details["address_locked_until"] = address.locked_until.isoformat()
+        audit.record(session, actor, "login_failed", now, username[:160], details)
+    _refuse(session, LoginRefused(REFUSED))
+
+
+def _record_failure(
+    session: Session,
+    row: LoginThrottle,
+    address: LoginThrottle,
+    ip: str | None,
+    now: datetime,
+    actor: audit.Actor,
+    reason: str,
+) -> NoReturn:
+    _count(row, now)
+    seen = list(row.seen or [])
+    if (ip or "unknown") not in seen:
+        seen = [*seen, ip or "unknown"][-_ADDRESSES_KEPT:]
+    row.seen = seen
     details: dict[str, object] = {"reason": reason, "failures_in_window": row.failures}
-    if row.failures >= MAX_FAILURES:
-        row.locked_until = now + LOCKOUT
-        row.failures, row.window_started_at = 0, None
+    # One client cannot lock an operator out: the username locks only on failures from
+    # more than one address (the client's own address locks first).
+    if row.failures >= MAX_FAILURES and len(seen) > 1:
+        _lock(row, now)
+        assert row.locked_until is not None
         details["locked_until"] = row.locked_until.isoformat()
+    if _count_address(address, now):
+        assert address.locked_until is not None
+        details["address_locked_until"] = address.locked_until.isoformat()
     audit.record(session, actor, "login_failed", now, row.username[:160], details)
     _refuse(session, LoginRefused(REFUSED))
 
