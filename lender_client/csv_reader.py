@@ -7,7 +7,14 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lender_client.models import ID_FIELDS, INTEGER_FIELDS, OPTIONAL_FIELDS, RECORD_FIELDS
+from lender_client.models import (
+    ALL_RECORD_FIELDS,
+    EXTRA_FIELDS,
+    ID_FIELDS,
+    INTEGER_FIELDS,
+    OPTIONAL_FIELDS,
+    RECORD_FIELDS,
+)
 from lender_client.record_reader import (
     BadLine,
     FileFormatError,
@@ -21,6 +28,7 @@ from lender_client.record_reader import (
 __all__ = ["CsvReader"]
 
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class CsvReader(RecordReader):
@@ -79,12 +87,13 @@ class CsvReader(RecordReader):
         if header is None or problem:
             raise FileFormatError(f"cannot read the header row: {problem}")
         columns = [c.strip().lower() for c in header]
-        known = (*RECORD_FIELDS, *ID_FIELDS)
+        known = (*ALL_RECORD_FIELDS, *ID_FIELDS)
         unknown = [c for c in columns if c not in known]
         if unknown:
             raise FileFormatError(
                 f"unknown column(s) in the header: {', '.join(map(repr, unknown))}; "
-                f"the columns are: {expected} (or {by_id} in place of borrower)"
+                f"the columns are: {expected} (or {by_id} in place of borrower), and "
+                f"optionally {', '.join(EXTRA_FIELDS)}"
             )
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
@@ -127,8 +136,14 @@ def _csv_record(columns: list[str], row: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for name, cell in zip(columns, row, strict=True):
         value: Any = cell
+        if name in EXTRA_FIELDS and not cell.strip():
+            continue  # not sent: the record is what it would be without the column
         if name in INTEGER_FIELDS and _INTEGER.fullmatch(cell):
             value = int(cell)
+        elif name == "correction" and cell.strip().lower() in _BOOLEANS:
+            if not _BOOLEANS[cell.strip().lower()]:
+                continue  # not a correction: sent as an ordinary report
+            value = True
         elif name in OPTIONAL_FIELDS and not cell.strip():
             value = None
         record[name] = value

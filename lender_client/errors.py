@@ -17,6 +17,7 @@ The class tells what kind of failure it was::
         ├── AuthenticationError       401
         ├── PermissionDeniedError     403 (e.g. the lender is suspended)
         ├── NotFoundError             404
+        │   └── AlreadyRetractedError     a retried retraction found the loan gone
         ├── ConflictError             409 (idempotency key reused with another body)
         ├── ValidationError           400, 413, 415, 422 (``.field_errors``)
         ├── RateLimitError            429 (``.retry_after``)
@@ -41,6 +42,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AlreadyRetractedError",
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
@@ -96,6 +98,8 @@ class RegistryError(Exception):
         #: For an error raised part-way through :meth:`RegistryClient.report_loans`: what the
         #: batches sent before it achieved. ``None`` otherwise.
         self.partial_summary: UploadSummary | None = None
+        #: How many times the request was sent before this answer (1 unless it was retried).
+        self.attempts = 1
 
     @property
     def problem_type(self) -> str | None:
@@ -244,6 +248,13 @@ class PermissionDeniedError(APIStatusError):
 
 class NotFoundError(APIStatusError):
     """404: no such resource, or not one of the caller's."""
+
+
+class AlreadyRetractedError(NotFoundError):
+    """404 to a retraction that was retried: an earlier attempt got no answer (a dropped
+    connection, a timeout, a 5xx), and the retry found no such loan. Most likely the earlier
+    attempt retracted it and its answer was lost; else there was no such loan to begin with.
+    Either way the registry holds no loan under that reference now."""
 
 
 class ConflictError(APIStatusError):

@@ -14,7 +14,12 @@ CSV
     ``cn_resident_id,11010519491231002X``): the client tokenises those before sending. An
     empty ``due_on`` is sent as null; ``principal``, ``outstanding`` and ``days_past_due`` are
     sent as integers when they parse as such and as the text they hold otherwise, so that the
-    registry says what is wrong with them. Each record is one line (quoted fields may hold
+    registry says what is wrong with them. The optional columns ``credit_limit,
+    scheduled_payment, payment_frequency, amount_past_due, closed_on, special_event,
+    correction`` may be added in any order; an empty cell in one of them is not sent (the
+    record is then what it would be without the column), money cells are integers as above,
+    and ``correction`` is ``true``/``false`` (also ``1``/``0``, ``yes``/``no``; false is not
+    sent). Each record is one line (quoted fields may hold
     commas, not line breaks); lines count from 1, the header. Blank lines are skipped, and a
     UTF-8 byte order mark is ignored.
 

@@ -1,4 +1,4 @@
-"""The caller's loans: one batch of reports as it is, and reading loans back."""
+"""The caller's loans: one batch of reports as it is, reading loans back, and retracting one."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from lender_client.errors import UnexpectedResponseError
+from lender_client.errors import AlreadyRetractedError, NotFoundError, UnexpectedResponseError
 from lender_client.idempotency import key_or_new
-from lender_client.models import Loan, LoanPage, LoanReport, LoanStatus, SubmissionResult
+from lender_client.models import (
+    Loan,
+    LoanPage,
+    LoanReport,
+    LoanStatus,
+    Retraction,
+    RetractionReason,
+    SubmissionResult,
+)
 from lender_client.tokenizing import TokenizingTransport
 
 __all__ = ["MAX_BATCH_SIZE", "MAX_PAGE_SIZE", "LoansAPI", "to_record"]
@@ -21,6 +29,15 @@ def _path_segment(value: str) -> str:
     """``value`` as one path segment: every reserved character escaped, and "." too, so that
     "." and ".." stay segments of their own instead of being resolved away."""
     return quote(value, safe="").replace(".", "%2E")
+
+
+def _loan_path(loan_ref: str) -> str:
+    if not loan_ref:
+        raise ValueError("loan_ref must not be empty")
+    try:
+        return "/v1/loans/" + _path_segment(loan_ref)
+    except UnicodeEncodeError:
+        raise ValueError("loan_ref is not valid Unicode (it holds a lone surrogate)") from None
 
 
 def to_record(item: LoanReport | Mapping[str, Any]) -> Any:
@@ -57,14 +74,44 @@ class LoansAPI(TokenizingTransport):
         Any reference goes through intact, including "." and ".." and ones holding "/", "?",
         "#" or "%".
         """
-        if not loan_ref:
-            raise ValueError("loan_ref must not be empty")
-        try:
-            segment = _path_segment(loan_ref)
-        except UnicodeEncodeError:
-            raise ValueError("loan_ref is not valid Unicode (it holds a lone surrogate)") from None
-        data = self.request("GET", "/v1/loans/" + segment)
+        data = self.request("GET", _loan_path(loan_ref))
         return Loan.from_json(self._json_object(data, "a loan"))
+
+    def retract(self, loan_ref: str, reason: RetractionReason | str) -> Retraction:
+        """Retract one of the caller's loans, reported in error: ``DELETE /v1/loans/<ref>``.
+
+        ``reason`` is ``reported_in_error``, ``wrong_borrower`` or ``duplicate``. The loan and
+        its history leave every report at once; the registry keeps an audited tombstone (the
+        :class:`Retraction` answered: ``loan_ref``, ``retracted_at``, ``reason``), and the
+        ``loan_ref`` can then be reported anew (under the right borrower).
+
+        An unknown or already retracted ``loan_ref`` raises :class:`NotFoundError`. The call is
+        retried like any other (connection errors, timeouts, 408, 429, 5xx); when a retry
+        finds no such loan after an attempt whose answer was lost, it raises
+        :class:`AlreadyRetractedError` (a :class:`NotFoundError`): the lost attempt most likely
+        retracted it, and either way the registry no longer holds it.
+        """
+        reason_text = str(reason)
+        if reason_text not in {r.value for r in RetractionReason}:
+            choices = ", ".join(r.value for r in RetractionReason)
+            raise ValueError(f"reason must be one of {choices}, not {reason_text!r}")
+        path = _loan_path(loan_ref)
+        try:
+            data = self.request("DELETE", path, json_body={"reason": reason_text})
+        except NotFoundError as exc:
+            if exc.attempts <= 1:
+                raise
+            lost = AlreadyRetractedError(
+                f"loan {loan_ref!r} was not found when the retraction was retried: the earlier "
+                "attempt, whose answer was lost, most likely retracted it (or there was no such "
+                "loan); the registry holds no loan under this reference now",
+                exc.status,
+                exc.problem,
+                exc.request_id,
+            )
+            lost.attempts = exc.attempts
+            raise lost from exc
+        return Retraction.from_json(self._json_object(data, "a retraction"))
 
     def list_loans(
         self,

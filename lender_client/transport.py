@@ -284,6 +284,7 @@ class Transport:
                 self._pause(what, attempt, retries, retry_after)
                 attempt += 1
                 continue
+            error.attempts = attempt + 1
             raise error
 
     def _pause(self, what: str, attempt: int, retries: int, retry_after: float | None) -> None:

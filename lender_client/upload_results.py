@@ -10,7 +10,15 @@ from typing import Any
 from lender_client.errors import FieldError, UnexpectedResponseError
 from lender_client.parsing import required
 
-__all__ = ["BatchResult", "RecordRejection", "Rejection", "SubmissionResult", "UploadSummary"]
+__all__ = [
+    "BatchResult",
+    "RecordRejection",
+    "RecordWarning",
+    "Rejection",
+    "SubmissionResult",
+    "UploadSummary",
+    "UploadWarning",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +31,30 @@ class RecordRejection:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordWarning:
+    """Something odd about a record one ``POST /v1/loans`` accepted (an open loan long past
+    its ``due_on`` with nothing past due, for example): the record is stored, and the
+    warning counts in the lender's data-quality score. ``index`` is its position in that
+    request; ``field`` the field it is about, as the registry names it."""
+
+    index: int
+    loan_ref: str | None
+    field: str
+    message: str
+
+    @property
+    def record_field(self) -> str:
+        """The field without the ``loans[<i>].`` prefix."""
+        return FieldError(self.field, self.message).record_field
+
+
+@dataclass(frozen=True, slots=True)
 class SubmissionResult:
-    """The answer to one ``POST /v1/loans``."""
+    """The answer to one ``POST /v1/loans``.
+
+    ``warnings`` lists the accepted records the registry warns about; it is empty when the
+    registry sent none (an older registry sends no ``warnings`` member at all).
+    """
 
     submission_id: str
     accepted: int
@@ -33,6 +63,7 @@ class SubmissionResult:
     rejected: list[RecordRejection]
     idempotency_key: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    warnings: list[RecordWarning] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], idempotency_key: str) -> SubmissionResult:
@@ -59,9 +90,37 @@ class SubmissionResult:
                 rejected=rejected,
                 idempotency_key=idempotency_key,
                 raw=dict(data),
+                warnings=_warnings(data.get("warnings")),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable upload response: {exc}") from exc
+
+
+def _warnings(value: Any) -> list[RecordWarning]:
+    """The ``warnings`` of an upload's answer: absent or null is none. Each is
+    ``{index, loan_ref, field, message}``; one grouping several under ``warnings`` (or
+    ``errors``) as ``[{field, message}]`` is read as one warning each."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"'warnings' should be a list, got {type(value).__name__}")
+    out: list[RecordWarning] = []
+    for item in value:
+        index = required(item, "index", int)
+        ref = item.get("loan_ref")
+        ref = ref if isinstance(ref, str) else None
+        grouped = item.get("warnings", item.get("errors"))
+        entries = grouped if isinstance(grouped, list) else [item]
+        for entry in entries:
+            out.append(
+                RecordWarning(
+                    index=index,
+                    loan_ref=ref,
+                    field=str(entry.get("field") or ""),
+                    message=str(entry.get("message") or ""),
+                )
+            )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +139,19 @@ class Rejection:
     @property
     def reasons(self) -> str:
         return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadWarning:
+    """A warning about a record of a :meth:`~lender_client.RegistryClient.report_loans`
+    stream that was accepted: ``index`` is its 0-based position in the whole stream, and
+    ``field`` the record field (``"due_on"``, not ``"loans[3].due_on"``)."""
+
+    index: int
+    loan_ref: str | None
+    field: str
+    message: str
+    batch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +174,8 @@ class BatchResult:
     #: How many of ``rejected`` were refused here, before sending (an ID that is not valid):
     #: the registry never saw them.
     rejected_locally: int = 0
+    #: Accepted records the registry warns about, in stream order.
+    warnings: list[UploadWarning] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -138,6 +212,10 @@ class UploadSummary:
     sent: int = 0
     #: Records refused before sending (an ID that is not valid).
     rejected_locally: int = 0
+    #: Warnings the registry gave about records it accepted (one record may have several).
+    warnings_count: int = 0
+    #: The warnings themselves (empty with ``keep_rejections=False``, as for rejections).
+    warnings: list[UploadWarning] = field(default_factory=list)
 
     @property
     def rejected_by_registry(self) -> int:
@@ -163,7 +241,9 @@ class UploadSummary:
         self.tokenized += batch.tokenized
         self.sent += batch.sent
         self.rejected_locally += batch.rejected_locally
+        self.warnings_count += len(batch.warnings)
         if keep_rejections:
             self.rejected.extend(batch.rejected)
+            self.warnings.extend(batch.warnings)
         if batch.submission_id:  # "" when every record was refused before sending
             self.submission_ids.append(batch.submission_id)

@@ -3,10 +3,11 @@ time, rejections mapped back to each record's position in the stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from lender_client.models import (
     Rejection,
     SubmissionResult,
     UploadSummary,
+    UploadWarning,
 )
 from lender_client.tokenizing import about_borrower_next
 from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
@@ -90,7 +92,9 @@ class UploadsAPI(LoansAPI):
         length that means leaving room for the number of the last batch ``sys.maxsize``
         records would make (16 digits at ``batch_size=1000``).
 
-        The summary's rejections carry the record's 0-based position in ``reports``.
+        The summary's rejections, and its warnings (records accepted with a remark, such as an
+        open loan long past its due date with nothing past due), carry the record's 0-based
+        position in ``reports``.
         ``on_batch`` is called after each batch with its :class:`BatchResult` (for progress).
         With ``keep_rejections=False`` the summary only counts rejections (use ``on_batch`` to
         see them), so that memory stays flat however many are rejected.
@@ -127,6 +131,7 @@ class UploadsAPI(LoansAPI):
             try:
                 prepared = self._prepare_batch(items, offset, batch_no, on_tokens)
                 rejected = list(prepared.rejected)
+                warnings: list[UploadWarning] = []
                 submission_id = ""
                 accepted = unchanged = stale = 0
                 if prepared.records:
@@ -146,11 +151,24 @@ class UploadsAPI(LoansAPI):
                         )
                         for r in result.rejected
                     )
+                    warnings.extend(
+                        UploadWarning(
+                            index=offset + prepared.positions[w.index]
+                            if 0 <= w.index < len(prepared.positions)
+                            else offset + w.index,
+                            loan_ref=w.loan_ref,
+                            field=w.record_field,
+                            message=w.message,
+                            batch=batch_no,
+                        )
+                        for w in result.warnings
+                    )
             except RegistryError as exc:
                 summary.elapsed = time.monotonic() - started
                 exc.partial_summary = summary
                 raise
             rejected.sort(key=lambda r: r.index)
+            warnings.sort(key=lambda w: w.index)
             batch = BatchResult(
                 batch=batch_no,
                 start_index=offset,
@@ -164,6 +182,7 @@ class UploadsAPI(LoansAPI):
                 elapsed=time.monotonic() - batch_started,
                 tokenized=prepared.tokenized,
                 rejected_locally=len(prepared.rejected),
+                warnings=warnings,
             )
             summary.add(batch, keep_rejections)
             summary.elapsed = time.monotonic() - started
@@ -178,6 +197,37 @@ class UploadsAPI(LoansAPI):
                 on_batch(batch)
         summary.elapsed = time.monotonic() - started
         return summary
+
+    def correct(
+        self,
+        reports: LoanReport | Mapping[str, Any] | Iterable[LoanReport | Mapping[str, Any]],
+        batch_size: int = 1000,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        *,
+        idempotency_key_prefix: str | None = None,
+        keep_rejections: bool = True,
+    ) -> UploadSummary:
+        """Correct past states: each report is sent with ``"correction": true``.
+
+        A correction's ``as_of`` names a state the registry stored for that loan; the
+        correction replaces that state (and the loan's current state, if it was the newest),
+        and the replaced one is kept in the registry's audit trail, never in reports. A
+        correction whose ``as_of`` matches no stored state is rejected (field ``as_of``).
+
+        ``reports`` is one report (a :class:`LoanReport` or a mapping) or any number of them,
+        sent as :meth:`report_loans` sends them (batches, retries, IDs tokenised); the
+        summary's ``accepted`` counts the corrections applied.
+        """
+        items: Iterable[LoanReport | Mapping[str, Any]] = (
+            [reports] if isinstance(reports, LoanReport | Mapping) else reports
+        )
+        return self.report_loans(
+            _as_corrections(items),
+            batch_size,
+            on_batch,
+            idempotency_key_prefix=idempotency_key_prefix,
+            keep_rejections=keep_rejections,
+        )
 
     def _prepare_batch(
         self,
@@ -256,3 +306,17 @@ class UploadsAPI(LoansAPI):
         again = self._prepare_batch(items, offset, batch_no, on_tokens, refresh_key=True)
         prepared.records, prepared.positions = again.records, again.positions
         return self.submit_batch(prepared.records, idempotency_key=retry_key(key))
+
+
+def _as_corrections(
+    items: Iterable[LoanReport | Mapping[str, Any]],
+) -> Iterator[LoanReport | dict[str, Any]]:
+    for item in items:
+        if isinstance(item, LoanReport):
+            yield dataclasses.replace(item, correction=True)
+        elif isinstance(item, Mapping):
+            yield {**item, "correction": True}
+        else:
+            raise TypeError(
+                f"a loan report must be a LoanReport or a mapping, not {type(item).__name__}"
+            )

@@ -16,6 +16,7 @@ from lender_client.cli.inquire import inquire
 from lender_client.cli.loans import loan, loans
 from lender_client.cli.options import Settings
 from lender_client.cli.retokenize import retokenize
+from lender_client.cli.retract import retract
 from lender_client.cli.tokens import pepper_fingerprint, token_key, tokenize, trust_key
 from lender_client.cli.upload import upload
 from lender_client.client import DEFAULT_BASE_URL
@@ -115,6 +116,7 @@ def cli(
     Then:
       lender-client upload loans.csv         # report (or re-report) your loan book
       lender-client loan L-2026-0001         # what the registry holds for one of your loans
+      lender-client retract L-2026-0002 --reason wrong_borrower   # reported in error
       lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
     \b
     Borrowers by ID instead of by token (needs the consortium pepper):
@@ -156,6 +158,7 @@ for command in (
     upload,
     loan,
     loans,
+    retract,
     inquire,
     tokenize,
     token_key,

@@ -103,6 +103,14 @@ def book_file_options(command: F) -> F:
             default=None,
             help="Where to write rejected rows [default: FILE.rejected.csv].",
         ),
+        click.option(
+            "--warnings",
+            "warnings_path",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Where to write the registry's warnings about accepted rows "
+            "[default: FILE.warnings.csv].",
+        ),
         click.option("--no-progress", is_flag=True, help="Do not show the progress bar."),
     )
     for decorate in reversed(decorators):

@@ -3,6 +3,8 @@ the upload summary."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -12,9 +14,20 @@ from lender_client.client import RegistryClient
 from lender_client.models import (
     InquiryReport,
     Loan,
+    Tradeline,
     format_money,
     format_timestamp,
 )
+
+#: The colour of each character of a 24-month payment-status string.
+MONTH_STYLES = {
+    "N": "dim",
+    "0": "green",
+    "C": "cyan",
+    "1": "yellow",
+    "2": "dark_orange",
+    "W": "bold white on red",
+}
 
 
 def summary_table(tracker: UploadTracker, elapsed: float, title: str = "Upload summary") -> Table:
@@ -37,6 +50,8 @@ def summary_table(tracker: UploadTracker, elapsed: float, title: str = "Upload s
     rejected = summary.rejected_by_registry
     style = "bold red" if rejected else ""
     table.add_row("Rejected by the registry", Text(f"{rejected:,}", style=style))
+    warned = summary.warnings_count
+    table.add_row("Warnings (accepted rows)", Text(f"{warned:,}", style="yellow" if warned else ""))
     table.add_row("Batches", f"{summary.batches:,}")
     table.add_row("Elapsed", f"{elapsed:.1f} s")
     table.add_row("Throughput", f"{rate:,.0f} records/s")
@@ -58,6 +73,28 @@ def loan_table(loan: Loan) -> Table:
     table.add_row("Due on", loan.due_on.isoformat() if loan.due_on else "-")
     dpd_style = "bold red" if loan.days_past_due > 0 else ""
     table.add_row("Days past due", Text(str(loan.days_past_due), style=dpd_style))
+    if loan.credit_limit is not None:
+        table.add_row("Credit limit", format_money(loan.credit_limit, loan.currency))
+    if loan.scheduled_payment is not None:
+        every = f" ({loan.payment_frequency})" if loan.payment_frequency else ""
+        table.add_row(
+            "Scheduled payment", format_money(loan.scheduled_payment, loan.currency) + every
+        )
+    if loan.amount_past_due is not None:
+        style = "bold red" if loan.amount_past_due > 0 else ""
+        table.add_row(
+            "Amount past due", Text(format_money(loan.amount_past_due, loan.currency), style=style)
+        )
+    if loan.closed_on is not None:
+        table.add_row("Closed on", loan.closed_on.isoformat())
+    if loan.special_event is not None:
+        table.add_row("Special event", str(loan.special_event))
+    if loan.written_off_amount is not None:
+        when = f" on {loan.written_off_on.isoformat()}" if loan.written_off_on else ""
+        table.add_row(
+            "Written off",
+            Text(format_money(loan.written_off_amount, loan.currency) + when, style="bold red"),
+        )
     table.add_row("As of", format_timestamp(loan.as_of))
     if loan.first_reported_at is not None:
         table.add_row("First reported", format_timestamp(loan.first_reported_at))
@@ -72,12 +109,74 @@ def money_lines(amounts: dict[str, int]) -> str:
     return "\n".join(format_money(v, k) for k, v in sorted(amounts.items()))
 
 
+def months_text(status_24m: str) -> Text:
+    """The 24-month string, each month coloured by its state (3 to 7 days-past-due buckets
+    red)."""
+    text = Text()
+    for character in status_24m:
+        text.append(character, style=MONTH_STYLES.get(character, "bold red"))
+    return text
+
+
+def tradelines_table(tradelines: list[Tradeline]) -> Table:
+    """One row per account: label (yours marked), product, limit, balances, status,
+    freshness and the 24-month string (oldest month first)."""
+    table = Table(title="Tradelines", title_justify="left", show_lines=False)
+    table.add_column("Lender", no_wrap=True)
+    table.add_column("Product", no_wrap=True)
+    table.add_column("Limit", justify="right")
+    table.add_column("Outstanding", justify="right")
+    table.add_column("Past due", justify="right")
+    table.add_column("Status")
+    table.add_column("Opened-closed", no_wrap=True)
+    table.add_column("Reported", no_wrap=True)
+    table.add_column("24 months (oldest first)", no_wrap=True)
+    for line in tradelines:
+        label = f"{line.lender} (you)" if line.own else line.lender
+        limit = format_money(line.credit_limit, line.currency) if line.credit_limit else "-"
+        past_due = "-"
+        if line.days_past_due or line.amount_past_due:
+            amount = format_money(line.amount_past_due or 0, line.currency)
+            past_due = f"{amount}\n{line.days_past_due} d"
+        status = Text(str(line.status), style={"written_off": "bold red"}.get(str(line.status), ""))
+        if line.special_event:
+            status.append(f"\n{line.special_event}", style="italic")
+        months = f"{line.opened_month or '?'}-{line.closed_month or ''}"
+        reported = Text(
+            line.last_reported_on.isoformat() if line.last_reported_on else "-", style=""
+        )
+        if line.age_days is not None:
+            reported.append(f"\n{line.age_days} d ago")
+        if line.stale:
+            reported.append(" STALE", style="bold yellow")
+        table.add_row(
+            label,
+            str(line.product),
+            limit,
+            format_money(line.outstanding, line.currency),
+            Text(past_due, style="bold red" if past_due != "-" else ""),
+            status,
+            months,
+            reported,
+            months_text(line.status_24m),
+        )
+    return table
+
+
+def percent_lines(ratios: dict[str, Decimal]) -> str:
+    if not ratios:
+        return "none"
+    return "\n".join(f"{ratio * 100:.1f}% {code}" for code, ratio in sorted(ratios.items()))
+
+
 def render_inquiry(
     console: Console, report: InquiryReport, amount: int | None, currency: str | None
 ) -> None:
     """The report as tables. The requested amount shown is the report's own; ``amount`` and
     ``currency`` (what was asked) stand in only for a registry whose reports carry none."""
     s = report.summary
+    summary_raw = report.raw.get("summary")
+    s_raw = summary_raw if isinstance(summary_raw, dict) else {}
     console.print(Text.assemble(("Inquiry ", "bold"), (report.inquiry_id, "bold")))
     lines = [
         f"Borrower  {report.borrower}",
@@ -118,7 +217,52 @@ def render_inquiry(
         "Other lenders inquiring (1d/7d/30d/90d)",
         f"{w.last_1d}/{w.last_7d}/{w.last_30d}/{w.last_90d}",
     )
+    # The figures that came with tradelines, each shown when the registry sends it.
+    if s.worst_days_past_due_12m is not None or s.worst_days_past_due_24m is not None:
+        worst_12 = s.worst_days_past_due_12m or 0
+        worst_24 = s.worst_days_past_due_24m or 0
+        table.add_row(
+            "Worst days past due (12m/24m)",
+            Text(f"{worst_12}/{worst_24}", style="bold red" if worst_24 else ""),
+        )
+    if "last_delinquent_on" in s_raw:
+        last = s.last_delinquent_on.isoformat() if s.last_delinquent_on else "never"
+        table.add_row("Last delinquent on", last)
+    if s.written_off_amount is not None:
+        table.add_row("Written-off amount", money_lines(s.written_off_amount))
+    if s.amount_past_due is not None:
+        table.add_row("Amount past due", money_lines(s.amount_past_due))
+    if s.monthly_obligations is not None:
+        table.add_row("Monthly obligations", money_lines(s.monthly_obligations))
+    if s.credit_limit is not None:
+        table.add_row("Credit limit (revolving)", money_lines(s.credit_limit))
+    if s.utilisation is not None:
+        table.add_row("Utilisation (revolving)", percent_lines(s.utilisation))
+    if s.outstanding_with_request is not None:
+        table.add_row("Outstanding with the request", money_lines(s.outstanding_with_request))
+    if s.lenders_opened_30d is not None:
+        table.add_row(
+            "Lenders that opened loans (30d/90d/180d)",
+            f"{s.lenders_opened_30d}/{s.lenders_opened_90d or 0}/{s.lenders_opened_180d or 0}",
+        )
+    if s.loans_closed_90d is not None:
+        table.add_row("Loans closed in the last 90 days", f"{s.loans_closed_90d:,}")
+    if s.stale_open_loans is not None:
+        style = "bold yellow" if s.stale_open_loans else ""
+        table.add_row("Stale open loans", Text(f"{s.stale_open_loans:,}", style=style))
     console.print(table)
+
+    if report.tradelines:
+        console.print(tradelines_table(report.tradelines))
+        console.print(
+            "24 months: N no report, 0 current, C closed, 1 1-30 days past due, 2 31-60, "
+            "... 6 151-180, 7 over 180, W written off",
+            markup=False,
+            highlight=False,
+            style="dim",
+        )
+    elif report.tradelines_known:
+        console.print("No tradelines.")
 
     own = Table(title="Your own", show_header=False, title_justify="left")
     own.add_column("what")

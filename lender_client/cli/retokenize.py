@@ -30,7 +30,8 @@ Examples:
   lender-client token-key                      # is a window open? which kind?
   lender-client --next-pepper-file next.hex retokenize open-book.csv
 
-Rejected rows go to the rejects file as with upload; exit status as with upload.
+Rejected rows go to the rejects file, warnings to the warnings file, as with upload; exit
+status as with upload.
 """
 
 
@@ -43,6 +44,7 @@ def retokenize(
     fmt: str,
     batch_size: int,
     rejects: str | None,
+    warnings_path: str | None,
     no_progress: bool,
 ) -> None:
     settings = get_settings(ctx)
@@ -75,6 +77,7 @@ def retokenize(
         batch_size,
         rejects,
         no_progress,
+        warnings_path=warnings_path,
         require_ids=True,
         title="Re-tokenise summary",
         client=client,

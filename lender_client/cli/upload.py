@@ -36,6 +36,7 @@ from lender_client.errors import (
 )
 from lender_client.files import FileFormatError, open_records
 from lender_client.models import (
+    EXTRA_FIELDS,
     RECORD_FIELDS,
 )
 from registry_protocol.ids import ID_KINDS
@@ -73,9 +74,34 @@ CSV: a header row naming the columns, in any order:
   days_past_due  whole days overdue, 0 if current
   as_of          when this state was true, ISO 8601 UTC, e.g. 2026-11-20T10:00:00Z
 \b
+Optional columns, in any order (an empty cell is not sent):
+  {", ".join(EXTRA_FIELDS[:4])},
+  {", ".join(EXTRA_FIELDS[4:])}
+\b
+  credit_limit       the limit, in minor units: required for a credit_line (its limit
+                     goes here, not in principal: principal is what is drawn); for an
+                     instalment loan it is the principal
+  scheduled_payment  the instalment due each period, in minor units
+  payment_frequency  weekly, biweekly, monthly or single (one repayment at due_on)
+  amount_past_due    the amount overdue, in minor units: required when days_past_due > 0,
+                     0 otherwise; never more than outstanding
+  closed_on          YYYY-MM-DD: required for closed and written_off (the write-off
+                     date); not before opened_on nor after as_of
+  special_event      extended, restructured, settled_for_less, repaid_after_write_off
+                     or transferred
+  correction         true to correct the state reported with the same as_of (it then
+                     replaces that state instead of being rejected); empty or false for
+                     an ordinary report
+\b
 Example:
   loan_ref,borrower,product,currency,principal,outstanding,opened_on,due_on,status,days_past_due,as_of
   L-1001,3f9a...c2,cash_loan,CNY,500000,320000,2026-03-01,2027-03-01,open,0,2026-11-20T10:00:00Z
+\b
+A credit line with a 50,000.00 limit, 12,500.00 drawn, 35 days late by 1,000.00:
+  loan_ref,borrower,product,currency,principal,outstanding,opened_on,due_on,status,
+  days_past_due,as_of,credit_limit,amount_past_due
+  L-1003,3f9a...c2,credit_line,CNY,1250000,1250000,2025-12-01,,open,35,2026-11-20T09:00:00Z,
+  5000000,100000
 
 \b
 By ID (needs the pepper: --pepper-file, REGISTRY_PEPPER_FILE or REGISTRY_PEPPER):
@@ -87,13 +113,21 @@ the registry never sees them), and cached locally. A row whose ID is not valid i
 with the kind and the reason, never the ID. During a rotation window each row is sent with
 both tokens (borrower and borrower_next).
 
-JSON Lines: one object per line with the same fields (due_on may be null).
+JSON Lines: one object per line with the same fields (due_on may be null, the optional
+fields null or left out).
 
 Rows the registry rejects, and rows that cannot be parsed at all, are written to the rejects
 file (default FILE.rejected.csv) with the columns line, loan_ref, field, message, where line
 is the row's line number in FILE (the CSV header is line 1). Fix those rows and upload the
-file again. Exit status 0 if nothing was rejected, 1 if some rows were, 2 on a usage error,
-3 if the registry could not be reached or refused the upload.
+file again.
+
+Rows the registry accepted with a warning (an open loan past its due_on by more than the
+grace period with nothing past due and no extended event, for example) are stored, and are
+written to the warnings file (default FILE.warnings.csv), with the same columns; the summary
+counts them. A warning counts in your data-quality score: check the row.
+
+Exit status 0 if nothing was rejected (warnings or not), 1 if some rows were, 2 on a usage
+error, 3 if the registry could not be reached or refused the upload.
 
 \b
 Examples:
@@ -113,9 +147,10 @@ def upload(
     fmt: str,
     batch_size: int,
     rejects: str | None,
+    warnings_path: str | None,
     no_progress: bool,
 ) -> None:
-    run_upload(ctx, file, fmt, batch_size, rejects, no_progress)
+    run_upload(ctx, file, fmt, batch_size, rejects, no_progress, warnings_path=warnings_path)
 
 
 def run_upload(
@@ -126,6 +161,7 @@ def run_upload(
     rejects: str | None,
     no_progress: bool,
     *,
+    warnings_path: str | None = None,
     require_ids: bool = False,
     title: str = "Upload summary",
     client: RegistryClient | None = None,
@@ -136,11 +172,18 @@ def run_upload(
     rejects_path = Path(rejects or default_rejects)
     if file != "-" and rejects_path.exists() and os.path.samefile(rejects_path, file):
         raise click.UsageError("the rejects file must not be the input file")
+    default_warnings = "stdin.warnings.csv" if file == "-" else f"{file}.warnings.csv"
+    warns_path = Path(warnings_path or default_warnings)
+    if file != "-" and warns_path.exists() and os.path.samefile(warns_path, file):
+        raise click.UsageError("the warnings file must not be the input file")
+    if warns_path.resolve() == rejects_path.resolve():
+        raise click.UsageError("the warnings file must not be the rejects file")
 
     out = Console()
     err = Console(stderr=True)
     show_progress = not no_progress and err.is_terminal
     rejects_file = RejectsFile(rejects_path)
+    warnings_file = RejectsFile(warns_path)
     started = time.monotonic()
     failure: RegistryError | None = None
     interrupted = False
@@ -187,7 +230,9 @@ def run_upload(
                 ids=tracker.ids_tokenized,
             )
 
-        tracker = UploadTracker(reader, rejects_file, update, require_ids=require_ids)
+        tracker = UploadTracker(
+            reader, rejects_file, update, require_ids=require_ids, warnings=warnings_file
+        )
         try:
             with progress:
                 client.report_loans(
@@ -208,6 +253,7 @@ def run_upload(
             if failure is None and not interrupted:
                 tracker.flush()
             rejects_file.close()
+            warnings_file.close()
 
     elapsed = time.monotonic() - started
     out.print(summary_table(tracker, elapsed, title))
@@ -221,6 +267,13 @@ def run_upload(
             out.print(f"Nothing rejected; removed the old {rejects_path}.")
         else:
             out.print("Nothing rejected.")
+    if warnings_file.records:
+        out.print(
+            f"{warnings_file.records:,} row(s) accepted with a warning, written to {warns_path} "
+            "(columns: line, loan_ref, field, message)"
+        )
+    elif failure is None and not interrupted and warnings_file.remove_stale():
+        out.print(f"No warnings; removed the old {warns_path}.")
     if interrupted:
         click.echo("interrupted: re-running the same upload is safe.", err=True)
         sys.exit(130)

@@ -21,7 +21,8 @@ REJECTS_HEADER = ("line", "loan_ref", "field", "message")
 
 @dataclass
 class RejectsFile:
-    """Writes rejected rows as they come, opening the file only once there is one."""
+    """Writes rejected rows (or the warnings about accepted ones) as they come, opening the
+    file only once there is one."""
 
     path: Path
     rows: int = 0
@@ -72,6 +73,8 @@ class UploadTracker:
     rejects: RejectsFile
     on_progress: Callable[[], None]
     require_ids: bool = False
+    #: Where the registry's warnings about accepted rows go (same columns as the rejects).
+    warnings: RejectsFile | None = None
     records_read: int = 0
     unreadable: int = 0
     ids_tokenized: int = 0
@@ -113,6 +116,11 @@ class UploadTracker:
             position = rejection.index - batch.start_index
             line = lines[position] if 0 <= position < len(lines) else 0
             out.append((line, rejection.loan_ref, [(e.field, e.message) for e in rejection.errors]))
+        if self.warnings is not None:
+            for warning in batch.warnings:
+                position = warning.index - batch.start_index
+                line = lines[position] if 0 <= position < len(lines) else 0
+                self.warnings.write(line, warning.loan_ref, [(warning.field, warning.message)])
         self.summary.add(batch, keep_rejections=False)
         last_line = lines[-1] if lines else 0
         keep: list[BadLine] = []

@@ -92,7 +92,7 @@ def test_cli_readable_inquiry_against_scripted_server(server: ScriptedServer) ->
     out = result.stdout
     assert "12,345.67 CNY" in out and "1.00 CNY" in out
     assert "3 (2 other)" in out
-    assert "1 / 2 / 3 / 4" in out
+    assert "1/2/3/4" in out
     assert "MULTI_LENDER" in out and "SOMETHING_NEW" in out
 
 

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.live
 
 TODAY = datetime.now(UTC).date()
 AS_OF = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-HEADER = ",".join(RECORD_FIELDS)
+COLUMNS = (*RECORD_FIELDS, "credit_limit")
+HEADER = ",".join(COLUMNS)
 
 
 def record(ref: str, borrower: int | str = 1, **overrides: Any) -> dict[str, Any]:
@@ -41,14 +42,17 @@ def record(ref: str, borrower: int | str = 1, **overrides: Any) -> dict[str, Any
         "status": "open",
         "days_past_due": 0,
         "as_of": AS_OF,
+        "credit_limit": None,
     }
+    if overrides.get("product") == "credit_line":
+        values["credit_limit"] = 2_000_000
     values.update(overrides)
     return values
 
 
 def csv_line(ref: str, borrower: int | str = 1, **overrides: Any) -> str:
     values = record(ref, borrower, **overrides)
-    return ",".join("" if values[f] is None else str(values[f]) for f in RECORD_FIELDS)
+    return ",".join("" if values[f] is None else str(values[f]) for f in COLUMNS)
 
 
 def table_value(output: str, label: str) -> str:
@@ -119,7 +123,7 @@ def test_upload_csv_with_bad_rows(run: Callable[..., Result], book_with_bad_rows
         ("4", "L-4", ""),
         ("6", "L-6", "principal"),
     ]
-    assert rows[1]["message"] == "expected 11 columns, found 4"
+    assert rows[1]["message"] == "expected 12 columns, found 4"
     assert all(r["message"] for r in rows)
 
 

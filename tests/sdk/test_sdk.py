@@ -22,6 +22,7 @@ from lender_client import (
     LoanReport,
     LoanStatus,
     NotFoundError,
+    PaymentFrequency,
     PermissionDeniedError,
     Product,
     Purpose,
@@ -75,7 +76,15 @@ def lender_client(new_lender: Any, connect: Callable[[str], RegistryClient]) -> 
 
 
 def test_report_then_get_loan_round_trip(lender_client: RegistryClient) -> None:
-    sent = loan_report("L-2026/0001 a", due_on=None, product=Product.CREDIT_LINE)
+    sent = loan_report(
+        "L-2026/0001 a",
+        due_on=None,
+        product=Product.CREDIT_LINE,
+        credit_limit=2_000_000,
+        amount_past_due=0,
+        scheduled_payment=50_000,
+        payment_frequency=PaymentFrequency.MONTHLY,
+    )
     summary = lender_client.report_loans([sent])
     assert (summary.accepted, summary.unchanged, summary.stale, summary.rejected_count) == (
         1,
@@ -168,7 +177,13 @@ def test_iter_loans_pages_through_everything(lender_client: RegistryClient) -> N
     reports = [loan_report(f"L-{i:03d}", borrower=i) for i in range(250)]
     closed = {f"L-{i:03d}" for i in range(0, 250, 10)}
     reports = [
-        loan_report(r.loan_ref, borrower=i, status=LoanStatus.CLOSED, outstanding=0)
+        loan_report(
+            r.loan_ref,
+            borrower=i,
+            status=LoanStatus.CLOSED,
+            outstanding=0,
+            closed_on=AS_OF.date(),
+        )
         if r.loan_ref in closed
         else r
         for i, r in enumerate(reports)
