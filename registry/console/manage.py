@@ -73,7 +73,11 @@ def _take_new_key(code: str) -> str | None:
 @bp.get("/lenders", endpoint="lenders")
 @roles(ADMIN, ANALYST)
 def lenders_page() -> ResponseReturnValue:
-    return render_template("console/lenders.html", rows=dashboard.lender_table(db(), now()))
+    return render_template(
+        "console/lenders.html",
+        rows=dashboard.lender_table(db(), now()),
+        exited=lenders.exited_lenders(db()),
+    )
 
 
 @bp.route("/lenders/new", methods=["GET", "POST"])
@@ -137,6 +141,21 @@ def lender_status(code: str) -> ResponseReturnValue:
     return redirect(url_for("console.lender", code=found.code))
 
 
+@bp.post("/lenders/<code>/exit")
+@roles(ADMIN)
+def lender_exit(code: str) -> ResponseReturnValue:
+    """Mark the lender as having left the registry (audited): its loans stay in reports as
+    its last word, stale from now on. Its status and keys are left as they are."""
+    found = _lender_or_404(code)
+    with transaction(db()):
+        exited = lenders.exit_lender(db(), found, now(), actor())
+    if exited:
+        flash(f"Lender {found.code} marked as exited: its loans are stale from now on.", "success")
+    else:
+        flash(f"Lender {found.code} had already exited.", "info")
+    return redirect(url_for("console.lender", code=found.code))
+
+
 @bp.post("/lenders/<code>/keys")
 @roles(ADMIN)
 def lender_issue_key(code: str) -> ResponseReturnValue:
@@ -179,8 +198,9 @@ def policy_page() -> ResponseReturnValue:
     wanted: dict[str, tuple[int, bool]] = {}
     for row in rows:
         raw = form.get(f"threshold_{row.code}", "").strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-            errors[row.code] = "a whole number from 1 to 100000"
+        problem = policy.threshold_problem(row.code, raw)
+        if problem is not None:
+            errors[row.code] = problem
             continue
         wanted[row.code] = (int(raw), form.get(f"enabled_{row.code}") == "on")
     if errors:
@@ -329,9 +349,18 @@ def totp_disable() -> ResponseReturnValue:
     try:
         with transaction(db()):
             operators.disable_totp(
-                db(), current_operator(), request.form.get("password", ""), now(), actor()
+                db(),
+                current_operator(),
+                request.form.get("password", ""),
+                request.form.get("code", ""),
+                now(),
+                state().settings.secret_key,
+                actor(),
             )
     except InvalidInput as exc:
         return _account(field_errors(exc.errors), status=422)
+    except operators.TotpDisableThrottled as exc:
+        until = exc.until.replace(microsecond=0).isoformat()
+        return _account({"code": f"{exc}; try again after {until}"}, status=429)
     flash("Two-factor sign-in is off.", "success")
     return redirect(url_for("console.account"))

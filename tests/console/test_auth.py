@@ -381,3 +381,51 @@ def test_parallel_failed_logins_are_all_counted_and_lock_the_username(app, make_
     assert statuses.count(401) == operators.MAX_ADDRESS_FAILURES
     assert len(audit_events(engine, "login_failed")) == operators.MAX_ADDRESS_FAILURES
     assert len(audit_events(engine, "login_refused")) == 24 - operators.MAX_ADDRESS_FAILURES
+
+
+def _enrol(app, clock, username: str = "alice"):
+    """A signed-in client of `username` with TOTP on, and the authenticator."""
+    client = app.test_client()
+    sign_in(client, username)
+    post(client, "/console/account/totp/start")
+    page = client.get("/console/account").get_data(as_text=True)
+    totp = pyotp.TOTP(page.split('id="totp-secret">', 1)[1].split("<", 1)[0])
+    assert post(client, "/console/account/totp/verify", {"code": totp.at(clock.now())}).status_code
+    clock.advance(timedelta(seconds=30))
+    return client, totp
+
+
+def test_turning_totp_off_needs_the_password_and_a_current_code(app, make_operator, engine, clock):
+    make_operator("alice", "admin")
+    client, totp = _enrol(app, clock)
+    off = "/console/account/totp/disable"
+    assert post(client, off, {"password": PASSWORD}).status_code == 422  # no code
+    assert post(client, off, {"password": PASSWORD, "code": "000000"}).status_code == 422
+    wrong = post(client, off, {"password": "not my password", "code": totp.at(clock.now())})
+    assert wrong.status_code == 422
+    assert "the password or the code is wrong" in wrong.get_data(as_text=True)
+    reasons = [e.details["reason"] for e in audit_events(engine, "totp_disable_failed")]
+    assert reasons == ["totp_missing", "wrong_totp", "wrong_password"]
+    done = post(client, off, {"password": PASSWORD, "code": totp.at(clock.now())})
+    assert done.status_code == 302
+    assert len(audit_events(engine, "totp_disabled")) == 1
+    assert sign_in(app.test_client(), "alice").status_code == 302  # no code asked any more
+
+
+def test_guessing_the_code_to_turn_totp_off_is_locked_and_audited(
+    app, make_operator, engine, clock
+):
+    make_operator("alice", "admin")
+    client, totp = _enrol(app, clock)
+    off = "/console/account/totp/disable"
+    for n in range(operators.MAX_DISABLE_FAILURES):
+        guess = post(client, off, {"password": PASSWORD, "code": f"{n:06d}"})
+        assert guess.status_code == 422
+    locked = post(client, off, {"password": PASSWORD, "code": totp.at(clock.now())})
+    assert locked.status_code == 429  # even the right code, while locked
+    failed = audit_events(engine, "totp_disable_failed")
+    assert len(failed) == operators.MAX_DISABLE_FAILURES and "locked_until" in failed[-1].details
+    assert len(audit_events(engine, "totp_disable_refused")) == 1
+    clock.advance(timedelta(minutes=15))
+    done = post(client, off, {"password": PASSWORD, "code": totp.at(clock.now())})
+    assert done.status_code == 302

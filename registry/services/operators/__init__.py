@@ -24,8 +24,6 @@ from registry.services.operators.accounts import (
     verify_password,
 )
 from registry.services.operators.login import (
-    FAILURE_WINDOW,
-    LOCKOUT,
     MAX_ADDRESS_FAILURES,
     MAX_FAILURES,
     REFUSED,
@@ -47,9 +45,12 @@ from registry.services.operators.sessions import (
     take_pending_key,
     touch_session,
 )
+from registry.services.operators.throttle import FAILURE_WINDOW, LOCKOUT
 from registry.services.operators.totp import (
+    MAX_DISABLE_FAILURES,
     RECOVERY_CODES,
     TOTP_ISSUER,
+    TotpDisableThrottled,
     begin_totp_enrolment,
     confirm_totp,
     disable_totp,
@@ -60,6 +61,7 @@ __all__ = [
     "FAILURE_WINDOW",
     "LOCKOUT",
     "MAX_ADDRESS_FAILURES",
+    "MAX_DISABLE_FAILURES",
     "MAX_FAILURES",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
@@ -76,6 +78,7 @@ __all__ = [
     "LoginThrottled",
     "OperatorView",
     "PasswordCheck",
+    "TotpDisableThrottled",
     "begin_totp_enrolment",
     "check_password",
     "confirm_totp",

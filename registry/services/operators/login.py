@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import NoReturn
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.db import upsert
 from registry.models import LoginThrottle, Operator, OperatorStatus
 from registry.services import audit
 from registry.services.errors import ServiceError
@@ -36,14 +35,19 @@ from registry.services.operators.accounts import (
     verify_password,
 )
 from registry.services.operators.sessions import start_session
+from registry.services.operators.throttle import (
+    count_failure,
+    is_locked,
+    lock,
+    locked_row,
+    refuse,
+)
 from registry.services.operators.totp import check_second_factor
 
 # Login throttling: this many failures for one username within the window, from at least
 # two addresses, lock it; this many from one address, whatever the usernames, lock that.
 MAX_FAILURES = 5
 MAX_ADDRESS_FAILURES = 10
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
 # Addresses remembered per username and window: enough to tell one client from several.
 _ADDRESSES_KEPT = 8
 
@@ -136,21 +140,21 @@ def login(
     refusal is audited and counted towards the lock, and committed before it is raised."""
     username = checked.username
     system = audit.Actor("system", ip, request_id)
-    address = _locked_throttle(session, address_key(ip))
-    if _is_locked(address, now):
+    address = locked_row(session, address_key(ip))
+    if is_locked(address, now):
         assert address.locked_until is not None
         if checked.operator_id is not None:  # an unknown username's refusal is not audited
             details = {"locked_until": address.locked_until.isoformat(), "by": "address"}
             audit.record(session, system, "login_refused", now, username, details)
-        _refuse(session, LoginThrottled(address.locked_until))
+        refuse(session, LoginThrottled(address.locked_until))
     if checked.operator_id is None:
         _record_unknown_username(session, address, now, system, username)
-    throttle = _locked_throttle(session, username)
-    if _is_locked(throttle, now):
+    throttle = locked_row(session, username)
+    if is_locked(throttle, now):
         assert throttle.locked_until is not None
         details = {"locked_until": throttle.locked_until.isoformat(), "by": "username"}
         audit.record(session, system, "login_refused", now, username, details)
-        _refuse(session, LoginThrottled(throttle.locked_until))
+        refuse(session, LoginThrottled(throttle.locked_until))
     # Read again under the throttle lock: a parallel login may have used a TOTP step.
     operator = session.get(Operator, checked.operator_id, populate_existing=True)
     failure: str | None = None
@@ -180,46 +184,11 @@ def login(
     return operator, token
 
 
-def _locked_throttle(session: Session, username: str) -> LoginThrottle:
-    """The throttle row of a username or an address key, created if missing and locked until
-    commit, so that parallel failed logins count one after the other (SQLite: the write lock
-    does it)."""
-    table: Table = LoginThrottle.__table__  # type: ignore[assignment]
-    session.execute(
-        upsert(session, table)
-        .values(username=username, failures=0, window_started_at=None, locked_until=None, seen=[])
-        .on_conflict_do_nothing(index_elements=["username"])
-    )
-    row = session.scalars(
-        select(LoginThrottle)
-        .where(LoginThrottle.username == username)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return row
-
-
-def _is_locked(row: LoginThrottle, now: datetime) -> bool:
-    return row.locked_until is not None and row.locked_until > now
-
-
-def _count(row: LoginThrottle, now: datetime) -> None:
-    """One more failure in the row's window (a new window when the last one has passed)."""
-    if row.window_started_at is None or now - row.window_started_at > FAILURE_WINDOW:
-        row.window_started_at, row.failures, row.seen = now, 0, []
-    row.failures += 1
-
-
-def _lock(row: LoginThrottle, now: datetime) -> None:
-    row.locked_until = now + LOCKOUT
-    row.failures, row.window_started_at = 0, None
-
-
 def _count_address(address: LoginThrottle, now: datetime) -> bool:
     """Count a failure against the client's address; True when it locks the address."""
-    _count(address, now)
+    count_failure(address, now)
     if address.failures >= MAX_ADDRESS_FAILURES:
-        _lock(address, now)
+        lock(address, now)
         return True
     return False
 
@@ -239,7 +208,7 @@ def _record_unknown_username(
             assert address.locked_until is not None
             details["address_locked_until"] = address.locked_until.isoformat()
         audit.record(session, actor, "login_failed", now, username[:160], details)
-    _refuse(session, LoginRefused(REFUSED))
+    refuse(session, LoginRefused(REFUSED))
 
 
 def _record_failure(
@@ -251,7 +220,7 @@ def _record_failure(
     actor: audit.Actor,
     reason: str,
 ) -> NoReturn:
-    _count(row, now)
+    count_failure(row, now)
     seen = list(row.seen or [])
     if (ip or "unknown") not in seen:
         seen = [*seen, ip or "unknown"][-_ADDRESSES_KEPT:]
@@ -260,18 +229,11 @@ def _record_failure(
     # One client cannot lock an operator out: the username locks only on failures from
     # more than one address (the client's own address locks first).
     if row.failures >= MAX_FAILURES and len(seen) > 1:
-        _lock(row, now)
+        lock(row, now)
         assert row.locked_until is not None
         details["locked_until"] = row.locked_until.isoformat()
     if _count_address(address, now):
         assert address.locked_until is not None
         details["address_locked_until"] = address.locked_until.isoformat()
     audit.record(session, actor, "login_failed", now, row.username[:160], details)
-    _refuse(session, LoginRefused(REFUSED))
-
-
-def _refuse(session: Session, error: ServiceError) -> NoReturn:
-    # Commits part way: the failure count, the lock and their audit must outlive the
-    # refused login, whose unit of work the caller rolls back when this raises.
-    session.commit()
-    raise error
+    refuse(session, LoginRefused(REFUSED))

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from registry import sealing
 from registry.models import Operator
 from registry.services import audit
-from registry.services.errors import Conflict, FieldError, InvalidInput
+from registry.services.errors import Conflict, FieldError, InvalidInput, ServiceError
 from registry.services.operators.accounts import verify_password
+from registry.services.operators.throttle import count_failure, is_locked, lock, locked_row, refuse
 
 TOTP_ISSUER = "Debt registry"
 RECOVERY_CODES = 10
@@ -135,20 +136,70 @@ def confirm_totp(
     return codes
 
 
+class TotpDisableThrottled(ServiceError):
+    def __init__(self, until: datetime) -> None:
+        super().__init__("too many failed attempts to turn two-factor sign-in off; try later")
+        self.until = until
+
+
+# Turning the second factor off is what a thief of a signed-in browser would do first: it
+# needs the password and a current TOTP code, and this many failures lock it for a while.
+MAX_DISABLE_FAILURES = 5
+
+
 def disable_totp(
     session: Session,
     operator: Operator,
     password: str,
+    code: str,
     now: datetime,
-    actor: audit.Actor | None = None,
+    secret_key: str,
+    actor: audit.Actor,
 ) -> None:
-    """Turn the second factor off; needs the operator's password."""
+    """Turn the second factor off; needs the operator's password and a current TOTP code
+    (not a recovery code: those are for signing in without the device). Every failure is
+    audited and counted, committed before it is raised; MAX_DISABLE_FAILURES lock it."""
+    row = locked_row(session, f"totp-off:{operator.username}"[:64])
+    if is_locked(row, now):
+        assert row.locked_until is not None
+        audit.record(
+            session,
+            actor,
+            "totp_disable_refused",
+            now,
+            operator.username,
+            {"locked_until": row.locked_until.isoformat()},
+        )
+        refuse(session, TotpDisableThrottled(row.locked_until))
+    code = code.strip().replace(" ", "")
+    reason = None
     if not verify_password(operator.password_hash, password):
-        raise InvalidInput("wrong password", [FieldError("password", "wrong password")])
+        reason = "wrong_password"
+    elif not (code.isdigit() and len(code) == 6):
+        reason = "totp_missing"
+    else:
+        reason = check_second_factor(operator, code, secret_key, now)
+    if reason is not None:
+        count_failure(row, now)
+        details: dict[str, object] = {"reason": reason, "failures_in_window": row.failures}
+        if row.failures >= MAX_DISABLE_FAILURES:
+            lock(row, now)
+            assert row.locked_until is not None
+            details["locked_until"] = row.locked_until.isoformat()
+        audit.record(session, actor, "totp_disable_failed", now, operator.username, details)
+        # One message for both: the page does not confirm a right password.
+        refuse(
+            session,
+            InvalidInput(
+                "wrong password or code",
+                [FieldError("code", "the password or the code is wrong")],
+            ),
+        )
+    session.delete(row)
     operator.totp_secret_encrypted = None
     operator.totp_enabled_at = None
+    operator.totp_last_step = None
     operator.recovery_code_hashes = []
     operator.updated_at = now
-    if actor is not None:
-        audit.record(session, actor, "totp_disabled", now, operator.username)
+    audit.record(session, actor, "totp_disabled", now, operator.username)
     session.flush()
