@@ -113,7 +113,7 @@ class ScriptedServer:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = _handle
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
