@@ -10,16 +10,17 @@ from flask import Blueprint, Response, jsonify, request
 
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
-from registry.api.parsing import idempotency_key, json_body
+from registry.api.parsing import idempotency_key, json_body, parse_model
 from registry.db import transaction
 from registry.extensions import db, now
 from registry.models import LoanStatus
 from registry.problems import Problem, invalid
-from registry.schemas.loans import MAX_BATCH, LoanOut, LoanPage
-from registry.services import loans, reporting
+from registry.schemas.loans import MAX_BATCH, LoanOut, LoanPage, RetractionBody, RetractionOut
+from registry.services import loans, reporting, retractions
 from registry.services.errors import Conflict, FieldError, NotFound
 from registry.services.fields import is_loan_ref
 from registry.services.idempotency import fingerprint
+from registry.services.lenders import KEY_PATTERN
 
 bp = Blueprint("loans", __name__)
 
@@ -83,6 +84,29 @@ def get_loan(loan_ref: str) -> Response:
     except NotFound as exc:
         raise Problem(404, str(exc)) from None
     return jsonify(LoanOut.model_validate(loan).model_dump(mode="json"))
+
+
+@bp.delete("/loans/<loan_ref:loan_ref>")
+@lender_required
+def retract_loan(loan_ref: str) -> Response:
+    """Retract a loan reported in error: gone from every report at once, a tombstone kept."""
+    body = parse_model(RetractionBody, json_body())
+    try:
+        with transaction(db()):
+            tombstone = retractions.retract(
+                db(), current_lender().id, loan_ref, body.reason, now(), _key_name()
+            )
+            answer = RetractionOut.model_validate(tombstone, from_attributes=True)
+    except NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    return jsonify(answer.model_dump(mode="json"))
+
+
+def _key_name() -> str:
+    """Which of the lender's keys made the request (its non-secret prefix), for the tombstone."""
+    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    match = KEY_PATTERN.fullmatch(presented)
+    return f"api_key:{match.group(1)}" if match else "api_key"
 
 
 def _encode_cursor(loan_ref: str) -> str:

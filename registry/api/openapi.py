@@ -10,7 +10,14 @@ from pydantic.json_schema import models_json_schema
 
 from registry.schemas.common import ProblemOut
 from registry.schemas.inquiries import InquiryBody, InquiryReportOut
-from registry.schemas.loans import LoanBatch, LoanOut, LoanPage, SubmissionOut
+from registry.schemas.loans import (
+    LoanBatch,
+    LoanOut,
+    LoanPage,
+    RetractionBody,
+    RetractionOut,
+    SubmissionOut,
+)
 from registry.schemas.tokens import TokenEvaluateBody, TokenEvaluationOut, TokenKeyOut
 from registry.services.loans import DEFAULT_PAGE, MAX_PAGE
 
@@ -48,6 +55,12 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 _AUTH_ERRORS = (401, 403)
+_LOAN_REF = {
+    "name": "loan_ref",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
 
 
 def _idempotency_key(without: str) -> dict[str, Any]:
@@ -74,6 +87,8 @@ def openapi_document() -> dict[str, Any]:
         (SubmissionOut, "serialization"),
         (LoanOut, "serialization"),
         (LoanPage, "serialization"),
+        (RetractionBody, "validation"),
+        (RetractionOut, "serialization"),
         (InquiryReportOut, "serialization"),
         (ProblemOut, "serialization"),
         (TokenEvaluateBody, "validation"),
@@ -149,17 +164,24 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getLoan",
                     "summary": "The stored state of one of the caller's loans",
-                    "parameters": [
-                        {
-                            "name": "loan_ref",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                        }
-                    ],
+                    "parameters": [_LOAN_REF],
                     "responses": {
                         "200": _json(LoanOut, "the loan"),
                         **_problems(*_AUTH_ERRORS, 404),
+                    },
+                },
+                "delete": {
+                    "operationId": "retractLoan",
+                    "summary": "Retract a loan reported in error",
+                    "description": "Removes the loan, its history and its monthly status from "
+                    "every report at once and keeps a tombstone (who, when, why). The loan_ref "
+                    "may then be reported anew, under any borrower. A retracted or unknown "
+                    "loan_ref is a 404.",
+                    "parameters": [_LOAN_REF],
+                    "requestBody": body(RetractionBody),
+                    "responses": {
+                        "200": _json(RetractionOut, "the tombstone"),
+                        **_problems(400, *_AUTH_ERRORS, 404, 413, 415, 422),
                     },
                 },
             },

@@ -32,6 +32,7 @@ def months(db_session: Any, loan_ref: str = "L-1") -> dict[str, tuple[str, int, 
         rows = db_session.scalars(
             select(LoanMonth).where(LoanMonth.loan_ref == loan_ref).order_by(LoanMonth.month)
         ).all()
+        db_session.expunge_all()  # keep what was read: the rollback would expire it
         return {
             r.month.strftime("%Y-%m"): (r.status, r.worst_days_past_due, r.last_delinquent_on)
             for r in rows
@@ -44,9 +45,7 @@ def state(dpd: int, day: str, **fields: Any) -> dict[str, Any]:
     return loan(opened_on="2025-10-01", due_on="2027-10-01", days_past_due=dpd, as_of=day, **fields)
 
 
-def test_months_across_a_year_boundary_with_the_worst_of_each_month(
-    client, new_lender, db_session
-):
+def test_months_across_a_year_boundary_with_the_worst_of_each_month(client, new_lender, db_session):
     lender = new_lender()
     # One request per report, oldest first; December 2025 has three reports.
     for record in [
