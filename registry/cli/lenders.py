@@ -1,4 +1,5 @@
-"""`registry lenders ...`: onboard lenders, suspend them, issue and revoke their keys.
+"""`registry lenders ...`: onboard lenders, suspend them, mark them exited, issue and revoke
+their keys.
 
 Each command is one unit of work (`session_scope`): a new key is printed only once its
 transaction has committed."""
@@ -37,14 +38,15 @@ def lenders_add(code: str, name: str) -> None:
 
 @lenders_group.command("list")
 def lenders_list() -> None:
-    """Lenders with their status, active key prefixes and open loans."""
+    """Lenders with their status (and exit), active key prefixes and open loans."""
     with session_scope(write=False) as session:
         table = Table("code", "name", "status", "active keys", "open loans", "since")
         for row in lenders.list_lenders(session):
+            exited = f", exited {row.exited_at.date().isoformat()}" if row.exited_at else ""
             table.add_row(
                 row.code,
                 row.name,
-                row.status,
+                row.status + exited,
                 ", ".join(row.active_keys) or "-",
                 str(row.open_loans),
                 row.created_at.date().isoformat(),
@@ -71,6 +73,23 @@ def lenders_suspend(code: str) -> None:
 def lenders_reactivate(code: str) -> None:
     """Reactivate a suspended lender."""
     _set_status(code, LenderStatus.ACTIVE)
+
+
+@lenders_group.command("exit")
+@click.argument("code")
+def lenders_exit(code: str) -> None:
+    """Mark CODE as having left the registry: its loans stay as its last word, stale from now on."""
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        exited = lenders.exit_lender(session, lender, clock.now(), actor=audit.CLI)
+        when = lender.exited_at
+    assert when is not None
+    if exited:
+        click.echo(
+            f"{lender.code} has exited ({when.isoformat()}): its loans are stale from now on"
+        )
+    else:
+        click.echo(f"{lender.code} had already exited ({when.isoformat()})")
 
 
 @lenders_group.command("new-key")

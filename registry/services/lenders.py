@@ -53,6 +53,7 @@ class LenderOverview:
     active_keys: list[str]
     open_loans: int
     created_at: datetime
+    exited_at: datetime | None = None
 
 
 def _hash_secret(secret: str) -> bytes:
@@ -152,6 +153,35 @@ def set_status(
         audit.record(session, actor, action, now, lender.code, {"old": old, "new": str(status)})
 
 
+def exit_lender(
+    session: Session,
+    lender: Lender,
+    now: datetime,
+    actor: audit.Actor | None = None,
+) -> bool:
+    """Mark `lender` as having left the registry: its loans stay in every report as its last
+    word, stale from `now` on (see `services/report/tradelines.py`). Its status and keys are
+    left as they are. False if it had already exited (nothing changes then)."""
+    if lender.exited_at is not None:
+        return False
+    lender.exited_at = now
+    lender.updated_at = now
+    session.flush()
+    if actor is not None:
+        audit.record(
+            session, actor, "lender_exited", now, lender.code, {"exited_at": now.isoformat()}
+        )
+    return True
+
+
+def exited_lenders(session: Session) -> dict[str, datetime]:
+    """When each lender that has exited did so, by code."""
+    rows = session.execute(
+        select(Lender.code, Lender.exited_at).where(Lender.exited_at.is_not(None))
+    ).tuples()
+    return {code: exited_at for code, exited_at in rows if exited_at is not None}
+
+
 def authenticate(session: Session, presented: str) -> Lender:
     """The lender behind an API key. Unknown, revoked or malformed: AuthenticationFailed;
     a suspended lender's valid key: LenderSuspended."""
@@ -204,6 +234,7 @@ def list_lenders(session: Session) -> list[LenderOverview]:
                 active_keys=[k.prefix for k in lender.api_keys if k.revoked_at is None],
                 open_loans=open_loans.get(lender.id, 0),
                 created_at=lender.created_at,
+                exited_at=lender.exited_at,
             )
         )
     return overviews

@@ -60,7 +60,16 @@ def test_default_policy_is_seeded(engine):
         "PAST_DUE_ELSEWHERE": 30,
         "WRITTEN_OFF": 1,
         "RAPID_BORROWING": 3,
+        "LOAN_CYCLING": 2,
+        "PAST_DUE_HISTORY": 60,
+        "HIGH_UTILISATION": 90,
+        "stale_after_days": 35,
+        "count_stale_loans": 0,
     }
+    # Every seeded row is a rule or setting the policy service knows, with its default.
+    from registry.services.policy import ENTRIES
+
+    assert rows == {entry.code: entry.default for entry in ENTRIES}
 
 
 def test_0005_moves_the_token_out_of_stored_reports_and_back(tmp_path):

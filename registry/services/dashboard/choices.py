@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Lender, PolicyRule
 from registry.services.dashboard.lender_figures import aware
-from registry.services.policy import RULES
+from registry.services.policy import ENTRIES
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,10 @@ class RuleRow:
 
 
 def policy_rows(session: Session) -> list[RuleRow]:
-    """Every flag rule with its current threshold (the default when never set)."""
+    """Every flag rule and setting with its current value (the default when never set)."""
     stored = {rule.code: rule for rule in session.scalars(select(PolicyRule))}
     rows = []
-    for spec in RULES:
+    for spec in ENTRIES:
         rule = stored.get(spec.code)
         rows.append(
             RuleRow(

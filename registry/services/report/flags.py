@@ -44,7 +44,7 @@ def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fractio
     return {
         "MULTI_LENDER": (
             lenders,
-            f"{lenders} lenders hold open loans with something outstanding "
+            f"{lenders} lenders have open loans with something outstanding "
             f"(undrawn lines not counted; {stale})",
         ),
         "APPLICATION_SPREE": (
