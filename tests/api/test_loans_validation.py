@@ -237,3 +237,129 @@ def test_oversize_body_is_a_413_problem(client, new_lender):
     )
     assert response.status_code == 413
     assert response.get_json()["type"] == "/problems/payload-too-large"
+
+
+# Tradeline fields (issue 9): each rule names its field. `loan()` fills what a test does not
+# set (closed_on for closed and written-off loans, amount_past_due when days are past due).
+RULES = [
+    # credit_limit: required for revolving products, the principal otherwise.
+    ({"product": "credit_line", "due_on": None, "credit_limit": None}, "credit_limit"),
+    ({"product": "credit_line", "due_on": None, "credit_limit": 5_000_000}, None),
+    ({"credit_limit": None}, None),
+    ({"credit_limit": -1}, "credit_limit"),
+    ({"credit_limit": "100"}, "credit_limit"),
+    # scheduled_payment and payment_frequency go together.
+    ({"scheduled_payment": 10_000}, "payment_frequency"),
+    ({"payment_frequency": "monthly"}, "scheduled_payment"),
+    ({"scheduled_payment": 10_000, "payment_frequency": "fortnightly"}, "payment_frequency"),
+    ({"scheduled_payment": 10_000, "payment_frequency": "biweekly"}, None),
+    ({"scheduled_payment": -3, "payment_frequency": "weekly"}, "scheduled_payment"),
+    # amount_past_due: required when days are past due, zero otherwise, within outstanding.
+    ({"days_past_due": 10, "amount_past_due": None}, "amount_past_due"),
+    ({"days_past_due": 10, "amount_past_due": 0}, "amount_past_due"),
+    ({"days_past_due": 0, "amount_past_due": 5}, "amount_past_due"),
+    ({"days_past_due": 0, "amount_past_due": 0}, None),
+    ({"days_past_due": 10, "amount_past_due": 800_001}, "amount_past_due"),
+    ({"days_past_due": 10, "amount_past_due": 800_000}, None),
+    ({"amount_past_due": 1.5}, "amount_past_due"),
+    # closed_on: required for closed and written_off, within opened_on and as_of.
+    ({"status": "closed", "closed_on": None}, "closed_on"),
+    ({"status": "written_off", "days_past_due": 200, "closed_on": None}, "closed_on"),
+    ({"status": "closed", "closed_on": "2026-08-31"}, "closed_on"),  # before opened_on
+    ({"status": "closed", "closed_on": "2026-09-01"}, None),
+    ({"status": "closed", "closed_on": "2026-11-25"}, None),  # the as_of date
+    ({"status": "closed", "closed_on": "2026-11-26"}, "closed_on"),  # after as_of
+    ({"status": "closed", "closed_on": "2026-11-31"}, "closed_on"),
+    ({"closed_on": "2026-10-01"}, "closed_on"),  # an open loan is not closed
+    # A closed loan has nothing outstanding or past due.
+    ({"status": "closed", "outstanding": 1}, "outstanding"),
+    ({"status": "closed", "amount_past_due": 1, "outstanding": 1}, "outstanding"),
+    ({"status": "closed", "amount_past_due": 1}, "amount_past_due"),
+    # A written-off loan keeps the balance written off.
+    ({"status": "written_off", "outstanding": 0}, "outstanding"),
+    ({"status": "written_off", "outstanding": 400_000}, None),
+    # special_event and correction.
+    ({"special_event": "extended"}, None),
+    ({"special_event": "forgiven"}, "special_event"),
+    ({"correction": "yes"}, "correction"),
+]
+
+
+@pytest.mark.parametrize("fields, failing", RULES)
+def test_tradeline_rules_name_their_field(client, new_lender, fields, failing):
+    record = loan("BAD", **fields)
+    expected = [f"loans[1].{failing}"] if failing else []
+    assert rejected_fields(client, new_lender(), record)[:1] == expected
+
+
+def test_an_instalment_loans_limit_is_its_principal(client, new_lender):
+    lender = new_lender()
+    post = client.post("/v1/loans", json={"loans": [loan()]}, headers=lender.headers)
+    assert post.get_json()["accepted"] == 1
+    stored = client.get("/v1/loans/L-1", headers=lender.headers).get_json()
+    assert stored["credit_limit"] == stored["principal"] == 1_000_000
+    assert stored["amount_past_due"] == 0
+    assert stored["scheduled_payment"] is None and stored["payment_frequency"] is None
+    assert stored["closed_on"] is None and stored["special_event"] is None
+    assert stored["written_off_amount"] is None and stored["written_off_on"] is None
+
+
+def test_every_new_field_reads_back(client, new_lender):
+    lender = new_lender()
+    record = loan(
+        "LINE",
+        product="credit_line",
+        due_on=None,
+        credit_limit=5_000_000,
+        outstanding=1_200_000,
+        scheduled_payment=120_000,
+        payment_frequency="monthly",
+        days_past_due=12,
+        amount_past_due=120_000,
+        special_event="restructured",
+    )
+    body = client.post("/v1/loans", json={"loans": [record]}, headers=lender.headers).get_json()
+    assert body["accepted"] == 1 and body["warnings"] == []
+    stored = client.get("/v1/loans/LINE", headers=lender.headers).get_json()
+    assert {k: stored[k] for k in record} == record
+    listed = client.get("/v1/loans", headers=lender.headers).get_json()["data"][0]
+    assert listed == stored
+
+
+@pytest.mark.parametrize(
+    "fields, warned",
+    [
+        ({"due_on": "2026-11-19"}, True),  # six days past due_on, none past due
+        ({"due_on": "2026-11-20"}, False),  # five days: within the grace period
+        ({"due_on": "2026-11-19", "special_event": "extended"}, False),
+        ({"due_on": "2026-11-19", "special_event": "restructured"}, True),
+        ({"due_on": "2026-11-19", "days_past_due": 6}, False),
+        ({"due_on": "2026-11-19", "status": "closed"}, False),
+    ],
+)
+def test_an_open_loan_past_its_due_date_with_nothing_past_due_is_a_warning(
+    client, new_lender, fields, warned
+):
+    lender = new_lender()
+    record = loan("W-1", opened_on="2026-05-01", **fields)
+    body = client.post(
+        "/v1/loans", json={"loans": [loan("OK"), record]}, headers=lender.headers
+    ).get_json()
+    assert body["accepted"] == 2 and body["rejected"] == []
+    if warned:
+        (warning,) = body["warnings"]
+        assert warning["index"] == 1 and warning["loan_ref"] == "W-1"
+        assert warning["field"] == "loans[1].days_past_due"
+        assert "due_on" in warning["message"]
+    else:
+        assert body["warnings"] == []
+
+
+def test_a_warned_record_rejected_later_carries_no_warning(client, new_lender):
+    lender = new_lender()
+    first = loan("W-1", opened_on="2026-05-01", due_on="2026-11-19")
+    client.post("/v1/loans", json={"loans": [first]}, headers=lender.headers)
+    # Same as_of, other content: rejected, so its warning is not answered.
+    again = {**first, "outstanding": 1}
+    body = client.post("/v1/loans", json={"loans": [again]}, headers=lender.headers).get_json()
+    assert len(body["rejected"]) == 1 and body["warnings"] == []

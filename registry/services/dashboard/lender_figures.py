@@ -8,23 +8,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import ApiKey, Inquiry, Lender, Loan, LoanStatus, Submission
 from registry.services.lenders import open_loans_by_lender
+from registry.services.loan_report import OVERDUE_GRACE_DAYS
+from registry.services.policy import load_policy
+from registry_protocol.wire import SpecialEvent
 
 QUALITY_WINDOW_DAYS = 30
 # Rejection details are read from at most this many recent submissions of one lender.
 REJECTION_SAMPLE = 200
 
 QUALITY_FORMULA = (
-    "score = 100 x (0.6 x A + 0.2 x (1 - S) + 0.2 x F), where, over the submissions of the "
-    f"last {QUALITY_WINDOW_DAYS} days, A = 1 - rejected / records (the share of records not "
-    "rejected), S = stale / records (the share of records older than what the registry "
-    f"holds), and F = max(0, 1 - days since the last report / {QUALITY_WINDOW_DAYS}) "
-    "(freshness). A rejected record identical to one the lender had rejected before counts "
-    "once. No submission in the window: no score."
+    "score = 100 x (0.5 x A + 0.15 x (1 - S) + 0.15 x F + 0.1 x (1 - W) + 0.1 x (1 - T)), "
+    f"where, over the submissions of the last {QUALITY_WINDOW_DAYS} days, A = 1 - rejected / "
+    "records (the share of records not rejected), S = stale / records (the share of records "
+    "older than what the registry holds), F = max(0, 1 - days since the last report / "
+    f"{QUALITY_WINDOW_DAYS}) (freshness); and, over the lender's open loans now, W = the "
+    f"share whose latest report is more than {OVERDUE_GRACE_DAYS} days past its due_on with "
+    "no day past due and no 'extended' event (the ingest's consistency warning), T = the "
+    "share whose latest report is older than the policy's stale_after_days (stale loans). "
+    "A rejected record identical to one the lender had rejected before counts once. No "
+    "submission in the window: no score."
 )
 
 
@@ -112,6 +119,9 @@ class Quality:
     rejected: int = 0
     submissions: int = 0
     days_since_last_report: int | None = None
+    open_loans: int = 0
+    warned_open_loans: int = 0  # open loans whose latest report draws the overdue warning
+    stale_open_loans: int = 0  # open loans whose latest report is older than the policy says
     score: int | None = None
     parts: dict[str, float] = field(default_factory=dict)
 
@@ -167,6 +177,7 @@ def lender_stats(
     )
     if last_report_at is not None:
         quality.days_since_last_report = max(0, (now - last_report_at).days)
+    _open_loan_quality(session, lender, now, quality)
     quality.score, quality.parts = data_quality_score(quality)
 
     history_total = (
@@ -195,14 +206,46 @@ def lender_stats(
 
 
 def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
-    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F)."""
+    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F, W, T)."""
     if quality.submissions == 0 or quality.records == 0:
         return None, {}
     a = 1 - quality.rejected / quality.records
     s = quality.stale / quality.records
     days = quality.days_since_last_report or 0
     f = max(0.0, 1 - days / QUALITY_WINDOW_DAYS)
-    return round(100 * (0.6 * a + 0.2 * (1 - s) + 0.2 * f)), {"A": a, "S": s, "F": f}
+    w = quality.warned_open_loans / quality.open_loans if quality.open_loans else 0.0
+    t = quality.stale_open_loans / quality.open_loans if quality.open_loans else 0.0
+    score = 0.5 * a + 0.15 * (1 - s) + 0.15 * f + 0.1 * (1 - w) + 0.1 * (1 - t)
+    return round(100 * score), {"A": a, "S": s, "F": f, "W": w, "T": t}
+
+
+def _open_loan_quality(session: Session, lender: Lender, now: datetime, quality: Quality) -> None:
+    """The lender's open loans now: how many, how many stale (latest as_of older than the
+    policy's stale_after_days) and how many whose latest report draws the ingest's overdue
+    warning. Two reads: one count, and the few open loans past their due date with no day
+    past due (the warning's test is then the ingest's own, in Python, on both backends)."""
+    stale_before = now - timedelta(days=load_policy(session).stale_after_days)
+    is_stale = case((Loan.as_of < stale_before, 1), else_=0)
+    opened, stale = session.execute(
+        select(func.count(), func.coalesce(func.sum(is_stale), 0)).where(
+            Loan.lender_id == lender.id, Loan.status == LoanStatus.OPEN
+        )
+    ).one()
+    quality.open_loans, quality.stale_open_loans = int(opened), int(stale)
+    overdue = session.execute(
+        select(Loan.due_on, Loan.as_of, Loan.special_event).where(
+            Loan.lender_id == lender.id,
+            Loan.status == LoanStatus.OPEN,
+            Loan.days_past_due == 0,
+            Loan.due_on < (now - timedelta(days=OVERDUE_GRACE_DAYS)).date(),
+        )
+    )
+    quality.warned_open_loans = sum(
+        1
+        for due_on, as_of, event in overdue
+        if event != SpecialEvent.EXTENDED
+        and as_of.date() > due_on + timedelta(days=OVERDUE_GRACE_DAYS)
+    )
 
 
 def _rejections_by_field(
