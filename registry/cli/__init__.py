@@ -13,6 +13,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from registry.cli.common import clock, console, session_scope, settings
+from registry.cli.database import db_group
 from registry.cli.keys import keys_group
 from registry.cli.lenders import lenders_group
 from registry.cli.operators import operators_group
@@ -39,22 +40,6 @@ def main() -> None:
     First start:   registry db upgrade && registry demo && registry serve
     Onboard:       registry lenders add acme "Acme Credit"
     """
-
-
-@main.group()
-def db() -> None:
-    """Database schema (Alembic migrations)."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
-def db_upgrade(revision: str) -> None:
-    """Create or upgrade the schema. Safe to run on every start."""
-    from registry.migrations import current_revision, upgrade
-
-    url = settings().database_url
-    upgrade(url, revision)
-    click.echo(f"database at revision {current_revision(url)}")
 
 
 @main.command()
@@ -169,6 +154,7 @@ def _fresh_demo_token_cache(database_url: str) -> str:
         return str(absolute)
 
 
+main.add_command(db_group)
 main.add_command(lenders_group)
 main.add_command(policy_group)
 main.add_command(operators_group)

@@ -75,8 +75,8 @@ def image_command() -> str:
     return only("CMD").exec_form()[-1]
 
 
-def test_compose_has_exactly_the_database_and_the_registry():
-    assert set(compose()["services"]) == {"db", "registry"}
+def test_compose_has_the_database_the_migrations_and_the_registry():
+    assert set(compose()["services"]) == {"db", "migrate", "registry"}
     assert set(compose()["volumes"]) == {"pgdata", "oprfkeys"}
 
 
@@ -89,20 +89,33 @@ def test_compose_database_is_postgres_16_with_a_pg_isready_health_check_and_a_vo
     assert "ports" not in db, "the database is reachable from the registry only"
 
 
-def test_compose_registry_waits_for_a_healthy_database_then_migrates_keys_and_serves():
-    registry = compose()["services"]["registry"]
-    assert registry["build"] == "."
-    assert registry["depends_on"]["db"]["condition"] == "service_healthy"
+def test_compose_migrates_as_the_owner_then_serves_as_the_app_role():
+    services = compose()["services"]
+    migrate, registry = services["migrate"], services["registry"]
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert migrate["command"] == ["registry", "db", "upgrade", "--app-role", "registry_app"]
+    assert migrate["environment"]["REGISTRY_DATABASE_URL"].startswith(
+        "postgresql://registry_owner:"
+    )
+    assert services["db"]["environment"]["POSTGRES_USER"] == "registry_owner"
+    assert registry["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert registry["environment"]["REGISTRY_DATABASE_URL"].startswith("postgresql://registry_app:")
     command = registry["command"]
     assert command[:2] == ["sh", "-c"]
     steps = [step.strip() for step in command[2].split("&&")]
+    # The app role cannot change the schema: the registry itself never migrates here.
     assert steps[1:] == [
-        "registry db upgrade",
         "registry keys init --if-missing",
         "exec gunicorn -c python:registry.gunicorn_config 'registry:create_app()'",
     ]
-    # The same start as the image's own CMD.
-    assert command[2].replace("$$", "$") == image_command()
+    assert command[2].replace("$$", "$").endswith(image_command().split("&& ", 2)[2])
+
+
+def test_compose_has_no_default_password():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for variable in ("POSTGRES_PASSWORD", "REGISTRY_APP_DB_PASSWORD", "REGISTRY_SECRET_KEY"):
+        uses = re.findall(r"\$\{" + variable + r"(:[?-])", text)
+        assert uses and set(uses) == {":?"}, variable
 
 
 def test_compose_registry_runs_in_production_with_no_default_secret_and_a_key_volume():
