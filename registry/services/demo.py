@@ -31,6 +31,9 @@ DEMO_LENDERS = (
 BORROWERS = 400
 # Borrower 1 owes two demo lenders: a third lender's loan makes MULTI_LENDER fire (README).
 WALKTHROUGH_BORROWER = 1
+# Borrower 41 was 75 days late on a loan some months ago and is current now: the README's
+# report with PAST_DUE_HISTORY.
+CURED_BORROWER = 41
 DEMO_KEY_LABEL = "demo"
 # Each demo lender reports every `cadence` days, the last time `last` days ago, so that the
 # submissions chart varies by day and the lenders' "last report" differs (days ago).
@@ -94,42 +97,209 @@ class DemoResult:
 
 
 def _lender_count(rng: random.Random, number: int) -> int:
-    if number == WALKTHROUGH_BORROWER:
+    if number in (WALKTHROUGH_BORROWER, CURED_BORROWER):
         return 2
     if number <= 40:  # a tenth of the book is spread over 3 to 5 lenders
         return rng.randint(3, 5)
     return rng.choices([1, 2], weights=[75, 25])[0]
 
 
-def _loan(
-    rng: random.Random, borrower: str, number: int, seq: int, today: date, as_of: datetime
-) -> dict[str, Any]:
+# What happens to a demo loan over its life (see `_plan`).
+CURRENT, LATE, CURED, CLOSED, WRITTEN_OFF, REPAID_AFTER_WRITE_OFF = (
+    "current",
+    "late",
+    "cured",
+    "closed",
+    "written_off",
+    "repaid_after_write_off",
+)
+HISTORY_MONTHS = 12  # monthly reports go back at most this many months
+HISTORY_DAY = 28  # each month's report is on the 28th (every month has one)
+
+
+@dataclass
+class _Plan:
+    """A demo loan: its terms, its story, and the days on which it is reported."""
+
+    loan_ref: str
+    borrower: str
+    product: str
+    principal: int
+    opened: date
+    term_days: int
+    story: str
+    limit: int | None = None  # credit lines
+    usage: float = 0.0  # credit lines: the share of the limit drawn
+    peak: int = 0  # the worst days past due of a LATE, CURED or written-off story
+    points: list[datetime] | None = None  # report times, oldest first (the last is the latest)
+
+    @property
+    def due(self) -> date | None:
+        return None if self.product == "credit_line" else self.opened + timedelta(self.term_days)
+
+    def schedule(self) -> tuple[int, str]:
+        """The scheduled payment and its frequency."""
+        if self.product == "credit_line":
+            assert self.limit is not None
+            return max(1_000, int(self.limit * self.usage) // 10), "monthly"
+        if self.product == "bnpl":
+            return self.principal // 4, "biweekly"
+        return max(1, self.principal // max(1, self.term_days // 30)), "monthly"
+
+    def days_past_due(self, i: int) -> int:
+        """Days past due at report `i` (the story's delinquency, worst at `peak`)."""
+        n = len(self.points or [])
+        if self.story == LATE:  # late now: its lateness built up over the last reports
+            return max(0, self.peak - 30 * (n - 1 - i))
+        if self.story == CURED:  # late some months ago, current since the last 2+ reports
+            top = n - 3
+            return max(0, self.peak - 30 * (top - i)) if i <= top else 0
+        if self.story in (WRITTEN_OFF, REPAID_AFTER_WRITE_OFF):
+            return 30 * (i - (n - 6)) if i > n - 6 else 0
+        return 0
+
+    def record(self, i: int) -> dict[str, Any]:
+        """The state reported at report `i`."""
+        assert self.points is not None
+        at = self.points[i]
+        as_of = at - timedelta(minutes=1)
+        n = len(self.points)
+        elapsed = max(0, (as_of.date() - self.opened).days)
+        scheduled, frequency = self.schedule()
+        dpd = self.days_past_due(i)
+        status, closed_on, event = "open", None, None
+        if self.product == "credit_line":
+            assert self.limit is not None
+            outstanding = max(1, int(self.limit * self.usage))
+        else:
+            # Repaid evenly over the term; nothing repaid while late.
+            paid_days = max(0, elapsed - dpd)
+            left = 1 - min(paid_days, self.term_days - 30) / self.term_days
+            outstanding = max(1, int(self.principal * left))
+        if self.story in (WRITTEN_OFF, REPAID_AFTER_WRITE_OFF) and i >= n - 3:
+            status = "written_off"
+            closed_on = self.points[n - 3].date() - timedelta(days=1)
+        if self.story == REPAID_AFTER_WRITE_OFF and i == n - 1:
+            status, dpd, outstanding = "closed", 0, 0
+            closed_on, event = as_of.date() - timedelta(days=2), "repaid_after_write_off"
+        if self.story == CLOSED and i == n - 1:
+            status, dpd, outstanding = "closed", 0, 0
+            closed_on = max(self.opened, as_of.date() - timedelta(days=3))
+        past_due = 0
+        if dpd > 0:
+            past_due = min(outstanding, max(1, scheduled * -(-dpd // 30)))
+        if status == "written_off":
+            past_due = outstanding
+        record: dict[str, Any] = {
+            "loan_ref": self.loan_ref,
+            "borrower": self.borrower,
+            "product": self.product,
+            "currency": "CNY",
+            "principal": self.principal,
+            "outstanding": outstanding,
+            "opened_on": self.opened.isoformat(),
+            "due_on": self.due.isoformat() if self.due else None,
+            "status": status,
+            "days_past_due": dpd,
+            "as_of": as_of.isoformat(),
+            "scheduled_payment": scheduled,
+            "payment_frequency": frequency,
+            "amount_past_due": past_due,
+        }
+        if self.limit is not None:
+            record["credit_limit"] = self.limit
+        if closed_on is not None:
+            record["closed_on"] = closed_on.isoformat()
+        if event is not None:
+            record["special_event"] = event
+        return record
+
+
+def _story(rng: random.Random, number: int, months: int) -> tuple[str, int]:
+    """A loan's story and its worst days past due, given how many monthly reports it has."""
+    if number in (WALKTHROUGH_BORROWER, CURED_BORROWER):
+        return CURRENT, 0
+    roll = rng.random()
+    if roll < 0.12 and months >= 1 and number > 40:  # 2 to 40 keep their loans open
+        return CLOSED, 0
+    if roll < 0.16 and months >= 6:
+        return WRITTEN_OFF, 0
+    if roll < 0.19 and months >= 6:
+        return REPAID_AFTER_WRITE_OFF, 0
+    if roll < 0.27 and months >= 4:
+        return CURED, rng.choice([25, 45, 75, 95])
+    if roll < 0.40:
+        return LATE, rng.choice([5, 15, 31, 45, 90])
+    return CURRENT, 0
+
+
+def _plan(
+    rng: random.Random, borrower: str, number: int, seq: int, today: date, final_at: datetime
+) -> _Plan:
     product = rng.choice(["cash_loan", "installment", "bnpl", "credit_line", "cash_loan"])
     opened = today - timedelta(days=rng.randint(3, 400) if number > 40 else rng.randint(1, 60))
     principal = rng.choice([50_000, 100_000, 200_000, 500_000, 1_000_000, 3_000_000])
-    roll = rng.random()
-    status, days_past_due = "open", 0
-    if number != WALKTHROUGH_BORROWER:
-        if roll < 0.15:
-            status = "closed"
-        elif roll < 0.20:
-            status, days_past_due = "written_off", rng.randint(120, 360)
-        elif roll < 0.35:
-            days_past_due = rng.choice([5, 15, 31, 45, 90])
-    outstanding = 0 if status == "closed" else principal * rng.randint(20, 100) // 100
-    return {
-        "loan_ref": f"D{number:04d}-{seq}",
-        "borrower": borrower,
-        "product": product,
-        "currency": "CNY",
-        "principal": principal,
-        "outstanding": outstanding,
-        "opened_on": opened.isoformat(),
-        "due_on": None if product == "credit_line" else (opened + timedelta(days=180)).isoformat(),
-        "status": status,
-        "days_past_due": days_past_due,
-        "as_of": as_of.isoformat(),
-    }
+    if number == WALKTHROUGH_BORROWER:  # the README's applicant: two plain loans, well behaved
+        product = ("cash_loan", "installment")[seq % 2]
+        opened = today - timedelta(days=(75, 160)[seq % 2])
+    opened = min(opened, (final_at - timedelta(days=1)).date())
+    points = _points(opened, final_at)
+    story, peak = _story(rng, number, len(points) - 1)
+    # The term: long enough that a loan reported current is not yet past its due date.
+    term = 90 if product == "bnpl" else 180
+    while opened + timedelta(term) < today + timedelta(30):
+        term += 180
+    plan = _Plan(f"D{number:04d}-{seq}", borrower, product, principal, opened, term, story)
+    plan.peak, plan.points = peak, points
+    if product == "credit_line":
+        plan.limit = principal * rng.choice([2, 3, 5])
+        # Lines in use: most lightly, some close to their limit (HIGH_UTILISATION).
+        plan.usage = rng.choice([0.05, 0.12, 0.25, 0.4, 0.6, 0.92, 0.97])
+        if number == WALKTHROUGH_BORROWER:
+            plan.usage = 0.25
+    return plan
+
+
+def _points(opened: date, final_at: datetime) -> list[datetime]:
+    """The monthly reports of a loan opened on `opened` (the 28th of each month since, at most
+    HISTORY_MONTHS back, each well before the last), then its last report, at `final_at`."""
+    points: list[datetime] = []
+    month = date(final_at.year, final_at.month, 1)
+    for back in range(HISTORY_MONTHS, -1, -1):
+        index = month.year * 12 + month.month - 1 - back
+        day = date(index // 12, index % 12 + 1, HISTORY_DAY)
+        at = datetime.combine(day, time(12), tzinfo=UTC)
+        if day > opened and at < final_at - timedelta(days=3):
+            points.append(at)
+    return [*points, final_at]
+
+
+def _cured_plans(borrower: str, lenders: list[Lender], today: date) -> list[tuple[int, _Plan]]:
+    """The README's second applicant: a cash loan 75 days late some months ago, current
+    since (PAST_DUE_HISTORY), and a repaid BNPL loan at another lender."""
+    final_at = datetime.combine(today - timedelta(days=2), time(9), tzinfo=UTC)
+    cash = _Plan(
+        f"D{CURED_BORROWER:04d}-0",
+        borrower,
+        "cash_loan",
+        1_000_000,
+        today - timedelta(days=330),
+        720,
+        CURED,
+        peak=75,
+    )
+    cash.points = _points(cash.opened, final_at)
+    bnpl = _Plan(
+        f"D{CURED_BORROWER:04d}-1",
+        borrower,
+        "bnpl",
+        200_000,
+        today - timedelta(days=240),
+        120,
+        CLOSED,
+    )
+    bnpl.points = [p for p in _points(bnpl.opened, final_at) if p.date() < today - timedelta(120)]
+    return [(lenders[2].id, cash), (lenders[3].id, bnpl)]
 
 
 def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026) -> DemoResult:
@@ -173,14 +343,6 @@ def seed_demo(session: Session, signer: Signer, now: datetime, seed: int = 2026)
     )
 
 
-def _reported_at(record: dict[str, Any], at: datetime) -> dict[str, Any]:
-    """`record` as reported at `at`: its state as of a minute before, opened by then."""
-    as_of = at - timedelta(minutes=1)
-    opened = min(date.fromisoformat(record["opened_on"]), as_of.date())
-    due = record["due_on"] and (opened + timedelta(days=180)).isoformat()
-    return record | {"as_of": as_of.isoformat(), "opened_on": opened.isoformat(), "due_on": due}
-
-
 def _report_days(code: str) -> list[int]:
     """The days ago (newest first) on which demo lender `code` reports, within the window."""
     cadence, last = REPORTING.get(code, (1, 0))
@@ -195,28 +357,44 @@ def _seed_loans_and_inquiries(
     now: datetime,
 ) -> None:
     today = now.date()
-    as_of = datetime.combine(today, time(0), tzinfo=UTC)
-    books: dict[int, list[dict[str, Any]]] = {lender.id: [] for lender in demo_lenders}
+    # Each loan's latest report is on one of its lender's reporting days over the last month
+    # (a random stream of its own), after monthly reports on the 28th of the months before;
+    # a few loans' lenders stopped reporting them two months ago (stale).
+    spread = random.Random("demo submissions")
+    report_times: dict[tuple[int, int], datetime] = {}
+    plans: list[tuple[int, _Plan]] = []
     for number in range(1, BORROWERS + 1):
         holders = rng.sample(demo_lenders, _lender_count(rng, number))
+        if number == CURED_BORROWER:
+            plans.extend(_cured_plans(demo_token(number), demo_lenders, today))
+            continue
         for seq, lender in enumerate(holders):
-            books[lender.id].append(_loan(rng, demo_token(number), number, seq, today, as_of))
+            days_ago = spread.choice(_report_days(lender.code))
+            if (lender.id, days_ago) not in report_times:
+                at = now - timedelta(days=days_ago, minutes=spread.randint(0, 8 * 60))
+                report_times[lender.id, days_ago] = at
+            final_at = report_times[lender.id, days_ago]
+            plan = _plan(rng, demo_token(number), number, seq, today, final_at)
+            assert plan.points is not None
+            if (
+                number > 40
+                and plan.story == CURRENT
+                and len(plan.points) > 3
+                and rng.random() < 0.04
+            ):
+                plan.points = plan.points[:-2]
+            plans.append((lender.id, plan))
 
-    # Each loan is first reported on one of its lender's reporting days over the last month
-    # (a random stream of its own: the loans and inquiries stay what the README shows).
-    spread = random.Random("demo submissions")
-    for lender in demo_lenders:
-        by_day: dict[int, list[dict[str, Any]]] = {}
-        days = _report_days(lender.code)
-        for record in books[lender.id]:
-            by_day.setdefault(spread.choice(days), []).append(record)
-        for days_ago in sorted(by_day, reverse=True):
-            at = now - timedelta(days=days_ago, minutes=spread.randint(0, 8 * 60))
-            batch = [_reported_at(record, at) for record in by_day[days_ago]]
-            for start in range(0, len(batch), reporting.MAX_BATCH):
-                reporting.submit_loans(
-                    session, lender.id, batch[start : start + reporting.MAX_BATCH], at
-                )
+    reports: dict[tuple[datetime, int], list[dict[str, Any]]] = {}
+    for lender_id, plan in plans:
+        for i, at in enumerate(plan.points or []):
+            reports.setdefault((at, lender_id), []).append(plan.record(i))
+    for at, lender_id in sorted(reports):  # oldest first: each loan's reports in order
+        batch = reports[at, lender_id]
+        for start in range(0, len(batch), reporting.MAX_BATCH):
+            reporting.submit_loans(
+                session, lender_id, batch[start : start + reporting.MAX_BATCH], at
+            )
 
     # Application sprees: the most indebted borrowers were asked about by many lenders lately.
     for number in range(2, 41):
