@@ -2,7 +2,9 @@
 
 The bulk load is set-based SQL only: one `CREATE UNLOGGED TABLE ... AS SELECT` draws every
 loan from `generate_series` and `random()` (seeded), and plain `INSERT ... SELECT`s copy it
-into `loans`, `loan_refs` and `loan_history`. The loaded tables' keys and indexes are
+into `loans`, `loan_refs` and `loan_history`, and draw each loan's months (`loan_months`, up
+to 24, from its opening: a delinquency rolls back 30 days a month, a closure or write-off
+shows in the month of the report). The loaded tables' keys and indexes are
 dropped first and rebuilt afterwards from their own catalogue definitions (checked to be
 identical), which is several times faster than maintaining them row by row.
 """
@@ -28,7 +30,7 @@ from tests.bench.tokens import sql_borrower_token
 
 _DB_NAME = re.compile(r"registry_bench_[0-9a-f]{8}")
 # Tables whose keys and indexes are rebuilt around the bulk load.
-BULK_TABLES = ("loans", "loan_refs", "loan_history", "inquiries")
+BULK_TABLES = ("loans", "loan_refs", "loan_history", "loan_months", "inquiries")
 # Loans per borrower: most have one, some have two to six (at as many different lenders).
 LOANS_PER_BORROWER = ((1, 0.80), (2, 0.10), (3, 0.05), (4, 0.03), (5, 0.015), (6, 0.005))
 MEAN_LOANS_PER_BORROWER = sum(k * p for k, p in LOANS_PER_BORROWER)
@@ -153,6 +155,22 @@ shaped AS (
     FROM drawn
 )
 SELECT
+    based.*,
+    -- An instalment loan's limit is its principal; a line's principal is its limit.
+    principal AS credit_limit,
+    CASE WHEN product = 'credit_line' OR due_on IS NULL THEN NULL
+         ELSE greatest(1, principal / greatest(1, (due_on - opened_on) / 30)) END
+        AS scheduled_payment,
+    CASE WHEN product = 'credit_line' OR due_on IS NULL THEN NULL ELSE 'monthly' END
+        AS payment_frequency,
+    CASE WHEN days_past_due > 0
+         THEN greatest(1, least(outstanding, outstanding * least(days_past_due, 180) / 180))
+         ELSE 0 END AS amount_past_due,
+    CASE WHEN status = 'open' THEN NULL
+         ELSE greatest(opened_on, least(as_of::date, coalesce(due_on, as_of::date))) END
+        AS closed_on
+FROM (
+SELECT
     b, j, lender_id,
     {token} AS borrower,
     'L' || lpad(b::text, 9, '0') || '-' || j AS loan_ref,
@@ -160,7 +178,7 @@ SELECT
     CASE status
         WHEN 'closed' THEN 0
         WHEN 'open' THEN greatest(1, (principal * (0.05 + 0.95 * r_share))::bigint)
-        ELSE (principal * r_share)::bigint
+        ELSE greatest(1, (principal * r_share)::bigint)
     END AS outstanding,
     opened_on,
     CASE WHEN product = 'credit_line' AND r_open_end < 0.5 THEN NULL
@@ -176,6 +194,7 @@ SELECT
     as_of,
     least(opened_on::timestamptz + interval '1 day', as_of) AS first_reported_at
 FROM shaped
+) AS based
 """.format(token=sql_borrower_token("b"))
 
 _SEED_SUBMISSION_ID = "md5('bench-seed-' || {lender})::uuid::text"
@@ -188,14 +207,18 @@ SELECT {sid}, lender_id, NULL, sha256('bench-seed'::bytea), count(*), count(*), 
 FROM bench_seed GROUP BY lender_id
 """.format(sid=_SEED_SUBMISSION_ID.format(lender="lender_id"))
 
+_STATE = """product, currency, principal, outstanding, opened_on, due_on, status, days_past_due,
+       credit_limit, scheduled_payment, payment_frequency, amount_past_due, closed_on"""
+
 _INSERT_LOANS = """
 INSERT INTO loans (borrower, lender_id, loan_ref, as_of, first_reported_at, last_reported_at,
-                   last_submission_id, product, currency, principal, outstanding, opened_on,
-                   due_on, status, days_past_due)
+                   last_submission_id, {state}, written_off_amount, written_off_on)
 SELECT borrower, lender_id, loan_ref, as_of, first_reported_at, as_of, {sid},
-       product, currency, principal, outstanding, opened_on, due_on, status, days_past_due
+       {state},
+       CASE WHEN status = 'written_off' THEN outstanding END,
+       CASE WHEN status = 'written_off' THEN closed_on END
 FROM bench_seed
-""".format(sid=_SEED_SUBMISSION_ID.format(lender="lender_id"))
+""".format(sid=_SEED_SUBMISSION_ID.format(lender="lender_id"), state=_STATE)
 
 _INSERT_LOAN_REFS = """
 INSERT INTO loan_refs (lender_id, loan_ref, borrower, created_at)
@@ -204,12 +227,35 @@ SELECT lender_id, loan_ref, borrower, first_reported_at FROM bench_seed
 
 _INSERT_HISTORY = """
 INSERT INTO loan_history (borrower, lender_id, loan_ref, as_of, submission_id, recorded_at,
-                          product, currency, principal, outstanding, opened_on, due_on,
-                          status, days_past_due)
+                          {state})
 SELECT borrower, lender_id, loan_ref, as_of, {sid}, first_reported_at,
-       product, currency, principal, outstanding, opened_on, due_on, status, days_past_due
+       {state}
 FROM bench_seed
-""".format(sid=_SEED_SUBMISSION_ID.format(lender="lender_id"))
+""".format(sid=_SEED_SUBMISSION_ID.format(lender="lender_id"), state=_STATE)
+
+# Up to 24 months per loan, from the month it opened to the month of its report: `k` months
+# before the report the loan was max(0, days_past_due - 30 k) days past due (the
+# registry_protocol.payment_status alphabet); the report's own month shows C or W.
+_INSERT_MONTHS = """
+INSERT INTO loan_months (borrower, lender_id, loan_ref, month, status, worst_days_past_due,
+                         last_delinquent_on)
+SELECT borrower, lender_id, loan_ref, month,
+       CASE WHEN k = 0 AND status = 'written_off' THEN 'W'
+            WHEN k = 0 AND status = 'closed' THEN 'C'
+            WHEN dpd <= 0 THEN '0'
+            ELSE least(7, (dpd + 29) / 30)::text END,
+       greatest(dpd, 0),
+       CASE WHEN dpd <= 0 THEN NULL
+            WHEN k = 0 THEN as_of::date
+            ELSE (month + interval '1 month' - interval '1 day')::date END
+FROM (
+    SELECT s.borrower, s.lender_id, s.loan_ref, s.status, s.as_of, s.opened_on, k,
+           (date_trunc('month', s.as_of) - make_interval(months => k))::date AS month,
+           s.days_past_due - 30 * k AS dpd
+    FROM bench_seed AS s CROSS JOIN LATERAL generate_series(0, 23) AS k
+) AS m
+WHERE month >= date_trunc('month', opened_on)::date
+"""
 
 # Earlier inquiries over the last 120 days, skewed so that a few borrowers have many (and
 # some trip APPLICATION_SPREE), 90 % of them hard (new_credit).
@@ -336,6 +382,9 @@ def load_dataset(
             connection.commit()
         with steps.step("insert loan_history"):
             connection.execute(_INSERT_HISTORY)
+            connection.commit()
+        with steps.step("insert loan_months"):
+            connection.execute(_INSERT_MONTHS)
             connection.commit()
         row = connection.execute("SELECT max(b), count(*) FROM bench_seed").fetchone()
         assert row is not None

@@ -1,7 +1,7 @@
 """Where an inquiry's database time goes: EXPLAIN ANALYZE of its statements, and the same
 statements replayed straight through psycopg (no HTTP, no Flask, no ORM) as a floor.
 
-The SQL mirrors what `registry.services.lenders.authenticate`, `inquiries.summarise`,
+The SQL mirrors what `registry.services.lenders.authenticate`, `report.book.read_book`,
 `policy.load_policy` and `inquiries.inquire` send (see `INQUIRY_STATEMENTS`).
 """
 
@@ -30,8 +30,18 @@ AUTH = (
     "WHERE api_keys.prefix = %(prefix)s::VARCHAR"
 )
 LOANS = (
-    "SELECT loans.lender_id, loans.status, loans.currency, loans.outstanding, "
-    "loans.days_past_due, loans.opened_on FROM loans WHERE loans.borrower = %(borrower)s"
+    "SELECT loans.lender_id, loans.loan_ref, loans.product, loans.currency, "
+    "loans.credit_limit, loans.outstanding, loans.amount_past_due, loans.days_past_due, "
+    "loans.status, loans.special_event, loans.opened_on, loans.closed_on, loans.as_of, "
+    "loans.scheduled_payment, loans.payment_frequency, loans.written_off_amount, "
+    "loans.written_off_on, lenders.exited_at FROM loans JOIN lenders ON lenders.id = "
+    "loans.lender_id WHERE loans.borrower = %(borrower)s"
+)
+# The loans' months (services/report/book.py), read only when the token has loans.
+MONTHS = (
+    "SELECT loan_months.lender_id, loan_months.loan_ref, loan_months.month, "
+    "loan_months.status, loan_months.worst_days_past_due, loan_months.last_delinquent_on "
+    "FROM loan_months WHERE loan_months.borrower = %(borrower)s"
 )
 INQUIRY_WINDOW = (
     "SELECT inquiries.lender_id, max(inquiries.created_at) AS max_1 FROM inquiries "
@@ -54,6 +64,7 @@ PRE_PING = "SELECT 1"
 INQUIRY_STATEMENTS = {
     "auth": AUTH,
     "loans": LOANS,
+    "months": MONTHS,
     "inquiry_window": INQUIRY_WINDOW,
     "policy": POLICY,
     "insert": INSERT,

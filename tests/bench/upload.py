@@ -23,6 +23,7 @@ from tests.bench.tokens import borrower_token, unknown_token
 HEADER = (
     "loan_ref", "borrower", "product", "currency", "principal", "outstanding",
     "opened_on", "due_on", "status", "days_past_due", "as_of",
+    "credit_limit", "amount_past_due", "closed_on",
 )  # fmt: skip
 CLI = Path(sys.executable).parent / "lender-client"
 _PRODUCTS = ("cash_loan", "installment", "credit_line", "bnpl", "auto", "mortgage", "other")
@@ -63,9 +64,14 @@ def write_csv(
             else:
                 status, outstanding = "written_off", int(principal * rng.random())
                 dpd = rng.randint(90, 720)
+            if status == "written_off":
+                outstanding = max(1, outstanding)
+            past_due = max(1, outstanding * min(dpd, 180) // 180) if dpd else 0
+            closed_on = "" if status == "open" else min(today, opened + timedelta(30)).isoformat()
             writer.writerow((
                 f"{ref_prefix}-{n:07d}", token.hex(), product, "CNY", principal, outstanding,
                 opened.isoformat(), str(due), status, dpd, as_of,
+                principal, past_due, closed_on,
             ))  # fmt: skip
 
 
