@@ -358,3 +358,18 @@ def test_real_process_upload_and_rerun(lender_env: dict[str, str], tmp_path: Pat
     assert down.returncode == 3
     assert down.stderr.startswith("error: could not reach http://127.0.0.1:9")
     assert "Traceback" not in down.stderr
+
+
+def test_retract_then_report_anew(run: Callable[..., Result], tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text(f"{HEADER}\n{csv_line('R-1', 1)}\n")
+    assert run("upload", str(book), "--no-progress").exit_code == 0
+    retracted = run("retract", "R-1", "--reason", "wrong_borrower", "--json")
+    assert retracted.exit_code == 0, retracted.output
+    assert json.loads(retracted.stdout)["reason"] == "wrong_borrower"
+    assert run("loan", "R-1").exit_code == 3
+    again = run("retract", "R-1", "--reason", "wrong_borrower")
+    assert again.exit_code == 3 and "HTTP 404" in again.stderr
+    book.write_text(f"{HEADER}\n{csv_line('R-1', 2)}\n")
+    anew = run("upload", str(book), "--no-progress")
+    assert anew.exit_code == 0 and table_value(anew.stdout, "Accepted") == "1"

@@ -27,6 +27,8 @@ from lender_client import (
     Product,
     Purpose,
     RegistryClient,
+    RetractionReason,
+    SpecialEvent,
     ValidationError,
 )
 from registry.models import Inquiry
@@ -403,3 +405,69 @@ def test_opened_on_boundaries_are_dates(lender_client: RegistryClient) -> None:
     lender_client.report_loans([sent])
     got = lender_client.get_loan("L-date")
     assert (got.opened_on, got.due_on) == (date(2020, 2, 29), date(2030, 2, 28))
+
+
+def test_correct_and_retract_against_the_registry(lender_client: RegistryClient) -> None:
+    sent = loan_report("FIX-1", amount_past_due=0)
+    assert lender_client.report_loans([sent]).accepted == 1
+    # The same as_of with other content: refused as a report, applied as a correction.
+    wrong = loan_report("FIX-1", outstanding=700_000, amount_past_due=0)
+    refused = lender_client.report_loans([wrong])
+    assert [e.field for r in refused.rejected for e in r.errors] == ["as_of"]
+    corrected = lender_client.correct(wrong)
+    assert (corrected.accepted, corrected.rejected_count) == (1, 0)
+    assert lender_client.get_loan("FIX-1").outstanding == 700_000
+
+    tombstone = lender_client.retract("FIX-1", RetractionReason.WRONG_BORROWER)
+    assert tombstone.loan_ref == "FIX-1" and tombstone.reason is RetractionReason.WRONG_BORROWER
+    assert tombstone.retracted_at <= datetime.now(UTC)
+    with pytest.raises(NotFoundError):
+        lender_client.get_loan("FIX-1")
+    with pytest.raises(NotFoundError) as again:
+        lender_client.retract("FIX-1", "wrong_borrower")
+    assert type(again.value) is NotFoundError  # not retried: the first answer was not lost
+    # The reference can be reported anew, under the right borrower.
+    assert lender_client.report_loans([loan_report("FIX-1", borrower=2)]).accepted == 1
+    assert lender_client.get_loan("FIX-1").borrower == token(2)
+
+
+def test_warnings_and_new_fields_against_the_registry(lender_client: RegistryClient) -> None:
+    overdue = loan_report(
+        "W-1", opened_on=TODAY - timedelta(days=200), due_on=TODAY - timedelta(days=30)
+    )
+    line = loan_report(
+        "W-2",
+        product=Product.CREDIT_LINE,
+        due_on=None,
+        credit_limit=3_000_000,
+        outstanding=900_000,
+        days_past_due=35,
+        amount_past_due=120_000,
+        scheduled_payment=90_000,
+        payment_frequency=PaymentFrequency.MONTHLY,
+    )
+    closed = loan_report(
+        "W-3",
+        status=LoanStatus.CLOSED,
+        outstanding=0,
+        closed_on=AS_OF.date() - timedelta(days=3),
+        special_event=SpecialEvent.SETTLED_FOR_LESS,
+    )
+    no_limit = loan_report("W-4", product=Product.CREDIT_LINE, due_on=None)
+    summary = lender_client.report_loans([overdue, line, closed, no_limit])
+    assert (summary.accepted, summary.rejected_count) == (3, 1)
+    assert [(r.index, [e.field for e in r.errors]) for r in summary.rejected] == [
+        (3, ["credit_limit"])
+    ]
+    assert [(w.index, w.loan_ref, w.field) for w in summary.warnings] == [
+        (0, "W-1", "days_past_due")
+    ]
+    held = lender_client.get_loan("W-2")
+    assert (held.credit_limit, held.amount_past_due, held.payment_frequency) == (
+        3_000_000,
+        120_000,
+        PaymentFrequency.MONTHLY,
+    )
+    closed_held = lender_client.get_loan("W-3")
+    assert closed_held.closed_on == AS_OF.date() - timedelta(days=3)
+    assert closed_held.special_event is SpecialEvent.SETTLED_FOR_LESS
