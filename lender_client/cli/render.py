@@ -28,6 +28,7 @@ MONTH_STYLES = {
     "2": "dark_orange",
     "W": "bold white on red",
 }
+STATUS_STYLES = {"open": "green", "closed": "dim", "written_off": "bold red"}
 
 
 def summary_table(tracker: UploadTracker, elapsed: float, title: str = "Upload summary") -> Table:
@@ -62,9 +63,7 @@ def loan_table(loan: Loan) -> Table:
     table = Table(title=f"Loan {loan.loan_ref}", show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
-    status_style = {"open": "green", "closed": "dim", "written_off": "bold red"}.get(
-        str(loan.status), ""
-    )
+    status_style = STATUS_STYLES.get(str(loan.status), "")
     table.add_row("Product", str(loan.product))
     table.add_row("Status", Text(str(loan.status), style=status_style))
     table.add_row("Principal", format_money(loan.principal, loan.currency))
@@ -119,48 +118,59 @@ def months_text(status_24m: str) -> Text:
 
 
 def tradelines_table(tradelines: list[Tradeline]) -> Table:
-    """One row per account: label (yours marked), product, limit, balances, status,
-    freshness and the 24-month string (oldest month first)."""
-    table = Table(title="Tradelines", title_justify="left", show_lines=False)
+    """One row per account: its label (yours marked), product, status (and special event),
+    limit and balances."""
+    table = Table(title="Tradelines", title_justify="left")
     table.add_column("Lender", no_wrap=True)
     table.add_column("Product", no_wrap=True)
-    table.add_column("Limit", justify="right")
-    table.add_column("Outstanding", justify="right")
-    table.add_column("Past due", justify="right")
-    table.add_column("Status")
-    table.add_column("Opened-closed", no_wrap=True)
-    table.add_column("Reported", no_wrap=True)
-    table.add_column("24 months (oldest first)", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Limit", justify="right", no_wrap=True)
+    table.add_column("Outstanding", justify="right", no_wrap=True)
+    table.add_column("Past due", justify="right", no_wrap=True)
+    table.add_column("Days", justify="right", no_wrap=True)
     for line in tradelines:
-        label = f"{line.lender} (you)" if line.own else line.lender
-        limit = format_money(line.credit_limit, line.currency) if line.credit_limit else "-"
-        past_due = "-"
-        if line.days_past_due or line.amount_past_due:
-            amount = format_money(line.amount_past_due or 0, line.currency)
-            past_due = f"{amount}\n{line.days_past_due} d"
-        status = Text(str(line.status), style={"written_off": "bold red"}.get(str(line.status), ""))
+        status = Text(str(line.status), style=STATUS_STYLES.get(str(line.status), ""))
         if line.special_event:
             status.append(f"\n{line.special_event}", style="italic")
-        months = f"{line.opened_month or '?'}-{line.closed_month or ''}"
-        reported = Text(
-            line.last_reported_on.isoformat() if line.last_reported_on else "-", style=""
-        )
-        if line.age_days is not None:
-            reported.append(f"\n{line.age_days} d ago")
-        if line.stale:
-            reported.append(" STALE", style="bold yellow")
+        past_due = line.amount_past_due or 0
         table.add_row(
-            label,
+            label_of(line),
             str(line.product),
-            limit,
-            format_money(line.outstanding, line.currency),
-            Text(past_due, style="bold red" if past_due != "-" else ""),
             status,
-            months,
-            reported,
+            format_money(line.credit_limit, line.currency) if line.credit_limit else "-",
+            format_money(line.outstanding, line.currency),
+            Text(format_money(past_due, line.currency), style="bold red" if past_due else ""),
+            Text(str(line.days_past_due), style="bold red" if line.days_past_due else ""),
+        )
+    return table
+
+
+def history_table(tradelines: list[Tradeline]) -> Table:
+    """One row per account: when it opened and closed (months), how fresh its latest report
+    is, and its 24-month payment-status string."""
+    table = Table(title="Payment history", title_justify="left")
+    table.add_column("Lender", no_wrap=True)
+    table.add_column("Opened", no_wrap=True)
+    table.add_column("Closed", no_wrap=True)
+    table.add_column("Last report", no_wrap=True)
+    table.add_column("Age", justify="right", no_wrap=True)
+    table.add_column("Stale", no_wrap=True)
+    table.add_column("24 months, oldest first", no_wrap=True)
+    for line in tradelines:
+        table.add_row(
+            label_of(line),
+            line.opened_month or "-",
+            line.closed_month or "-",
+            line.last_reported_on.isoformat() if line.last_reported_on else "-",
+            f"{line.age_days} d" if line.age_days is not None else "-",
+            Text("stale", style="bold yellow") if line.stale else "",
             months_text(line.status_24m),
         )
     return table
+
+
+def label_of(line: Tradeline) -> str:
+    return f"{line.lender} (you)" if line.own else line.lender
 
 
 def percent_lines(ratios: dict[str, Decimal]) -> str:
@@ -254,9 +264,10 @@ def render_inquiry(
 
     if report.tradelines:
         console.print(tradelines_table(report.tradelines))
+        console.print(history_table(report.tradelines))
         console.print(
             "24 months: N no report, 0 current, C closed, 1 1-30 days past due, 2 31-60, "
-            "... 6 151-180, 7 over 180, W written off",
+            "3 61-90, ... 6 151-180, 7 over 180, W written off",
             markup=False,
             highlight=False,
             style="dim",
