@@ -329,7 +329,7 @@ def test_inquire_shows_tradelines_and_the_new_figures(server: ScriptedServer) ->
         "B (you)",
         "NNNN00000003210000000000",
         "NNNNNNNNNNNN000012WWWCCN",
-        "STALE",
+        "stale",
         "repaid_after_write_off",
         "Worst days past due (12m/24m)",
         "75/75",
