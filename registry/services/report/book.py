@@ -1,7 +1,8 @@
 """One borrower's book: every loan's current state, its lender's exit, and its stored months.
 
-Two statements, both by token: the loans (joined with their lender for `exited_at`), and
-`loan_months`, which ingest keeps up to date, so that an inquiry never scans `loan_history`.
+One statement by token: the loans (joined with their lender for `exited_at`) and their
+`loan_months` (outer join), which ingest keeps up to date, so that an inquiry never scans
+`loan_history`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from registry.models import Lender, Loan, LoanMonth
@@ -52,7 +53,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
-    """Every stored loan of `borrower`, with its months (two statements)."""
+    """Every stored loan of `borrower`, with its months: one statement, so that the loans and
+    their months come from one snapshot (a retraction or a correction committed meanwhile is
+    seen whole or not at all, even under READ COMMITTED)."""
     loans: dict[tuple[int, str], LoanRow] = {}
     rows = session.execute(
         select(
@@ -74,48 +77,49 @@ def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
             Loan.written_off_amount,
             Loan.written_off_on,
             Lender.exited_at,
+            LoanMonth.month,
+            LoanMonth.status,
+            LoanMonth.worst_days_past_due,
+            LoanMonth.last_delinquent_on,
         )
         .join(Lender, Lender.id == Loan.lender_id)
+        .outerjoin(
+            LoanMonth,
+            and_(
+                LoanMonth.borrower == Loan.borrower,
+                LoanMonth.lender_id == Loan.lender_id,
+                LoanMonth.loan_ref == Loan.loan_ref,
+            ),
+        )
         .where(Loan.borrower == borrower)
     ).tuples()
     for row in rows:
         (lender_id, loan_ref, product, currency, limit, outstanding, past_due, dpd) = row[:8]
         (status, event, opened_on, closed_on, as_of, scheduled, frequency) = row[8:15]
-        written_off_amount, written_off_on, exited_at = row[15:]
-        loans[(lender_id, loan_ref)] = LoanRow(
-            lender_id=lender_id,
-            loan_ref=loan_ref,
-            product=product,
-            currency=currency,
-            credit_limit=limit,
-            outstanding=outstanding,
-            amount_past_due=past_due,
-            days_past_due=dpd,
-            status=status,
-            special_event=event,
-            opened_on=opened_on,
-            closed_on=closed_on,
-            as_of=_utc(as_of),
-            scheduled_payment=scheduled,
-            payment_frequency=frequency,
-            written_off_amount=written_off_amount,
-            written_off_on=written_off_on,
-            exited_at=_utc(exited_at) if exited_at is not None else None,
-        )
-    if not loans:
-        return []
-    months = session.execute(
-        select(
-            LoanMonth.lender_id,
-            LoanMonth.loan_ref,
-            LoanMonth.month,
-            LoanMonth.status,
-            LoanMonth.worst_days_past_due,
-            LoanMonth.last_delinquent_on,
-        ).where(LoanMonth.borrower == borrower)
-    ).tuples()
-    for lender_id, loan_ref, month, status, worst, last_delinquent_on in months:
+        written_off_amount, written_off_on, exited_at = row[15:18]
+        month, month_status, worst, last_delinquent_on = row[18:]
         loan = loans.get((lender_id, loan_ref))
-        if loan is not None:  # a month of a loan retracted meanwhile is no part of it
-            loan.months[month] = Month(status, worst, last_delinquent_on)
+        if loan is None:
+            loan = loans[(lender_id, loan_ref)] = LoanRow(
+                lender_id=lender_id,
+                loan_ref=loan_ref,
+                product=product,
+                currency=currency,
+                credit_limit=limit,
+                outstanding=outstanding,
+                amount_past_due=past_due,
+                days_past_due=dpd,
+                status=status,
+                special_event=event,
+                opened_on=opened_on,
+                closed_on=closed_on,
+                as_of=_utc(as_of),
+                scheduled_payment=scheduled,
+                payment_frequency=frequency,
+                written_off_amount=written_off_amount,
+                written_off_on=written_off_on,
+                exited_at=_utc(exited_at) if exited_at is not None else None,
+            )
+        if month is not None:
+            loan.months[month] = Month(month_status, worst, last_delinquent_on)
     return list(loans.values())
