@@ -29,19 +29,17 @@ AUTH = (
     "lenders.updated_at FROM api_keys JOIN lenders ON lenders.id = api_keys.lender_id "
     "WHERE api_keys.prefix = %(prefix)s::VARCHAR"
 )
+# The token's loans and their months in one statement (services/report/book.py).
 LOANS = (
     "SELECT loans.lender_id, loans.loan_ref, loans.product, loans.currency, "
     "loans.credit_limit, loans.outstanding, loans.amount_past_due, loans.days_past_due, "
     "loans.status, loans.special_event, loans.opened_on, loans.closed_on, loans.as_of, "
     "loans.scheduled_payment, loans.payment_frequency, loans.written_off_amount, "
-    "loans.written_off_on, lenders.exited_at FROM loans JOIN lenders ON lenders.id = "
-    "loans.lender_id WHERE loans.borrower = %(borrower)s"
-)
-# The loans' months (services/report/book.py), read only when the token has loans.
-MONTHS = (
-    "SELECT loan_months.lender_id, loan_months.loan_ref, loan_months.month, "
-    "loan_months.status, loan_months.worst_days_past_due, loan_months.last_delinquent_on "
-    "FROM loan_months WHERE loan_months.borrower = %(borrower)s"
+    "loans.written_off_on, lenders.exited_at, loan_months.month, loan_months.status AS "
+    "status_1, loan_months.worst_days_past_due, loan_months.last_delinquent_on FROM loans "
+    "JOIN lenders ON lenders.id = loans.lender_id LEFT OUTER JOIN loan_months ON "
+    "loan_months.borrower = loans.borrower AND loan_months.lender_id = loans.lender_id AND "
+    "loan_months.loan_ref = loans.loan_ref WHERE loans.borrower = %(borrower)s"
 )
 INQUIRY_WINDOW = (
     "SELECT inquiries.lender_id, max(inquiries.created_at) AS max_1 FROM inquiries "
@@ -64,7 +62,6 @@ PRE_PING = "SELECT 1"
 INQUIRY_STATEMENTS = {
     "auth": AUTH,
     "loans": LOANS,
-    "months": MONTHS,
     "inquiry_window": INQUIRY_WINDOW,
     "policy": POLICY,
     "insert": INSERT,
