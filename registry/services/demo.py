@@ -131,6 +131,7 @@ class _Plan:
     limit: int | None = None  # credit lines
     usage: float = 0.0  # credit lines: the share of the limit drawn
     peak: int = 0  # the worst days past due of a LATE, CURED or written-off story
+    fixed_share: float | None = None  # outstanding as this share of principal, whatever the day
     points: list[datetime] | None = None  # report times, oldest first (the last is the latest)
 
     @property
@@ -175,6 +176,8 @@ class _Plan:
             # Repaid evenly over the term; nothing repaid while late.
             paid_days = max(0, elapsed - dpd)
             left = 1 - min(paid_days, self.term_days - 30) / self.term_days
+            if self.fixed_share is not None:
+                left = self.fixed_share
             outstanding = max(1, int(self.principal * left))
         if self.story in (WRITTEN_OFF, REPAID_AFTER_WRITE_OFF) and i >= n - 3:
             status = "written_off"
@@ -251,6 +254,8 @@ def _plan(
         term += 180
     plan = _Plan(f"D{number:04d}-{seq}", borrower, product, principal, opened, term, story)
     plan.peak, plan.points = peak, points
+    if number == WALKTHROUGH_BORROWER:  # the README's figures do not move with the day
+        plan.fixed_share = (0.65, 0.8)[seq % 2]
     if product == "credit_line":
         plan.limit = principal * rng.choice([2, 3, 5])
         # Lines in use: most lightly, some close to their limit (HIGH_UTILISATION).

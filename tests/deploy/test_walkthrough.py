@@ -1,5 +1,7 @@
-"""The README walk-through, step by step, against a live server: onboard a lender, upload
-the example CSV, inquire about the demo applicant and see MULTI_LENDER."""
+"""The README walk-through, its commands run as printed against a live server at a fixed
+moment: onboard a lender, upload the example CSV, inquire about the demo applicant (MULTI_LENDER)
+and about the applicant with a cured delinquency (PAST_DUE_HISTORY); the report tables the
+README prints are the ones the commands print."""
 
 from __future__ import annotations
 
@@ -9,14 +11,18 @@ import shlex
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from click.testing import CliRunner
 
+import registry.cli as registry_cli_module
 from registry.cli import main as registry_cli
+from registry.clock import FrozenClock
 from registry.migrations import upgrade
-from registry.services.demo import DEMO_PEPPER
+from registry.services.demo import CURED_BORROWER, DEMO_PEPPER, demo_id
 from tests.conftest import create_token_key
 from tests.console.browser import serve
 from tests.helpers import bearer
@@ -24,84 +30,173 @@ from tests.helpers import bearer
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPLICANT = "11010519491231002X"
+CURED = demo_id(CURED_BORROWER)
 DEMO_CACHE = "var/demo-token-cache.sqlite3"
+
+
+# The walk-through runs at a fixed moment (the server's and the demo's clock), so that the
+# report it prints is the one the README shows, and the example CSV's dates stay fresh.
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def walkthrough_commands(readme: str) -> list[list[str]]:
+    """The commands of the README's walk-through, as printed: every ```sh block of the
+    section, continuation lines joined, comments dropped."""
+    start = readme.index("## Walk-through")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    commands: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        pending = ""
+        for line in block.splitlines():
+            if line.rstrip().endswith("\\"):
+                pending += line.rstrip()[:-1] + " "
+                continue
+            words = shlex.split(pending + line, comments=True)
+            pending = ""
+            if words:
+                commands.append(words)
+    return commands
+
+
+def printed_excerpt(readme: str, after: str) -> list[str]:
+    """The lines of the output block the README prints after the command holding `after`."""
+    start = readme.index(after)
+    block = readme.index("```\n", readme.index("```\n", start) + 4) + 4
+    return readme[block : readme.index("```", block)].splitlines()
+
+
+def cells(line: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in line.strip().strip("│┃").split("│"))
+
+
+def assert_shows(output: str, excerpt: list[str]) -> None:
+    """Every table row of `excerpt` is a row of `output` (cell by cell), and every other
+    line of it (titles) a line of `output`; "..." stands for rows left out."""
+    rows = {cells(line) for line in output.splitlines() if line.strip().startswith("│")}
+    lines = {line.strip() for line in output.splitlines()}
+    for line in excerpt:
+        if line.strip() in ("", "..."):
+            continue
+        if line.strip().startswith("│"):
+            assert cells(line) in rows, f"{line!r} not in:\n{output}"
+        else:
+            assert line.strip() in lines, f"{line!r} not in:\n{output}"
 
 
 def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     readme = (ROOT / "README.md").read_text()
-    assert "lender-client upload docs/examples/acme-loans.csv" in readme
-    assert APPLICANT in readme
     assert f"export REGISTRY_PEPPER={DEMO_PEPPER.hex()}" in readme
     assert f"export REGISTRY_TOKEN_CACHE={DEMO_CACHE}" in readme
-    monkeypatch.chdir(tmp_path)  # the README's relative var/, here
+    monkeypatch.chdir(tmp_path)  # the README's relative var/ and docs/, here
+    (tmp_path / "docs/examples").mkdir(parents=True)
+    shutil.copy(ROOT / "docs/examples/acme-loans.csv", tmp_path / "docs/examples")
 
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
     monkeypatch.setenv(
         "REGISTRY_OPRF_KEY_DIR", live_server.app.extensions["registry"].settings.oprf_key_dir
     )
+    monkeypatch.setattr(live_server.app.extensions["registry"], "clock", FrozenClock(NOW))
+    monkeypatch.setattr(registry_cli_module, "clock", FrozenClock(NOW))
     runner = CliRunner()
-    assert runner.invoke(registry_cli, ["demo"]).exit_code == 0
-    added = runner.invoke(registry_cli, ["lenders", "add", "acme", "Acme Credit"])
-    assert added.exit_code == 0
-    [key] = re.findall(r"rk_\S+", added.output)
+    assert runner.invoke(registry_cli, ["demo"]).exit_code == 0  # what `make run` did
 
-    env = {
-        "REGISTRY_URL": live_server.url,
-        "REGISTRY_API_KEY": key,
-        "REGISTRY_PEPPER": DEMO_PEPPER.hex(),
-        "REGISTRY_TOKEN_CACHE": DEMO_CACHE,
-        "HOME": str(tmp_path / "home"),
-        "PATH": str(BIN),
-        "COLUMNS": "120",
-    }
-    book = tmp_path / "acme-loans.csv"
-    shutil.copy(ROOT / "docs/examples/acme-loans.csv", book)
+    env = {"HOME": str(tmp_path / "home"), "PATH": str(BIN), "COLUMNS": "120"}
+    key = ""
+    ran: list[tuple[list[str], subprocess.CompletedProcess[str]]] = []
+    for words in walkthrough_commands(readme):
+        if words[0] == ".":  # activating the virtualenv: PATH is set above
+            continue
+        if words[0] == "registry":
+            result = runner.invoke(registry_cli, words[1:])
+            assert result.exit_code == 0, result.output
+            key = re.findall(r"rk_\S+", result.output)[0]
+        elif words[0] == "export":
+            name, _, value = words[1].partition("=")
+            value = {"REGISTRY_URL": live_server.url, "REGISTRY_API_KEY": key}.get(name, value)
+            env[name] = value
+        elif words[0] == "lender-client":
+            run = subprocess.run(
+                [str(BIN / words[0]), *words[1:]],  # as printed (no terminal: no progress bar)
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            ran.append((words, run))
+        elif words[0] == "cat":
+            rejects = (tmp_path / words[1]).read_text().splitlines()
+            assert rejects == [
+                "line,loan_ref,field,message",
+                "6,ACME-0005,due_on,must not be before opened_on",
+            ]
+    [upload] = [run for words, run in ran if words[1] == "upload"]
+    inquiries = [(words, run) for words, run in ran if words[1] == "inquire"]
+    assert [words[words.index("--id") + 1] for words, _ in inquiries] == [APPLICANT, CURED]
 
-    def lender_client(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "lender-client"), *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    upload = lender_client("upload", str(book), "--no-progress")
     assert upload.returncode == 1, upload.stdout + upload.stderr  # one row rejected
     assert re.search(r"Accepted\D+4", upload.stdout)
     assert re.search(r"Tokenised\D+5", upload.stdout), upload.stdout
-    rejects = (tmp_path / "acme-loans.csv.rejected.csv").read_text().splitlines()
-    assert rejects == [
-        "line,loan_ref,field,message",
-        "6,ACME-0005,due_on,must not be before opened_on",
-    ]
 
-    inquiry = lender_client(
-        "inquire",
-        "--id-kind",
-        "cn_resident_id",
-        "--id",
-        APPLICANT,
-        "--consent-ref",
-        "APP-2026-0001",
-        "--amount",
-        "500000",
-        "--currency",
-        "CNY",
-        "--json",
-    )
-    assert inquiry.returncode == 0, inquiry.stderr
-    report = json.loads(inquiry.stdout)
+    # 3. The applicant: three lenders, MULTI_LENDER and nothing else.
+    words, first = inquiries[0]
+    assert first.returncode == 0, first.stderr
+    assert_shows(first.stdout, printed_excerpt(readme, f"--id {APPLICANT}"))
+    report = lender_client_json(words, env, tmp_path)
     assert report["summary"]["lenders_with_open_loans"] == 3
     assert report["summary"]["other_lenders_with_open_loans"] == 2
     assert [flag["code"] for flag in report["flags"]] == ["MULTI_LENDER"]
+    assert [line["own"] for line in report["tradelines"]].count(True) == 1
 
-    again = lender_client("upload", str(book), "--no-progress")
+    # 4. The cured applicant: current everywhere now, 75 days late in the last 12 months.
+    words, second = inquiries[1]
+    assert second.returncode == 0, second.stderr
+    assert_shows(second.stdout, printed_excerpt(readme, f"--id {CURED}"))
+    report = lender_client_json(words, env, tmp_path)
+    assert [flag["code"] for flag in report["flags"]] == ["PAST_DUE_HISTORY"]
+    assert report["summary"]["max_days_past_due"] == 0
+    assert report["summary"]["worst_days_past_due_12m"] == 75
+    assert all(line["days_past_due"] == 0 for line in report["tradelines"])
+    assert any("3" in line["status_24m"] for line in report["tradelines"])
+
+    again = subprocess.run(
+        [str(BIN / "lender-client"), *upload_words(ran), "--no-progress"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert re.search(r"Unchanged\D+4", again.stdout), again.stdout
     # The curl step: the same token, made by the CLI.
-    token = lender_client("tokenize", "cn_resident_id", APPLICANT).stdout.strip()
-    assert token == report["borrower"]
+    token = subprocess.run(
+        [str(BIN / "lender-client"), "tokenize", "cn_resident_id", APPLICANT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.strip()
+    first_report = lender_client_json(inquiries[0][0], env, tmp_path)
+    assert token == first_report["borrower"]
+
+
+def upload_words(ran: list[tuple[list[str], subprocess.CompletedProcess[str]]]) -> list[str]:
+    return next(words[1:] for words, _ in ran if words[1] == "upload")
+
+
+def lender_client_json(words: list[str], env: dict[str, str], cwd: Path) -> Any:
+    """The same command with --json: the report's figures, exactly."""
+    run = subprocess.run(
+        [str(BIN / "lender-client"), *words[1:], "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
 
 
 def _printed_inquire(output: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
