@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from registry.cli import main
 from registry.migrations import head_revision
-from registry.models import Inquiry, Lender, Loan
+from registry.models import Inquiry, Lender, Loan, LoanMonth, Submission
 from tests.helpers import loan as loan_record
 
 KEY = re.compile(r"rk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
@@ -137,6 +137,46 @@ def test_demo_contains_over_indebted_borrowers(run, client):
         json={"borrower": borrower, "purpose": "new_credit", "consent_ref": "demo"},
     ).get_json()
     assert "MULTI_LENDER" in [f["code"] for f in report["flags"]]
+
+
+def test_demo_histories_are_realistic_and_every_report_accepted(run, db_session):
+    """The demo goes through ingest like real traffic: nothing rejected, and the stories the
+    README speaks of are there (months of reports, delinquencies cured, write-offs repaid,
+    credit lines lightly and heavily used, scheduled payments, stale loans)."""
+    run("demo")
+    try:
+        assert db_session.scalar(select(func.sum(Submission.rejected))) == 0
+        loans = db_session.scalars(select(Loan)).all()
+        months = db_session.scalars(select(LoanMonth)).all()
+    finally:
+        db_session.rollback()
+    assert {loan.status for loan in loans} == {"open", "closed", "written_off"}
+    assert any(loan.special_event == "repaid_after_write_off" for loan in loans)
+    assert all(loan.closed_on for loan in loans if loan.status != "open")
+    lines = [loan for loan in loans if loan.product == "credit_line"]
+    assert lines and all(loan.credit_limit >= loan.outstanding for loan in lines)
+    usage = [loan.outstanding / loan.credit_limit for loan in lines if loan.status == "open"]
+    assert min(usage) < 0.3 and max(usage) >= 0.9
+    assert sum(loan.scheduled_payment is not None for loan in loans) == len(loans)
+    assert any(loan.amount_past_due > 0 for loan in loans)
+    # Cured: a month past due, the loan current and open now.
+    late = {(m.lender_id, m.loan_ref) for m in months if m.worst_days_past_due >= 30}
+    cured = [
+        loan
+        for loan in loans
+        if (loan.lender_id, loan.loan_ref) in late
+        and loan.status == "open"
+        and loan.days_past_due == 0
+    ]
+    assert len(cured) >= 5
+    per_loan: dict[tuple[int, str], int] = {}
+    for month in months:
+        key = (month.lender_id, month.loan_ref)
+        per_loan[key] = per_loan.get(key, 0) + 1
+    assert max(per_loan.values()) >= 12  # a year of monthly reports
+    oldest = min(loan.last_reported_at for loan in loans)
+    newest = max(loan.last_reported_at for loan in loans)
+    assert (newest - oldest).days > 35  # some loans' lenders stopped reporting them
 
 
 def test_demo_refuses_production(run, monkeypatch):
