@@ -17,7 +17,16 @@ from sqlalchemy import func, select
 import rfc9497
 from registry.cli import main as registry_cli
 from registry.db import transaction
-from registry.models import AuditEvent, Inquiry, KeyState, Loan, LoanHistory, RotationKind, TokenKey
+from registry.models import (
+    AuditEvent,
+    Inquiry,
+    KeyState,
+    Loan,
+    LoanHistory,
+    LoanMonth,
+    RotationKind,
+    TokenKey,
+)
 from registry.services import audit, tokens
 from registry.services.errors import Conflict
 from registry.services.tokens import rotation as rotation_service
@@ -135,7 +144,7 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
     assert lenders_seen(after) == 2
     # alpha's inquiries before and during the window still count for later callers.
     assert after["summary"]["other_lenders_inquiring"]["7d"] == 2  # alpha and gamma
-    tables = (Loan.borrower, LoanHistory.borrower, Inquiry.borrower)
+    tables = (Loan.borrower, LoanHistory.borrower, LoanMonth.borrower, Inquiry.borrower)
     for column in tables:
         stored = set(db_session.scalars(select(column).distinct()))
         assert bytes.fromhex(old) not in stored
@@ -147,6 +156,9 @@ def test_full_rotation_loses_no_match(client, app, db_session, three_lenders, to
     # The closed loan, never re-reported, moved to the new token with the borrower.
     moved = db_session.scalars(select(Loan).where(Loan.loan_ref == "B-2")).one()
     assert moved.borrower == bytes.fromhex(upcoming)
+    # And so did every loan's months (the 24-month strings follow the borrower).
+    months = set(db_session.scalars(select(LoanMonth.borrower).distinct()))
+    assert months == {bytes.fromhex(upcoming)}
     if kind == RotationKind.KEY:
         retired = db_session.get(TokenKey, token_key.key_id)
         assert retired.state == KeyState.RETIRED

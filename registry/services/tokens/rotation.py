@@ -35,7 +35,9 @@ from registry.models import (
     KeyState,
     Lender,
     Loan,
+    LoanCorrection,
     LoanHistory,
+    LoanMonth,
     LoanRef,
     LoanStatus,
     PepperCheck,
@@ -152,7 +154,16 @@ class RetireResult:
     destroyed_key: str | None = None
 
 
-_TOKEN_TABLES: tuple[Any, ...] = (Loan, LoanHistory, LoanRef, Inquiry, InquiryKey)
+# Retractions' tombstones keep the token they were made with (an audit record, not a loan).
+_TOKEN_TABLES: tuple[Any, ...] = (
+    Loan,
+    LoanHistory,
+    LoanMonth,
+    LoanCorrection,
+    LoanRef,
+    Inquiry,
+    InquiryKey,
+)
 
 
 def retire_rotation(
