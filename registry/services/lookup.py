@@ -24,6 +24,7 @@ from registry.services.errors import FieldError, InvalidInput
 from registry.services.inquiries import Flag, Summary, Tradeline, evaluate_flags, summarise
 from registry.services.inquiry_log import InquiryRow, for_borrower
 from registry.services.policy import load_policy
+from registry.services.report.tradelines import string_months
 
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
 NO_LENDER = 0  # lender ids start at 1: every lender is "other"
@@ -67,6 +68,7 @@ class BorrowerLookup:
     holders: list[Holder]
     inquiries: list[InquiryRow]
     tradelines: list[NamedTradeline] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)  # the 24-month strings' months, oldest first
 
 
 def parse_token(raw: str) -> bytes:
@@ -162,4 +164,14 @@ def look_up(
         borrower.hex(),
         {"reason": reason, "open_loans": summary.open_loans, "flags": [f.code for f in flags]},
     )
-    return BorrowerLookup(borrower.hex(), now, reason, summary, flags, holders, inquiries, named)
+    return BorrowerLookup(
+        borrower.hex(),
+        now,
+        reason,
+        summary,
+        flags,
+        holders,
+        inquiries,
+        named,
+        string_months(now.date()),
+    )

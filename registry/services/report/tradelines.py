@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from registry.services.report.book import LoanRow
-from registry_protocol.payment_status import month_of, status_string
+from registry_protocol.payment_status import MONTHS, add_months, month_of, status_string
 
 CLOSED_RETENTION_MONTHS = 24
 NEGATIVE_RETENTION_MONTHS = 60
@@ -95,6 +95,12 @@ def lender_labels(loans: Iterable[LoanRow], borrower: bytes) -> dict[int, str]:
         return first_opened[lender_id], salt
 
     return {lender_id: label(i) for i, lender_id in enumerate(sorted(first_opened, key=order))}
+
+
+def string_months(today: date) -> list[str]:
+    """The calendar months (YYYY-MM) of a 24-month string at `today`, oldest first."""
+    first = add_months(month_of(today), -(MONTHS - 1))
+    return [f"{m.year:04d}-{m.month:02d}" for m in (add_months(first, i) for i in range(MONTHS))]
 
 
 def _month_text(day: date | None) -> str | None:
