@@ -35,7 +35,7 @@ from registry.db import WRITE_OPTION, make_engine, make_session_factory, transac
 from registry.migrations import upgrade
 from registry.models import Base, LenderStatus, TokenKey
 from registry.services import audit, lenders
-from registry.services.policy import RULES
+from registry.services.policy import ENTRIES
 from registry.services.tokens import init_key
 from tests.helpers import NOW
 
@@ -154,7 +154,7 @@ def _isolated_database(request: pytest.FixtureRequest) -> None:
 
 
 def _empty_database(engine: Engine) -> None:
-    """Empty every table; the policy goes back to its defaults."""
+    """Empty every table; the policy (flags and settings) goes back to its defaults."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # The audit log refuses TRUNCATE (migration 0012): a superuser's replica mode
@@ -172,7 +172,7 @@ def _empty_database(engine: Engine) -> None:
                     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
                 )
             )
-        for rule in RULES:
+        for rule in ENTRIES:  # the flags and the settings
             conn.execute(
                 text("UPDATE policy_rules SET threshold = :t, enabled = :e WHERE code = :c"),
                 {"t": rule.default, "e": True, "c": rule.code},
