@@ -51,7 +51,7 @@ def _look_up(client, reason="complaint 9"):
 def test_borrower_page_shows_tradelines_with_their_grid_and_lenders(client, console_as, new_lender):
     _seed(client, new_lender)
     html = _look_up(console_as("analyst")).get_data(as_text=True)
-    rows = re.findall(r'<tr class="tradeline">.*?</tr>', html, re.S)
+    rows = re.findall(r'<tbody class="tradeline">.*?</tbody>', html, re.S)
     assert len(rows) == 2
     # Labels in the order of each lender's earliest loan (beta's line opened first), with
     # the lender's name beside the label for the operator.
@@ -78,7 +78,7 @@ def test_borrower_page_says_when_a_lender_has_exited(client, console_as, new_len
     admin = console_as("admin")
     assert post(admin, "/console/lenders/alpha/exit").status_code == 302
     html = _look_up(admin).get_data(as_text=True)
-    rows = re.findall(r'<tr class="tradeline">.*?</tr>', html, re.S)
+    rows = re.findall(r'<tbody class="tradeline">.*?</tbody>', html, re.S)
     assert "badge-exited" in rows[1] and "stale" in rows[1]
 
 

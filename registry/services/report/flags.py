@@ -39,7 +39,7 @@ def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fractio
         utilisation = (
             Fraction(drawn * 100, limit),
             f"revolving lines in {currency} are {percent}% drawn "
-            f"({drawn} of a {limit} limit, minor units)",
+            f"({drawn} of {limit} in minor units)",
         )
     return {
         "MULTI_LENDER": (
