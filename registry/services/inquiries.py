@@ -1,10 +1,10 @@
 """The over-indebtedness report: exact aggregates over every lender's loans for one token,
 with one tradeline per loan (see `registry.services.report` for each part's rules).
 
-Three reads, all by token (the token's loans with their lenders' exit; their stored months of
-the 24-month strings; other lenders' recent hard inquiries), then one write (the inquiry
-itself). A borrower has a handful of loans, so the figures are computed in Python from the
-rows, which keeps every rule readable and exact. The caller owns the transaction
+Two reads, both by token (the token's loans with their lenders' exit and their stored months
+of the 24-month strings, in one statement; other lenders' recent hard inquiries), then one
+write (the inquiry itself). A borrower has a handful of loans, so the figures are computed in
+Python from the rows, which keeps every rule readable and exact. The caller owns the transaction
 (`registry.db.transaction`): this module flushes, never commits.
 """
 

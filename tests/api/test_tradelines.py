@@ -197,7 +197,10 @@ def test_write_off_then_repaid_keeps_its_negative_history(client, new_lender):
     assert summary["loans_closed_90d"] == 1  # closed 2026-09-10, within 90 days
     assert summary["open_loans"] == 0 and summary["outstanding"] == {}
     assert codes(result) == ["WRITTEN_OFF", "PAST_DUE_HISTORY"]
-    assert "1 of them repaid or closed after the write-off" in detail(result, "WRITTEN_OFF")
+    assert detail(result, "WRITTEN_OFF") == (
+        "1 written-off loan(s) within retention, later repaid ones included "
+        "(1 repaid or closed after the write-off) (threshold 1)"
+    )
 
 
 # --- retention ------------------------------------------------------------------------------

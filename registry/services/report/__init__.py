@@ -1,6 +1,6 @@
 """The over-indebtedness report's parts, computed from one borrower's rows.
 
-- `book.py`: the two reads by token (the loans with their lenders' exit, and every stored
+- `book.py`: the read by token (the loans with their lenders' exit and every stored
   month of the 24-month strings) into plain `LoanRow`s;
 - `tradelines.py`: retention, freshness, lender labels and one tradeline per loan;
 - `figures.py`: the summary's figures (negative history, debt burden, velocity, freshness);

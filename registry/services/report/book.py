@@ -53,9 +53,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
-    """Every stored loan of `borrower`, with its months: one statement, so that the loans and
-    their months come from one snapshot (a retraction or a correction committed meanwhile is
-    seen whole or not at all, even under READ COMMITTED)."""
+    """Every stored loan of `borrower`, with its months (one statement: a row per month, or
+    one row with no month for a loan without any)."""
     loans: dict[tuple[int, str], LoanRow] = {}
     rows = session.execute(
         select(
@@ -120,6 +119,6 @@ def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
                 written_off_on=written_off_on,
                 exited_at=_utc(exited_at) if exited_at is not None else None,
             )
-        if month is not None:
+        if month is not None and month_status is not None and worst is not None:
             loan.months[month] = Month(month_status, worst, last_delinquent_on)
     return list(loans.values())

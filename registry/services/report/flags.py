@@ -59,8 +59,8 @@ def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fractio
         ),
         "WRITTEN_OFF": (
             summary.written_off_loans,
-            f"{summary.written_off_loans} written-off loan(s) within retention"
-            + (f", {repaid} of them repaid or closed after the write-off" if repaid else ""),
+            f"{summary.written_off_loans} written-off loan(s) within retention, later repaid "
+            f"ones included ({repaid} repaid or closed after the write-off)",
         ),
         "RAPID_BORROWING": (
             rapid,
