@@ -17,6 +17,7 @@ from registry.models import Inquiry
 from registry.services.report.book import LoanRow, Month
 from registry.services.report.figures import MONTHLY_FACTOR, ratio_text, round_half_up
 from registry.services.report.tradelines import (
+    age_days,
     has_negative_history,
     is_retained,
     is_stale,
@@ -134,6 +135,8 @@ def test_staleness_by_age_and_by_exit():
     assert is_stale(row(as_of=now - timedelta(days=36)), now, 35)
     assert is_stale(row(exited_at=now), now, 35)
     assert not is_stale(row(exited_at=now + timedelta(seconds=1)), now, 35)
+    ahead = row(as_of=datetime(2026, 11, 26, 0, 3, tzinfo=UTC))  # 4 minutes ahead
+    assert age_days(ahead, now.date()) == 0 and not is_stale(ahead, now, 0)
 
 
 def test_an_inquiry_is_a_fixed_number_of_statements(client, new_lender, engine):

@@ -64,7 +64,9 @@ def is_retained(loan: LoanRow, today: date) -> bool:
 
 
 def age_days(loan: LoanRow, today: date) -> int:
-    return (today - loan.as_of.date()).days
+    """Days since the latest report's UTC date; 0 for one dated a few minutes ahead (the
+    clock skew ingest allows) across midnight."""
+    return max(0, (today - loan.as_of.date()).days)
 
 
 def is_stale(loan: LoanRow, now: datetime, stale_after_days: int) -> bool:
