@@ -129,8 +129,11 @@ def test_lender_list_and_page_show_statistics(client, console_as, new_lender):
     page = analyst.get("/console/lenders/gamma").get_data(as_text=True)
     assert "due_on" in page and "must not be before opened_on" in page
     assert "score = 100 x" in page
-    # gamma: 2 records, 1 rejected, reported today: 100 x (0.6 x 0.5 + 0.2 x 1 + 0.2 x 1) = 70
-    assert re.search(r'<span class="big">70</span>', page)
+    # gamma: 2 records, 1 rejected, reported today, its one open loan neither warned nor
+    # stale: 100 x (0.5 x 0.5 + 0.15 x 1 + 0.15 x 1 + 0.1 x 1 + 0.1 x 1) = 75
+    assert re.search(r'<span class="big">75</span>', page)
+    assert "0 of 1 open loans with a consistency warning" in page
+    assert "0 of 1 open loans stale" in page
     assert 'id="new-api-key"' not in page and 'id="suspend"' not in page  # analyst
 
 
