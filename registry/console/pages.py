@@ -22,8 +22,8 @@ from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, roles
 from registry.console.blueprint import bp
 from registry.db import transaction
 from registry.extensions import db, now, signer, state
-from registry.services import audit, dashboard, inquiry_log, lookup, tokens
-from registry.services.errors import FieldError, InvalidInput
+from registry.services import audit, dashboard, inquiry_log, loan_view, lookup, tokens
+from registry.services.errors import FieldError, InvalidInput, NotFound
 from registry_protocol.ids import ID_KINDS
 
 
@@ -148,6 +148,27 @@ def _show_borrower(token: str, reason: str) -> ResponseReturnValue:
         inquiring_label=lookup.INQUIRING_LABEL,
         inquiring_note=lookup.INQUIRING_NOTE,
     )
+
+
+@bp.post("/loans")
+@roles(ADMIN, ANALYST)
+def loan_record() -> ResponseReturnValue:
+    """One loan's record (history, monthly statuses, the reports corrections replaced,
+    retractions), by its lender and reference, with a stated reason: audited, then shown."""
+    form = request.form
+    code, loan_ref, reason = (
+        form.get("lender", ""),
+        form.get("loan_ref", ""),
+        form.get("reason", ""),
+    )
+    try:
+        with transaction(db()):
+            record = loan_view.loan_record(db(), code, loan_ref, reason, now(), actor())
+    except InvalidInput as exc:
+        abort(422, "; ".join(f"{e.field}: {e.message}" for e in exc.errors))
+    except NotFound as exc:
+        abort(404, str(exc))
+    return render_template("console/loan.html", record=record, reason=reason.strip())
 
 
 @bp.get("/borrowers")
