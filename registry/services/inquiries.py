@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,6 +151,20 @@ def _requested(amount: int | None, currency: str | None) -> RequestedOut | None:
     return RequestedOut(amount=amount, currency=currency)
 
 
+# Each other lender's latest hard inquiry within the widest window. Built once: on the
+# inquiry's hot path, building a statement costs more than running it.
+_OTHER_LENDERS_INQUIRING = (
+    select(Inquiry.lender_id, func.max(Inquiry.created_at))
+    .where(
+        Inquiry.borrower == bindparam("borrower"),
+        Inquiry.purpose == Purpose.NEW_CREDIT,
+        Inquiry.created_at >= bindparam("since"),
+        Inquiry.lender_id != bindparam("caller"),
+    )
+    .group_by(Inquiry.lender_id)
+)
+
+
 def summarise(
     session: Session,
     borrower: bytes,
@@ -168,17 +182,14 @@ def summarise(
     summary, own = compute(lines, caller_id, now, requested)
     own.holds_loans = any(loan.lender_id == caller_id for loan in book)
 
-    # Each other lender's latest hard inquiry within the widest window.
     latest = (
         session.execute(
-            select(Inquiry.lender_id, func.max(Inquiry.created_at))
-            .where(
-                Inquiry.borrower == borrower,
-                Inquiry.purpose == Purpose.NEW_CREDIT,
-                Inquiry.created_at >= now - timedelta(days=max(WINDOWS.values())),
-                Inquiry.lender_id != caller_id,
-            )
-            .group_by(Inquiry.lender_id)
+            _OTHER_LENDERS_INQUIRING,
+            {
+                "borrower": borrower,
+                "since": now - timedelta(days=max(WINDOWS.values())),
+                "caller": caller_id,
+            },
         )
         .tuples()
         .all()

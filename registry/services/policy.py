@@ -107,17 +107,18 @@ class Policy:
         return cls({rule.code: rule.default for rule in RULES})
 
 
+# Read on every inquiry: built once, and plain rows rather than ORM objects.
+_POLICY_ROWS = select(PolicyRule.code, PolicyRule.threshold, PolicyRule.enabled)
+
+
 def load_policy(session: Session) -> Policy:
-    rows = session.scalars(select(PolicyRule)).all()
+    rows = session.execute(_POLICY_ROWS).tuples().all()
     if not rows:
         return Policy.defaults()
-    stored = {row.code: row for row in rows}
-    settings = {
-        spec.code: stored[spec.code].threshold if spec.code in stored else spec.default
-        for spec in SETTINGS
-    }
+    stored = {code: threshold for code, threshold, _enabled in rows}
+    settings = {spec.code: stored.get(spec.code, spec.default) for spec in SETTINGS}
     return Policy(
-        {row.code: row.threshold for row in rows if row.enabled and row.code in RULE_CODES},
+        {code: threshold for code, threshold, enabled in rows if enabled and code in RULE_CODES},
         stale_after_days=settings[STALE_AFTER_DAYS],
         count_stale_loans=settings[COUNT_STALE_LOANS] == 1,
         settings=settings,

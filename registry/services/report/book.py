@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.models import Lender, Loan, LoanMonth
@@ -52,46 +52,51 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# Built once: the statement's construction and cache key would otherwise cost more than
+# running it (an inquiry's hot path). `borrower` is bound at each call.
+_BOOK = (
+    select(
+        Loan.lender_id,
+        Loan.loan_ref,
+        Loan.product,
+        Loan.currency,
+        Loan.credit_limit,
+        Loan.outstanding,
+        Loan.amount_past_due,
+        Loan.days_past_due,
+        Loan.status,
+        Loan.special_event,
+        Loan.opened_on,
+        Loan.closed_on,
+        Loan.as_of,
+        Loan.scheduled_payment,
+        Loan.payment_frequency,
+        Loan.written_off_amount,
+        Loan.written_off_on,
+        Lender.exited_at,
+        LoanMonth.month,
+        LoanMonth.status,
+        LoanMonth.worst_days_past_due,
+        LoanMonth.last_delinquent_on,
+    )
+    .join(Lender, Lender.id == Loan.lender_id)
+    .outerjoin(
+        LoanMonth,
+        and_(
+            LoanMonth.borrower == Loan.borrower,
+            LoanMonth.lender_id == Loan.lender_id,
+            LoanMonth.loan_ref == Loan.loan_ref,
+        ),
+    )
+    .where(Loan.borrower == bindparam("borrower"))
+)
+
+
 def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
     """Every stored loan of `borrower`, with its months (one statement: a row per month, or
     one row with no month for a loan without any)."""
     loans: dict[tuple[int, str], LoanRow] = {}
-    rows = session.execute(
-        select(
-            Loan.lender_id,
-            Loan.loan_ref,
-            Loan.product,
-            Loan.currency,
-            Loan.credit_limit,
-            Loan.outstanding,
-            Loan.amount_past_due,
-            Loan.days_past_due,
-            Loan.status,
-            Loan.special_event,
-            Loan.opened_on,
-            Loan.closed_on,
-            Loan.as_of,
-            Loan.scheduled_payment,
-            Loan.payment_frequency,
-            Loan.written_off_amount,
-            Loan.written_off_on,
-            Lender.exited_at,
-            LoanMonth.month,
-            LoanMonth.status,
-            LoanMonth.worst_days_past_due,
-            LoanMonth.last_delinquent_on,
-        )
-        .join(Lender, Lender.id == Loan.lender_id)
-        .outerjoin(
-            LoanMonth,
-            and_(
-                LoanMonth.borrower == Loan.borrower,
-                LoanMonth.lender_id == Loan.lender_id,
-                LoanMonth.loan_ref == Loan.loan_ref,
-            ),
-        )
-        .where(Loan.borrower == borrower)
-    ).tuples()
+    rows = session.execute(_BOOK, {"borrower": borrower}).tuples()
     for row in rows:
         (lender_id, loan_ref, product, currency, limit, outstanding, past_due, dpd) = row[:8]
         (status, event, opened_on, closed_on, as_of, scheduled, frequency) = row[8:15]
