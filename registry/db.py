@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +84,22 @@ def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+# A sum of BIGINT money can pass int64 (SQLite then fails with "integer overflow"): summed
+# as high and low 32-bit halves, each sum stays small for any count of rows below 2**31, and
+# `exact_total` puts the exact total back together in Python.
+_HALF = 2**32
+
+
+def split_sum(column: Any) -> tuple[Any, Any]:
+    """Two aggregate expressions whose results `exact_total` makes the exact SUM(column) of
+    non-negative integers, on either backend, whatever the total."""
+    return func.sum(column // _HALF), func.sum(column % _HALF)
+
+
+def exact_total(high: Any, low: Any) -> int:
+    return int(high or 0) * _HALF + int(low or 0)
 
 
 def make_session_factory(bind: Engine | Connection) -> sessionmaker[Session]:

@@ -90,7 +90,12 @@ CurrencyCode = Annotated[
         json_schema_extra={"pattern": "^[A-Z]{3}$"},
     ),
 ]
-MinorAmount = Annotated[int, Field(ge=0, le=2**63 - 1, description="integer minor units")]
+# A quadrillion minor units (10 trillion yuan) is beyond any loan, and it keeps every sum the
+# report makes of a borrower's loans far inside int64 and JavaScript's exact integers (2**53).
+MAX_MINOR_UNITS = 10**15
+MinorAmount = Annotated[
+    int, Field(ge=0, le=MAX_MINOR_UNITS, description="integer minor units, at most 10**15")
+]
 
 
 _PRINTABLE = {"pattern": "^[^\\u0000-\\u001f\\u007f]+$"}

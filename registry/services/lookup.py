@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.db import exact_total, split_sum
 from registry.models import Lender, Loan, LoanStatus
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
@@ -135,7 +136,7 @@ def look_up(
             Lender.status,
             Loan.currency,
             func.count(),
-            func.sum(Loan.outstanding),
+            *split_sum(Loan.outstanding),
             func.max(Loan.days_past_due),
         )
         .join(Lender, Lender.id == Loan.lender_id)
@@ -146,11 +147,11 @@ def look_up(
     info: dict[str, tuple[str, str]] = {}
     counts: dict[str, int] = {}
     late: dict[str, int] = {}
-    for code, name, status, currency, count, amount, dpd in rows:
+    for code, name, status, currency, count, high, low, dpd in rows:
         info[code] = (name, status)
         counts[code] = counts.get(code, 0) + count
         late[code] = max(late.get(code, 0), int(dpd or 0))
-        per_lender.setdefault(code, {})[currency] = int(amount or 0)
+        per_lender.setdefault(code, {})[currency] = exact_total(high, low)
     holders = [
         Holder(code, info[code][0], info[code][1], counts[code], per_lender[code], late[code])
         for code in info

@@ -45,6 +45,8 @@ BAD_VALUES = [
     ("principal", "100"),
     ("principal", True),
     ("principal", 2**63),
+    ("principal", 10**15 + 1),
+    ("outstanding", 2**63 - 1),
     ("outstanding", -5),
     ("outstanding", 10.0),
     ("outstanding", None),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
+from registry.db import exact_total, split_sum
 from registry.models import Inquiry, Lender, LenderStatus, Loan, LoanStatus, Submission
 from registry.services.policy import RULE_CODES
 
@@ -83,14 +84,14 @@ def book_totals(session: Session, now: datetime) -> BookTotals:
     distribution: two aggregate reads over the open loans."""
     outstanding: dict[str, int] = {}
     loans_open = 0
-    for currency, count, amount in session.execute(
-        select(Loan.currency, func.count(), func.sum(Loan.outstanding))
+    for currency, count, high, low in session.execute(
+        select(Loan.currency, func.count(), *split_sum(Loan.outstanding))
         .where(Loan.status == LoanStatus.OPEN)
         .group_by(Loan.currency)
         .order_by(Loan.currency)
     ).tuples():
         loans_open += count
-        outstanding[currency] = int(amount or 0)
+        outstanding[currency] = exact_total(high, low)
 
     # Distinct lenders with open loans per borrower, then borrowers per count. Written as
     # DISTINCT pairs, then a count per borrower, so that PostgreSQL streams it from the
