@@ -84,6 +84,9 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
         before without being told with :meth:`trust_key`. A different public key for a key
         id already pinned is never accepted this way.
     :param key_ttl: seconds the registry's token key information is reused.
+    :param allow_insecure_http: plain ``http://`` is refused except to a loopback address
+        (the API key would cross the network readable); ``True`` (or
+        ``$REGISTRY_ALLOW_INSECURE_HTTP=1``) allows it, for a network you trust.
 
     A client keeps one HTTP session (connection pool); use it as a context manager or call
     :meth:`close`. It is not safe to share one client between threads: give each its own.
@@ -108,6 +111,7 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
         token_cache: TokenCache | str | os.PathLike[str] | bool | None = None,
         trust_new_keys: bool = False,
         key_ttl: float = 60.0,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -121,6 +125,7 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
             rand=rand,
             session=session,
             user_agent=user_agent,
+            allow_insecure_http=allow_insecure_http,
         )
         self._init_tokens(pepper, next_pepper, token_cache, trust_new_keys, key_ttl)
 

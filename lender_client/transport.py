@@ -8,6 +8,7 @@ across its retries (see :mod:`lender_client.idempotency`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +42,23 @@ __all__ = ["DEFAULT_BASE_URL", "Transport"]
 log = logging.getLogger("lender_client")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+# Plain http:// is refused except to this machine, unless this variable says yes.
+INSECURE_HTTP_ENV = "REGISTRY_ALLOW_INSECURE_HTTP"
+_YES = frozenset({"1", "true", "yes"})
+
+
+def _is_loopback(host: str | None) -> bool:
+    """Whether `host` is this machine (localhost or a loopback address)."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 _API_KEY = re.compile(r"[\x21-\x7e]+")
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 # What requests leaves as it is in a URL (its ``requote_uri``): "%" keeps escapes intact.
@@ -109,6 +127,7 @@ class Transport:
         rand: Callable[[], float] = random.random,
         session: requests.Session | None = None,
         user_agent: str | None = None,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         url = (base_url or os.environ.get("REGISTRY_URL") or DEFAULT_BASE_URL).strip()
         parts = urlsplit(url)
@@ -118,6 +137,15 @@ class Transport:
             )
         if parts.query or parts.fragment:
             raise ConfigurationError("registry URL must not have a query or fragment")
+        if allow_insecure_http is None:
+            allow_insecure_http = os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in _YES
+        if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+            # Every request carries the API key: over plain HTTP anyone on the path reads it.
+            raise ConfigurationError(
+                f"refusing plain http:// to {parts.hostname}: the API key would travel "
+                "readable; use https://, or allow it for a trusted network "
+                f"(allow_insecure_http=True, ${INSECURE_HTTP_ENV}=1)"
+            )
         self.base_url = url.rstrip("/")
         canonical = requests.PreparedRequest()
         try:

@@ -80,7 +80,7 @@ __all__ = ["cli", "main"]
     default=None,
     metavar="PATH|none",
     help="SQLite file of cached tokens and trusted registry keys (mode 0600), or 'none'. "
-    "Default: $REGISTRYTOKEN_CACHE, else $XDG_DATA_HOME/lender-client/tokens.sqlite3 "
+    "Default: $REGISTRY_TOKEN_CACHE, else $XDG_DATA_HOME/lender-client/tokens.sqlite3 "
     "(~/.local/share/...).",
 )
 @click.option(
@@ -88,6 +88,12 @@ __all__ = ["cli", "main"]
     is_flag=True,
     help="Accept and pin a registry token key with an id not seen before (e.g. the next key "
     "of a rotation) without a trust-key first. A changed key for a known id is still refused.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow a plain http:// URL to a host other than this machine (refused by default: "
+    "the API key would cross the network readable). Also $REGISTRY_ALLOW_INSECURE_HTTP=1.",
 )
 @click.option(
     "-v", "--verbose", is_flag=True, help="Log each HTTP request to stderr (never the key)."
@@ -104,6 +110,7 @@ def cli(
     next_pepper_file: str | None,
     token_cache: str | None,
     trust_new_keys: bool,
+    allow_insecure_http: bool,
     verbose: bool,
 ) -> None:
     """Report loans to the debt-sharing registry and ask how indebted an applicant is.
@@ -151,6 +158,7 @@ def cli(
         next_pepper_file=next_pepper_file,
         token_cache=token_cache,
         trust_new_keys=trust_new_keys,
+        allow_insecure_http=allow_insecure_http,
     )
 
 

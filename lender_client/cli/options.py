@@ -36,6 +36,7 @@ class Settings:
     next_pepper_file: str | None = None
     token_cache: str | None = None
     trust_new_keys: bool = False
+    allow_insecure_http: bool = False
 
     def client(self) -> RegistryClient:
         if not self.api_key:
@@ -52,6 +53,8 @@ class Settings:
                 next_pepper=Path(self.next_pepper_file) if self.next_pepper_file else None,
                 token_cache=self.token_cache,
                 trust_new_keys=self.trust_new_keys,
+                # The flag says yes; without it, $REGISTRY_ALLOW_INSECURE_HTTP may.
+                allow_insecure_http=True if self.allow_insecure_http else None,
             )
         except ConfigurationError as exc:
             raise click.UsageError(exc.message) from None

@@ -16,7 +16,7 @@ from requests.structures import CaseInsensitiveDict
 import rfc9497
 from lender_client import RegistryClient
 
-FAKE_URL = "http://fake-registry.test"
+FAKE_URL = "https://fake-registry.test"
 PEPPER_A = "a1" * 32
 PEPPER_B = "b2" * 32
 

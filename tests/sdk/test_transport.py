@@ -81,13 +81,54 @@ def test_missing_api_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REGISTRY_URL", "http://registry.test:8080/base/")
+    monkeypatch.setenv("REGISTRY_URL", "https://registry.test:8080/base/")
     monkeypatch.setenv("REGISTRY_API_KEY", API_KEY)
     with RegistryClient() as client:
-        assert client.base_url == "http://registry.test:8080/base"
+        assert client.base_url == "https://registry.test:8080/base"
         assert client.timeout == (10.0, 10.0)
     monkeypatch.delenv("REGISTRY_URL")
     with RegistryClient() as client:
         assert client.base_url == "http://127.0.0.1:5000"
     with pytest.raises(ConfigurationError):
         RegistryClient("ftp://example.org", API_KEY)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://registry.example.org", "http://10.0.0.5:8000", "http://[2001:db8::1]/", "HTTP://a.b"],
+)
+def test_plain_http_to_another_host_is_refused(url: str, monkeypatch) -> None:
+    monkeypatch.delenv("REGISTRY_ALLOW_INSECURE_HTTP", raising=False)
+    with pytest.raises(ConfigurationError, match="refusing plain http://"):
+        RegistryClient(url, API_KEY)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:5000", "http://localhost:8000", "http://[::1]:5000", "http://127.8.9.1"],
+)
+def test_plain_http_to_this_machine_is_allowed(url: str, monkeypatch) -> None:
+    monkeypatch.delenv("REGISTRY_ALLOW_INSECURE_HTTP", raising=False)
+    RegistryClient(url, API_KEY).close()
+
+
+def test_plain_http_elsewhere_only_when_explicitly_allowed(monkeypatch) -> None:
+    monkeypatch.delenv("REGISTRY_ALLOW_INSECURE_HTTP", raising=False)
+    RegistryClient("http://registry.internal", API_KEY, allow_insecure_http=True).close()
+    RegistryClient("https://registry.example.org", API_KEY).close()
+    monkeypatch.setenv("REGISTRY_ALLOW_INSECURE_HTTP", "1")
+    RegistryClient("http://registry.internal", API_KEY).close()
+    with pytest.raises(ConfigurationError):
+        RegistryClient("http://registry.internal", API_KEY, allow_insecure_http=False)
+
+
+def test_the_cli_refuses_plain_http_elsewhere_as_a_usage_error(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from lender_client.cli import cli
+
+    monkeypatch.delenv("REGISTRY_ALLOW_INSECURE_HTTP", raising=False)
+    env = {"REGISTRY_URL": "http://registry.example.org", "REGISTRY_API_KEY": API_KEY}
+    refused = CliRunner().invoke(cli, ["loan", "L-1"], env=env)
+    assert refused.exit_code == 2 and "refusing plain http://" in refused.output
+    assert "--allow-insecure-http" in CliRunner().invoke(cli, ["--help"]).output
