@@ -16,6 +16,11 @@ DEFAULT_OPRF_KEY_DIR = str(Path("var") / "oprf-keys")
 # Each evaluated element is one online guess at an ID: a busy lender tokenises its whole
 # book once and then a few thousand applicants a day.
 DEFAULT_TOKEN_QUOTA_PER_DAY = 200_000
+# Each inquiry reads a person's report: generous for a busy lender's applications, far below
+# what monitoring a population would take. Per lender: registry lenders quota.
+DEFAULT_INQUIRIES_PER_DAY = 50_000
+DEFAULT_INQUIRY_BURST_PER_MINUTE = 600
+DEFAULT_UPLOAD_RECORDS_PER_DAY = 5_000_000
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +48,9 @@ class Settings:
     oprf_key_dir: str = DEFAULT_OPRF_KEY_DIR
     oprf_keys: str = field(default="", repr=False)  # key material: never in a repr or log
     token_quota_per_day: int = DEFAULT_TOKEN_QUOTA_PER_DAY
+    inquiries_per_day: int = DEFAULT_INQUIRIES_PER_DAY
+    inquiry_burst_per_minute: int = DEFAULT_INQUIRY_BURST_PER_MINUTE
+    upload_records_per_day: int = DEFAULT_UPLOAD_RECORDS_PER_DAY
     # How old the console's whole-book totals may be before a background refresh; 0: live.
     dashboard_cache_seconds: int = 60
     # `/metrics` asks for this bearer token when set; unset, it is open in development and
@@ -84,6 +92,15 @@ class Settings:
                 environ, "REGISTRY_TOKEN_QUOTA_PER_DAY", DEFAULT_TOKEN_QUOTA_PER_DAY
             ),
             dashboard_cache_seconds=_int(environ, "REGISTRY_DASHBOARD_CACHE_SECONDS", 60),
+            inquiries_per_day=_int(
+                environ, "REGISTRY_INQUIRIES_PER_DAY", DEFAULT_INQUIRIES_PER_DAY
+            ),
+            inquiry_burst_per_minute=_int(
+                environ, "REGISTRY_INQUIRY_BURST_PER_MINUTE", DEFAULT_INQUIRY_BURST_PER_MINUTE
+            ),
+            upload_records_per_day=_int(
+                environ, "REGISTRY_UPLOAD_RECORDS_PER_DAY", DEFAULT_UPLOAD_RECORDS_PER_DAY
+            ),
         )
         return settings  # validated by the caller, after any overrides
 
@@ -97,6 +114,13 @@ class Settings:
             raise ConfigError("REGISTRY_DASHBOARD_CACHE_SECONDS must be 0 or more")
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigError("REGISTRY_TRUSTED_PROXIES must be 0 to 5")
+        for name, value in (
+            ("REGISTRY_INQUIRIES_PER_DAY", self.inquiries_per_day),
+            ("REGISTRY_INQUIRY_BURST_PER_MINUTE", self.inquiry_burst_per_minute),
+            ("REGISTRY_UPLOAD_RECORDS_PER_DAY", self.upload_records_per_day),
+        ):
+            if value < 1:
+                raise ConfigError(f"{name} must be a positive integer")
         if self.token_quota_per_day < 1:
             raise ConfigError("REGISTRY_TOKEN_QUOTA_PER_DAY must be a positive integer")
         if self.env not in ("development", "production"):

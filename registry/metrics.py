@@ -36,6 +36,9 @@ LOAN_RECORDS = Counter(
 )
 INQUIRIES = Counter("registry_inquiries_total", "Inquiries answered, by purpose", ["purpose"])
 FLAGS = Counter("registry_flags_raised_total", "Flags raised in inquiry reports", ["code"])
+QUOTA_REFUSALS = Counter(
+    "registry_quota_refusals_total", "Requests refused by a lender quota, by quota", ["kind"]
+)
 TOKEN_ELEMENTS = Counter(
     "registry_token_elements_evaluated_total", "Blinded elements evaluated, by key", ["key_id"]
 )

@@ -32,6 +32,7 @@ PROBLEM_TITLES = {
     "rate-limited": "Too many requests",
     "invalid-element": "Invalid blinded element",
     "token-quota-exceeded": "Daily token quota exceeded",
+    "quota-exceeded": "Quota exceeded",
     "tokens-unavailable": "Tokenisation is not available yet",
     "internal": "Internal error",
     "unavailable": "Service unavailable",

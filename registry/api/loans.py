@@ -11,12 +11,13 @@ from flask import Blueprint, Response, jsonify, request
 from registry import metrics
 from registry.api.auth import current_lender, lender_required
 from registry.api.parsing import idempotency_key, json_body, parse_model
+from registry.api.quotas import caller_limits, refused
 from registry.db import transaction
 from registry.extensions import db, now
 from registry.models import LoanStatus
 from registry.problems import Problem, invalid
 from registry.schemas.loans import MAX_BATCH, LoanOut, LoanPage, RetractionBody, RetractionOut
-from registry.services import loans, reporting, retractions
+from registry.services import loans, reporting, request_quotas, retractions
 from registry.services.errors import Conflict, FieldError, NotFound
 from registry.services.fields import is_loan_ref
 from registry.services.idempotency import fingerprint
@@ -62,8 +63,14 @@ def submit_loans() -> Response:
                 request_hash=fingerprint(body),
                 idempotency_key=key,
             )
+            if not outcome.replayed:  # a replay is free
+                request_quotas.charge_records(
+                    db(), current_lender(), len(batch.records), caller_limits(), moment
+                )
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
+    except request_quotas.QuotaExceeded as exc:
+        raise refused(exc) from None
     answer = outcome.answer
     response = jsonify(answer.model_dump(mode="json"))
     if outcome.replayed:

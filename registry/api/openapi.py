@@ -42,7 +42,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         413: "body too large",
         415: "body is not JSON",
         422: "the request failed validation",
-        429: "the lender's daily token quota is used up; see Retry-After",
+        429: "a quota of the lender is used up (tokens, inquiries or records); see Retry-After",
         503: "no token key has been created yet",
     }
     return {
@@ -123,7 +123,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": body(LoanBatch),
                     "responses": {
                         "200": _json(SubmissionOut, "per-record outcome of the batch"),
-                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422),
+                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422, 429),
                     },
                 },
                 "get": {
@@ -195,7 +195,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": body(InquiryBody),
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),
-                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422),
+                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422, 429),
                     },
                 },
             },

@@ -118,3 +118,48 @@ def lenders_revoke_key(code: str, prefix: str) -> None:
     click.echo(
         f"key {prefix} of {lender.code} " + ("revoked" if revoked else "was already revoked")
     )
+
+
+@lenders_group.command("quota")
+@click.argument("code")
+@click.option(
+    "--inquiries-per-day",
+    type=click.IntRange(0),
+    help="Inquiries per UTC day (0: the default, $REGISTRY_INQUIRIES_PER_DAY).",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(0),
+    help="Inquiries per minute (0: the default, $REGISTRY_INQUIRY_BURST_PER_MINUTE).",
+)
+@click.option(
+    "--records-per-day",
+    type=click.IntRange(0),
+    help="Loan records uploaded per UTC day (0: the default, $REGISTRY_UPLOAD_RECORDS_PER_DAY).",
+)
+def lenders_quota(
+    code: str, inquiries_per_day: int | None, burst: int | None, records_per_day: int | None
+) -> None:
+    """Show or set lender CODE's own quotas (past one, its requests get 429 with Retry-After;
+    idempotent replays are free). Without options, shows them."""
+    from registry.services.request_quotas import set_quotas
+
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        if (inquiries_per_day, burst, records_per_day) != (None, None, None):
+            set_quotas(
+                session,
+                lender,
+                clock.now(),
+                audit.CLI,
+                inquiries_per_day=inquiries_per_day,
+                inquiry_burst_per_minute=burst,
+                upload_records_per_day=records_per_day,
+            )
+        shown = {
+            "inquiries per day": lender.inquiries_per_day,
+            "inquiries per minute": lender.inquiry_burst_per_minute,
+            "records per day": lender.upload_records_per_day,
+        }
+    for what, value in shown.items():
+        click.echo(f"{what:<22} {value if value is not None else 'default'}")

@@ -27,7 +27,7 @@ from registry.console.pages import field_errors, page_number
 from registry.db import transaction
 from registry.extensions import db, now, state
 from registry.models import Lender, LenderStatus, OperatorStatus
-from registry.services import dashboard, lenders, operators, policy
+from registry.services import dashboard, lenders, operators, policy, request_quotas
 from registry.services.errors import Conflict, InvalidInput, NotFound
 
 # --- a new API key, shown once ------------------------------------------------------------
@@ -124,6 +124,7 @@ def lender(code: str) -> ResponseReturnValue:
         new_key=new_key,
         formula=dashboard.QUALITY_FORMULA,
         page=page_number(),
+        settings=state().settings,
     )
 
 
@@ -153,6 +154,28 @@ def lender_exit(code: str) -> ResponseReturnValue:
         flash(f"Lender {found.code} marked as exited: its loans are stale from now on.", "success")
     else:
         flash(f"Lender {found.code} had already exited.", "info")
+    return redirect(url_for("console.lender", code=found.code))
+
+
+@bp.post("/lenders/<code>/quotas")
+@roles(ADMIN)
+def lender_quotas(code: str) -> ResponseReturnValue:
+    """The lender's own quotas (empty: unchanged; 0: back to the default), audited."""
+    found = _lender_or_404(code)
+    values: dict[str, int | None] = {}
+    for name in ("inquiries_per_day", "inquiry_burst_per_minute", "upload_records_per_day"):
+        raw = request.form.get(name, "").strip()
+        if raw and not raw.isdigit():
+            flash(f"{name}: a whole number, 0 for the default", "error")
+            return redirect(url_for("console.lender", code=found.code))
+        values[name] = int(raw) if raw else None
+    try:
+        with transaction(db()):
+            request_quotas.set_quotas(db(), found, now(), actor(), **values)
+    except InvalidInput as exc:
+        flash("; ".join(f"{e.field}: {e.message}" for e in exc.errors), "error")
+    else:
+        flash(f"Quotas of {found.code} saved.", "success")
     return redirect(url_for("console.lender", code=found.code))
 
 

@@ -4,7 +4,7 @@ from registry.models.base import Base
 from registry.models.console import LoginThrottle, OperatorSession
 from registry.models.corrections import LoanCorrection, LoanRetraction
 from registry.models.inquiry import Inquiry, InquiryKey, Purpose
-from registry.models.lender import ApiKey, Lender, LenderStatus
+from registry.models.lender import ApiKey, Lender, LenderStatus, RequestUsage
 from registry.models.loan import (
     STATE_FIELDS,
     Loan,
@@ -53,6 +53,7 @@ __all__ = [
     "Product",
     "Purpose",
     "RejectedFingerprint",
+    "RequestUsage",
     "RotationKind",
     "Submission",
     "TokenKey",

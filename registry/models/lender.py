@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Base
@@ -30,6 +30,10 @@ class Lender(Base):
     # Set when the operator marks the lender as having left the registry: its loans stay,
     # as its last word, and count as stale from then on.
     exited_at: Mapped[datetime | None]
+    # Per-lender overrides of the settings' quotas (NULL: the default).
+    inquiries_per_day: Mapped[int | None]
+    inquiry_burst_per_minute: Mapped[int | None]
+    upload_records_per_day: Mapped[int | None]
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="lender", order_by="ApiKey.id")
 
@@ -52,3 +56,15 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
     lender: Mapped[Lender] = relationship(back_populates="api_keys")
+
+
+class RequestUsage(Base):
+    """How much of a quota a lender used in one window: inquiries per UTC day and per minute,
+    loan records per UTC day (`kind`), counted as they are answered."""
+
+    __tablename__ = "request_usage"
+
+    lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry.models import Inquiry, InquiryKey, Lender, Purpose
+from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanHistory, LoanStatus, Purpose
 from registry.schemas.inquiries import (
     FlagOut,
     InquiryReportOut,
@@ -201,6 +201,37 @@ def summarise(
     return summary, own
 
 
+def may_review(session: Session, borrower: bytes, caller_id: int, now: datetime, days: int) -> bool:
+    """Whether lender `caller_id` may ask `account_review` about `borrower`: it holds an open
+    loan with them, or one that ended (closed or written off) within `days`, and that loan
+    was open when first reported. A loan first reported already closed never qualifies:
+    otherwise reporting an old closed loan would open anyone's report without consent."""
+    loans = session.execute(
+        select(Loan.loan_ref, Loan.status, Loan.closed_on).where(
+            Loan.borrower == borrower, Loan.lender_id == caller_id
+        )
+    ).tuples()
+    since = now.date() - timedelta(days=days)
+    for loan_ref, status, closed_on in loans:
+        recent = status == LoanStatus.OPEN or (closed_on is not None and closed_on >= since)
+        if recent and _first_status(session, borrower, caller_id, loan_ref) == LoanStatus.OPEN:
+            return True
+    return False
+
+
+def _first_status(session: Session, borrower: bytes, lender_id: int, loan_ref: str) -> str | None:
+    return session.scalar(
+        select(LoanHistory.status)
+        .where(
+            LoanHistory.borrower == borrower,
+            LoanHistory.lender_id == lender_id,
+            LoanHistory.loan_ref == loan_ref,
+        )
+        .order_by(LoanHistory.as_of)
+        .limit(1)
+    )
+
+
 def check_request(request: InquiryRequest) -> list[FieldError]:
     """Rules across fields; types and ranges are checked where the request is parsed."""
     errors = []
@@ -256,9 +287,12 @@ def inquire(
         else None
     )
     summary, own = summarise(session, borrower, caller_id, now, policy, requested)
-    if request.purpose == Purpose.ACCOUNT_REVIEW and not own.holds_loans:
+    if request.purpose == Purpose.ACCOUNT_REVIEW and not may_review(
+        session, borrower, caller_id, now, policy.account_review_days
+    ):
         raise NotPermitted(
-            "account_review is for borrowers you hold a loan with; "
+            "account_review is for borrowers you hold an open loan with, or one closed within "
+            f"{policy.account_review_days} days (never one first reported already closed); "
             "for an applicant, ask with purpose new_credit and their consent_ref"
         )
     flags = evaluate_flags(summary, policy)

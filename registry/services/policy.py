@@ -72,6 +72,7 @@ RULE_CODES = tuple(rule.code for rule in RULES)
 # Settings, stored as policy rows like the thresholds (their `enabled` is always true).
 STALE_AFTER_DAYS = "stale_after_days"
 COUNT_STALE_LOANS = "count_stale_loans"
+ACCOUNT_REVIEW_DAYS = "account_review_days"
 SETTINGS: tuple[RuleSpec, ...] = (
     RuleSpec(
         STALE_AFTER_DAYS,
@@ -88,6 +89,14 @@ SETTINGS: tuple[RuleSpec, ...] = (
         maximum=1,
         setting=True,
     ),
+    RuleSpec(
+        ACCOUNT_REVIEW_DAYS,
+        90,
+        "account_review is allowed for this many days after the caller's loan closed",
+        minimum=0,
+        maximum=3650,
+        setting=True,
+    ),
 )
 # Everything `registry policy` and the console's policy page show and edit.
 ENTRIES: tuple[RuleSpec, ...] = RULES + SETTINGS
@@ -101,6 +110,10 @@ class Policy:
     stale_after_days: int = 35
     count_stale_loans: bool = False
     settings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def account_review_days(self) -> int:
+        return self.settings.get(ACCOUNT_REVIEW_DAYS, 90)
 
     @classmethod
     def defaults(cls) -> Policy:

@@ -259,7 +259,7 @@ def test_inquiries_count_distinct_other_lenders_and_not_this_one(client, new_len
 
 def test_account_review_is_recorded_but_never_counted(client, new_lender, db_session):
     asker, reviewer = new_lender("asker"), new_lender("reviewer")
-    report(client, reviewer, [loan("R1", B, status="closed", outstanding=0)])
+    report(client, reviewer, [loan("R1", B)])
     inquire(client, reviewer, purpose="account_review", consent_ref=None)
     result = inquire(client, asker)
     assert result["summary"]["other_lenders_inquiring"]["1d"] == 0

@@ -95,3 +95,27 @@ def test_pager_links_carry_only_the_pages_own_filters(console_as, db_session):
     assert 'href="/console/audit?action=probe&amp;page=2"' in page
     for leaked in ("_external", "_anchor", "javascript", "endpoint=", "http://localhost"):
         assert leaked not in page.split('class="pager"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_an_admin_sets_a_lenders_quotas_from_its_page(client, console_as, new_lender, engine):
+    from tests.console.helpers import audit_events, post
+
+    new_lender("acme")
+    admin = console_as("admin")
+    page = admin.get("/console/lenders/acme").get_data(as_text=True)
+    assert 'id="quota-form"' in page
+    saved = post(
+        admin,
+        "/console/lenders/acme/quotas",
+        {"inquiries_per_day": "500", "inquiry_burst_per_minute": "", "upload_records_per_day": "0"},
+    )
+    assert saved.status_code == 302
+    page = admin.get("/console/lenders/acme").get_data(as_text=True)
+    quotas = page.split('id="quotas"', 1)[1].split("</section>", 1)[0]
+    assert '<td>Inquiries per UTC day</td><td class="num">500</td>' in quotas
+    [event] = audit_events(engine, "lender_quotas")
+    assert event.details == {"inquiries_per_day": 500, "upload_records_per_day": 0}
+    analyst = console_as("analyst")
+    assert 'id="quota-form"' not in analyst.get("/console/lenders/acme").get_data(as_text=True)
+    denied = post(analyst, "/console/lenders/acme/quotas", {"inquiries_per_day": "1"})
+    assert denied.status_code == 403

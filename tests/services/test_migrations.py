@@ -65,6 +65,7 @@ def test_default_policy_is_seeded(engine):
         "HIGH_UTILISATION": 90,
         "stale_after_days": 35,
         "count_stale_loans": 0,
+        "account_review_days": 90,
     }
     # Every seeded row is a rule or setting the policy service knows, with its default.
     from registry.services.policy import ENTRIES

@@ -1,0 +1,128 @@
+"""Quotas on what a lender asks and sends: inquiries per UTC day and per minute (a burst),
+loan records per UTC day. Each lender may have its own limits (`registry lenders quota`),
+else the settings' defaults.
+
+A request is charged when it is answered, inside the caller's unit of work: over the limit,
+`QuotaExceeded` is raised and the caller's rollback drops the charge and the work with it
+(a refused request is neither recorded nor counted). An idempotent replay is not charged.
+The usage row stays locked until the unit of work ends, so parallel requests of one lender
+are counted one after another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from registry.db import upsert
+from registry.models import Lender, RequestUsage
+from registry.services import audit
+from registry.services.errors import FieldError, InvalidInput, ServiceError
+
+INQUIRIES_PER_DAY: Final = "inquiries/day"
+INQUIRIES_PER_MINUTE: Final = "inquiries/min"
+RECORDS_PER_DAY: Final = "records/day"
+MAX_LIMIT = 10**9
+
+
+class QuotaExceeded(ServiceError):
+    def __init__(self, kind: str, limit: int, retry_after: int) -> None:
+        what = {
+            INQUIRIES_PER_DAY: f"daily quota of {limit} inquiries",
+            INQUIRIES_PER_MINUTE: f"burst limit of {limit} inquiries a minute",
+            RECORDS_PER_DAY: f"daily quota of {limit} loan records",
+        }[kind]
+        super().__init__(f"{what} reached; try again in {retry_after} s")
+        self.kind, self.limit, self.retry_after = kind, limit, retry_after
+
+
+@dataclass(frozen=True)
+class Limits:
+    inquiries_per_day: int
+    inquiry_burst_per_minute: int
+    upload_records_per_day: int
+
+
+def limits_for(lender: Lender, defaults: Limits) -> Limits:
+    """The lender's own limits where it has them, else the defaults."""
+    return Limits(
+        lender.inquiries_per_day or defaults.inquiries_per_day,
+        lender.inquiry_burst_per_minute or defaults.inquiry_burst_per_minute,
+        lender.upload_records_per_day or defaults.upload_records_per_day,
+    )
+
+
+def _window(kind: str, now: datetime) -> tuple[datetime, datetime]:
+    if kind == INQUIRIES_PER_MINUTE:
+        start = now.replace(second=0, microsecond=0)
+        return start, start + timedelta(minutes=1)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def charge(
+    session: Session, lender_id: int, kind: str, amount: int, limit: int, now: datetime
+) -> int:
+    """Count `amount` against the lender's `kind` quota in the current window; returns what
+    is used now, or raises QuotaExceeded (the caller rolls back)."""
+    start, end = _window(kind, now)
+    table: Table = RequestUsage.__table__  # type: ignore[assignment]
+    insert = upsert(session, table).values(
+        lender_id=lender_id, kind=kind, window_start=start, used=amount
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=["lender_id", "kind", "window_start"],
+        set_={"used": table.c.used + insert.excluded.used},
+    ).returning(table.c.used)
+    used = int(session.execute(statement).scalar_one())
+    if used > limit:
+        raise QuotaExceeded(kind, limit, max(1, int((end - now).total_seconds() + 0.999)))
+    return used
+
+
+def charge_inquiry(session: Session, lender: Lender, limits: Limits, now: datetime) -> None:
+    """One answered inquiry: the minute's burst first, then the day."""
+    charge(session, lender.id, INQUIRIES_PER_MINUTE, 1, limits.inquiry_burst_per_minute, now)
+    charge(session, lender.id, INQUIRIES_PER_DAY, 1, limits.inquiries_per_day, now)
+
+
+def charge_records(
+    session: Session, lender: Lender, count: int, limits: Limits, now: datetime
+) -> None:
+    """`count` loan records received in one answered upload."""
+    charge(session, lender.id, RECORDS_PER_DAY, count, limits.upload_records_per_day, now)
+
+
+def set_quotas(
+    session: Session,
+    lender: Lender,
+    now: datetime,
+    actor: audit.Actor,
+    *,
+    inquiries_per_day: int | None = None,
+    inquiry_burst_per_minute: int | None = None,
+    upload_records_per_day: int | None = None,
+) -> None:
+    """Set the lender's own limits (each given one; 0 returns it to the default), audited."""
+    given = {
+        "inquiries_per_day": inquiries_per_day,
+        "inquiry_burst_per_minute": inquiry_burst_per_minute,
+        "upload_records_per_day": upload_records_per_day,
+    }
+    errors = [
+        FieldError(name, f"0 (the default) to {MAX_LIMIT}")
+        for name, value in given.items()
+        if value is not None and not 0 <= value <= MAX_LIMIT
+    ]
+    if errors:
+        raise InvalidInput("invalid quota", errors)
+    changes = {name: value for name, value in given.items() if value is not None}
+    for name, value in changes.items():
+        setattr(lender, name, value or None)
+    lender.updated_at = now
+    audit.record(session, actor, "lender_quotas", now, f"lender:{lender.code}", changes)
+    session.flush()
