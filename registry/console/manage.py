@@ -114,6 +114,7 @@ def _lender_or_404(code: str) -> Lender:
 def lender(code: str) -> ResponseReturnValue:
     found = _lender_or_404(code)
     stats = dashboard.lender_stats(db(), found, now(), page_number())
+    by_purpose = dashboard.inquiries_by_purpose(db(), found.id, now())
     # Only an operator who may issue keys can have one waiting to be shown.
     new_key = _take_new_key(found.code) if can_open("console.lender_issue_key", "POST") else None
     return render_template(
@@ -125,6 +126,7 @@ def lender(code: str) -> ResponseReturnValue:
         formula=dashboard.QUALITY_FORMULA,
         page=page_number(),
         settings=state().settings,
+        by_purpose=by_purpose,
     )
 
 

@@ -48,6 +48,7 @@ def dashboard_page() -> ResponseReturnValue:
     totals = state().dashboard_totals
     with transaction(db(), write=False):
         figures = dashboard.overview(db(), now(), totals.get())
+        spikes = dashboard.review_spikes(db(), now())
     distribution = charts.bar_chart(
         "chart-lender-distribution",
         "Borrowers by number of lenders with open loans",
@@ -73,6 +74,8 @@ def dashboard_page() -> ResponseReturnValue:
         distribution=distribution,
         activity=activity,
         flags=flags,
+        spikes=spikes,
+        review_days=dashboard.REVIEW_WINDOW_DAYS,
         refresh_seconds=int(totals.max_age.total_seconds()),
     )
 

@@ -25,6 +25,12 @@ from registry.services.dashboard.overview import (
     day_of,
     overview,
 )
+from registry.services.dashboard.reviews import (
+    REVIEW_WINDOW_DAYS,
+    ReviewSpike,
+    inquiries_by_purpose,
+    review_spikes,
+)
 
 __all__ = [
     "ACTIVITY_DAYS",
@@ -32,19 +38,23 @@ __all__ = [
     "QUALITY_FORMULA",
     "QUALITY_WINDOW_DAYS",
     "REJECTION_SAMPLE",
+    "REVIEW_WINDOW_DAYS",
     "BookTotals",
     "LenderRow",
     "LenderStats",
     "Overview",
     "Quality",
+    "ReviewSpike",
     "RuleRow",
     "SubmissionRow",
     "book_totals",
     "data_quality_score",
     "day_of",
+    "inquiries_by_purpose",
     "lender_choices",
     "lender_stats",
     "lender_table",
     "overview",
     "policy_rows",
+    "review_spikes",
 ]
