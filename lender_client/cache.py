@@ -169,7 +169,7 @@ class TokenCache:
                 part = unique[start : start + _CHUNK]
                 marks = ",".join("?" * len(part))
                 rows = self._db.execute(
-                    f"SELECT lookup, token FROM tokens WHERE key_id = ? AND public_key = ? "
+                    f"SELECT lookup, token FROM tokens WHERE key_id = ? AND public_key = ? "  # noqa: S608 - placeholders only; every value is bound
                     f"AND lookup IN ({marks})",
                     (key_id, public_key, *part),
                 )
@@ -213,7 +213,7 @@ class TokenCache:
         marks = ",".join("?" * len(keep))
         where = f"WHERE key_id NOT IN ({marks})" if keep else ""
         with self._lock:
-            cursor = self._db.execute(f"DELETE FROM tokens {where}", keep)
+            cursor = self._db.execute(f"DELETE FROM tokens {where}", keep)  # noqa: S608 - placeholders only; every value is bound
         return cursor.rowcount
 
     # -- key pins -------------------------------------------------------------------------

@@ -63,7 +63,7 @@ __all__ = [
 # Problem types the server uses (the `type` member of a problem document).
 PROBLEM_IDEMPOTENCY_IN_PROGRESS = "/problems/idempotency-in-progress"
 PROBLEM_IDEMPOTENCY_CONFLICT = "/problems/idempotency-conflict"
-PROBLEM_TOKEN_QUOTA_EXCEEDED = "/problems/token-quota-exceeded"
+PROBLEM_TOKEN_QUOTA_EXCEEDED = "/problems/token-quota-exceeded"  # noqa: S105 - a problem type, not a secret
 
 _RECORD_PREFIX = re.compile(r"^loans\[\d+\]\.?")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - development only: production refuses it
 DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "registry.db")
 DEFAULT_OPRF_KEY_DIR = str(Path("var") / "oprf-keys")
 # Each evaluated element is one online guess at an ID: a busy lender tokenises its whole

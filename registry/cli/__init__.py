@@ -24,7 +24,7 @@ from registry_protocol import __version__
 
 # The token cache of the demo's printed commands (the SDK reads $REGISTRY_TOKEN_CACHE): beside
 # the demo database, so that a fresh demo (`make clean && make run`) trusts its fresh key.
-DEMO_TOKEN_CACHE = "demo-token-cache.sqlite3"
+DEMO_TOKEN_CACHE = "demo-token-cache.sqlite3"  # noqa: S105 - a file name, not a secret
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ import click
 from registry.cli.common import settings
 from registry.db import make_engine
 
-APP_PASSWORD_ENV = "REGISTRY_APP_DB_PASSWORD"
+APP_PASSWORD_ENV = "REGISTRY_APP_DB_PASSWORD"  # noqa: S105 - a variable's name, not a secret
 
 
 @click.group("db")

@@ -85,7 +85,7 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
             f'text-anchor="middle">{escape(label)}</text>'
         )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every label in parts went through escape()
 
 
 def _day_labels(days: Sequence[date], x_of: list[float]) -> list[str]:
@@ -129,7 +129,7 @@ def line_chart(
             )
     parts.extend(_day_labels(days, x_of))
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every label in parts went through escape()
 
 
 def stacked_chart(
@@ -163,4 +163,4 @@ def stacked_chart(
             )
     parts.extend(_day_labels(days, x_of))
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every label in parts went through escape()

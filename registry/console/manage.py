@@ -263,7 +263,7 @@ def operators_page() -> ResponseReturnValue:
         form = {"username": request.form.get("username", ""), "role": request.form.get("role", "")}
         password = request.form.get("password", "")
         if password != request.form.get("password_again", ""):
-            errors["password_again"] = "the two passwords differ"
+            errors["password_again"] = "the two passwords differ"  # noqa: S105 - a message, not a secret
         else:
             try:
                 with transaction(db()):

@@ -30,7 +30,7 @@ from registry.services.tokens.keys import (
 )
 from registry.services.tokens.quota import QuotaExceeded, set_quota, usage_today
 from registry.services.tokens.rotation import (
-    WRONG_SECRET,
+    WRONG_PEPPER_OR_KEY,
     LenderProgress,
     RetireResult,
     cancel_rotation,
@@ -42,7 +42,7 @@ from registry.services.tokens.rotation import (
 __all__ = [
     "MAX_ELEMENTS",
     "MODE",
-    "WRONG_SECRET",
+    "WRONG_PEPPER_OR_KEY",
     "Batch",
     "Evaluation",
     "KeyInfo",

@@ -55,7 +55,7 @@ from registry.services.tokens.keys import (
 )
 from registry.signer import Signer
 
-WRONG_SECRET = (
+WRONG_PEPPER_OR_KEY = (
     "lenders reported different next tokens for one borrower (or one next token for two "
     "borrowers): a lender is tokenising with the wrong pepper or key. Nothing was changed; "
     "find it with 'registry keys status', then fix that lender or cancel the window."
@@ -313,7 +313,7 @@ def _refuse_split_borrowers(session: Session) -> None:
         .limit(1)
     ).first()
     if split is not None:
-        raise Conflict(WRONG_SECRET)
+        raise Conflict(WRONG_PEPPER_OR_KEY)
 
 
 def _check_map(session: Session, token_map: Table, force: bool) -> None:
@@ -323,7 +323,7 @@ def _check_map(session: Session, token_map: Table, force: bool) -> None:
         select(token_map.c.new).group_by(token_map.c.new).having(func.count() > 1).limit(1)
     ).first()
     if merged is not None:
-        raise Conflict(WRONG_SECRET)
+        raise Conflict(WRONG_PEPPER_OR_KEY)
     if force:
         return
     # Every lender re-reports: that proves each can make next tokens, which it must from
