@@ -36,6 +36,10 @@ LOAN_RECORDS = Counter(
 )
 INQUIRIES = Counter("registry_inquiries_total", "Inquiries answered, by purpose", ["purpose"])
 FLAGS = Counter("registry_flags_raised_total", "Flags raised in inquiry reports", ["code"])
+# Per lender: members are a short, operator-made list (no label value comes from a request).
+ACCOUNT_REVIEWS = Counter(
+    "registry_account_reviews_total", "account_review inquiries answered, by lender", ["lender"]
+)
 QUOTA_REFUSALS = Counter(
     "registry_quota_refusals_total", "Requests refused by a lender quota, by quota", ["kind"]
 )

@@ -10,6 +10,7 @@ from registry.api.parsing import idempotency_key, json_body, parse_model
 from registry.api.quotas import caller_limits, refused
 from registry.db import transaction
 from registry.extensions import db, now
+from registry.models import Purpose
 from registry.problems import Problem, invalid
 from registry.schemas.inquiries import InquiryBody
 from registry.services import inquiries, request_quotas
@@ -51,6 +52,8 @@ def inquire() -> Response:
         response.headers["Idempotent-Replayed"] = "true"
     else:
         metrics.INQUIRIES.labels(request.purpose.value).inc()
+        if request.purpose == Purpose.ACCOUNT_REVIEW:
+            metrics.ACCOUNT_REVIEWS.labels(current_lender().code).inc()
         for code in outcome.flag_codes:
             metrics.FLAGS.labels(code).inc()
     return response

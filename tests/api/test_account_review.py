@@ -72,3 +72,11 @@ def test_the_window_is_the_policys(client, new_lender, db_session):
     with transaction(db_session):
         set_threshold(db_session, "account_review_days", 29, NOW)
     assert review(client, holder).status_code == 403
+
+
+def test_reviews_are_counted_per_lender_in_the_metrics(client, new_lender):
+    holder = new_lender("holder")
+    report(client, holder, loan("H4", B))
+    assert review(client, holder).status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'registry_account_reviews_total{lender="holder"}' in text
