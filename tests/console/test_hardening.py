@@ -9,6 +9,12 @@ from registry.services.inquiry_log import _cell
 from tests.console.helpers import PASSWORD, csrf_of
 
 
+def sign_in_then(client, target: str):
+    """Ada's sign-in, asking to go on to `target` afterwards."""
+    form = {"username": "ada", "password": PASSWORD, "totp": "", "next": target}
+    return client.post("/console/login", data={**form, "csrf_token": csrf_of(client)})
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -22,46 +28,19 @@ from tests.console.helpers import PASSWORD, csrf_of
 )
 def test_a_bad_next_after_login_goes_to_the_dashboard_never_a_500(client, make_operator, target):
     make_operator("ada")
-    response = client.post(
-        "/console/login",
-        data={
-            "username": "ada",
-            "password": PASSWORD,
-            "totp": "",
-            "next": target,
-            "csrf_token": csrf_of(client),
-        },
-    )
+    response = sign_in_then(client, target)
     assert response.status_code == 302
     assert response.headers["Location"].rstrip("/").endswith("/console")
 
 
 def test_a_nul_in_the_form_is_refused_with_a_4xx(client, make_operator):
     make_operator("ada")
-    response = client.post(
-        "/console/login",
-        data={
-            "username": "ada",
-            "password": PASSWORD,
-            "next": "/console/\x00",
-            "csrf_token": csrf_of(client),
-        },
-    )
-    assert response.status_code == 400
+    assert sign_in_then(client, "/console/\x00").status_code == 400
 
 
 def test_a_good_next_after_login_is_followed(client, make_operator):
     make_operator("ada")
-    response = client.post(
-        "/console/login",
-        data={
-            "username": "ada",
-            "password": PASSWORD,
-            "totp": "",
-            "next": "/console/lenders?status=active",
-            "csrf_token": csrf_of(client),
-        },
-    )
+    response = sign_in_then(client, "/console/lenders?status=active")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/console/lenders?status=active")
 
