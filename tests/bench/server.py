@@ -82,6 +82,10 @@ class Gunicorn:
             "REGISTRY_DATABASE_URL": self.database_url,
             # Production closes /metrics without a token: the bench reads it with this one.
             "REGISTRY_METRICS_TOKEN": self.metrics_token,
+            # The bench measures throughput, not the lender quotas: lift them out of its way.
+            "REGISTRY_INQUIRIES_PER_DAY": str(10**9),
+            "REGISTRY_INQUIRY_BURST_PER_MINUTE": str(10**9),
+            "REGISTRY_UPLOAD_RECORDS_PER_DAY": str(10**9),
             "REGISTRY_LOG_LEVEL": "WARNING",
             # As the Dockerfile runs it: metrics aggregated across workers.
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
