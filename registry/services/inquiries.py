@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -206,30 +206,29 @@ def may_review(session: Session, borrower: bytes, caller_id: int, now: datetime,
     loan with them, or one that ended (closed or written off) within `days`, and that loan
     was open when first reported. A loan first reported already closed never qualifies:
     otherwise reporting an old closed loan would open anyone's report without consent."""
-    loans = session.execute(
-        select(Loan.loan_ref, Loan.status, Loan.closed_on).where(
-            Loan.borrower == borrower, Loan.lender_id == caller_id
-        )
-    ).tuples()
-    since = now.date() - timedelta(days=days)
-    for loan_ref, status, closed_on in loans:
-        recent = status == LoanStatus.OPEN or (closed_on is not None and closed_on >= since)
-        if recent and _first_status(session, borrower, caller_id, loan_ref) == LoanStatus.OPEN:
-            return True
-    return False
-
-
-def _first_status(session: Session, borrower: bytes, lender_id: int, loan_ref: str) -> str | None:
-    return session.scalar(
+    first_status = (
         select(LoanHistory.status)
         .where(
-            LoanHistory.borrower == borrower,
-            LoanHistory.lender_id == lender_id,
-            LoanHistory.loan_ref == loan_ref,
+            LoanHistory.borrower == Loan.borrower,
+            LoanHistory.lender_id == Loan.lender_id,
+            LoanHistory.loan_ref == Loan.loan_ref,
         )
         .order_by(LoanHistory.as_of)
         .limit(1)
+        .scalar_subquery()
     )
+    since = now.date() - timedelta(days=days)
+    found = session.scalar(
+        select(Loan.loan_ref)
+        .where(
+            Loan.borrower == borrower,
+            Loan.lender_id == caller_id,
+            or_(Loan.status == LoanStatus.OPEN, Loan.closed_on >= since),
+            first_status == LoanStatus.OPEN,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def check_request(request: InquiryRequest) -> list[FieldError]:
