@@ -18,9 +18,19 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-__all__ = ["ID_KINDS", "ISO_3166_ALPHA3", "InvalidIdError", "normalize_id", "token_input"]
+__all__ = [
+    "BORROWER_KINDS",
+    "ID_KINDS",
+    "ISO_3166_ALPHA3",
+    "InvalidIdError",
+    "normalize_id",
+    "token_input",
+]
 
 ID_KINDS = ("cn_resident_id", "phone", "passport", "cn_uscc")
+# The kinds that name a borrower (a person or an entity). A phone number is only a secondary
+# identifier: numbers are recycled and shared, so it never names the borrower of a loan.
+BORROWER_KINDS = ("cn_resident_id", "passport", "cn_uscc")
 
 
 class InvalidIdError(ValueError):

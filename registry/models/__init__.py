@@ -1,5 +1,11 @@
 """Tables. Plain SQLAlchemy 2.0 typed models; nothing here knows about HTTP."""
 
+from registry.models.application import (
+    ApplicationOutcome,
+    BorrowerPhone,
+    Outcome,
+    PhoneBorrower,
+)
 from registry.models.base import Base
 from registry.models.console import LoginThrottle, OperatorSession
 from registry.models.corrections import LoanCorrection, LoanRetraction
@@ -13,6 +19,12 @@ from registry.models.loan import (
     LoanRef,
     LoanStatus,
     Product,
+)
+from registry.models.obligations import (
+    BorrowerStatement,
+    Dispute,
+    DisputeResolution,
+    DisputeStatus,
 )
 from registry.models.operator import AuditEvent, Operator, OperatorRole, OperatorStatus
 from registry.models.policy import PolicyRule
@@ -29,8 +41,14 @@ from registry.models.token import (
 __all__ = [
     "STATE_FIELDS",
     "ApiKey",
+    "ApplicationOutcome",
     "AuditEvent",
     "Base",
+    "BorrowerPhone",
+    "BorrowerStatement",
+    "Dispute",
+    "DisputeResolution",
+    "DisputeStatus",
     "Inquiry",
     "InquiryKey",
     "KeyState",
@@ -48,7 +66,9 @@ __all__ = [
     "OperatorRole",
     "OperatorSession",
     "OperatorStatus",
+    "Outcome",
     "PepperCheck",
+    "PhoneBorrower",
     "PolicyRule",
     "Product",
     "Purpose",

@@ -34,6 +34,9 @@ class Lender(Base):
     inquiries_per_day: Mapped[int | None]
     inquiry_burst_per_minute: Mapped[int | None]
     upload_records_per_day: Mapped[int | None]
+    # Give to get: until then, the lender may make new_credit inquiries without having
+    # reported recently (onboarding). NULL: not exempt.
+    reciprocity_exempt_until: Mapped[datetime | None]
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="lender", order_by="ApiKey.id")
 

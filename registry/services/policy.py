@@ -66,6 +66,23 @@ RULES: tuple[RuleSpec, ...] = (
         "drawn share of revolving lines' limits, in one currency, >= threshold percent",
         maximum=1000,
     ),
+    RuleSpec(
+        "APPLICATION_BURST",
+        2,
+        "other lenders with new_credit inquiries in the last 24 hours >= threshold",
+    ),
+    RuleSpec(
+        "PENDING_ELSEWHERE",
+        2,
+        "other lenders' pending applications (7 days, no outcome) plus their provisional "
+        "loans >= threshold",
+    ),
+    RuleSpec(
+        "SHARED_PHONE",
+        3,
+        "the most distinct borrowers seen in 90 days with one of this borrower's phones "
+        ">= threshold",
+    ),
 )
 RULE_CODES = tuple(rule.code for rule in RULES)
 
@@ -73,6 +90,12 @@ RULE_CODES = tuple(rule.code for rule in RULES)
 STALE_AFTER_DAYS = "stale_after_days"
 COUNT_STALE_LOANS = "count_stale_loans"
 ACCOUNT_REVIEW_DAYS = "account_review_days"
+PROVISIONAL_DAYS = "provisional_days"
+COUNT_PROVISIONAL_LOANS = "count_provisional_loans"
+DISPUTE_DAYS = "dispute_days"
+OVERDUE_DISPUTES_IGNORED = "overdue_disputes_ignored"
+RETENTION_CLOSED_MONTHS = "retention_closed_months"
+RECIPROCITY_DAYS = "reciprocity_days"
 SETTINGS: tuple[RuleSpec, ...] = (
     RuleSpec(
         STALE_AFTER_DAYS,
@@ -97,6 +120,52 @@ SETTINGS: tuple[RuleSpec, ...] = (
         maximum=3650,
         setting=True,
     ),
+    RuleSpec(
+        PROVISIONAL_DAYS,
+        14,
+        "an approved application shows as a provisional loan for this many days, until its "
+        "lender reports the loan",
+        maximum=365,
+        setting=True,
+    ),
+    RuleSpec(
+        COUNT_PROVISIONAL_LOANS,
+        1,
+        "1: provisional loans count towards MULTI_LENDER and RAPID_BORROWING; 0: they do not",
+        minimum=0,
+        maximum=1,
+        setting=True,
+    ),
+    RuleSpec(
+        DISPUTE_DAYS,
+        20,
+        "a lender answers a dispute of its record within this many days",
+        maximum=365,
+        setting=True,
+    ),
+    RuleSpec(
+        OVERDUE_DISPUTES_IGNORED,
+        1,
+        "1: a tradeline whose dispute is past its deadline unanswered counts towards no flag",
+        minimum=0,
+        maximum=1,
+        setting=True,
+    ),
+    RuleSpec(
+        RETENTION_CLOSED_MONTHS,
+        60,
+        "a closed loan without negative history is kept this many months after closing",
+        maximum=600,
+        setting=True,
+    ),
+    RuleSpec(
+        RECIPROCITY_DAYS,
+        35,
+        "give to get: a lender may make new_credit inquiries only if it reported within "
+        "this many days",
+        maximum=3650,
+        setting=True,
+    ),
 )
 # Everything `registry policy` and the console's policy page show and edit.
 ENTRIES: tuple[RuleSpec, ...] = RULES + SETTINGS
@@ -114,6 +183,34 @@ class Policy:
     @property
     def account_review_days(self) -> int:
         return self.settings.get(ACCOUNT_REVIEW_DAYS, 90)
+
+    def setting(self, code: str) -> int:
+        """A setting's value (its default when the policy rows predate it)."""
+        return self.settings.get(code, _SPECS[code].default)
+
+    @property
+    def provisional_days(self) -> int:
+        return self.setting(PROVISIONAL_DAYS)
+
+    @property
+    def count_provisional_loans(self) -> bool:
+        return self.setting(COUNT_PROVISIONAL_LOANS) == 1
+
+    @property
+    def dispute_days(self) -> int:
+        return self.setting(DISPUTE_DAYS)
+
+    @property
+    def overdue_disputes_ignored(self) -> bool:
+        return self.setting(OVERDUE_DISPUTES_IGNORED) == 1
+
+    @property
+    def retention_closed_months(self) -> int:
+        return self.setting(RETENTION_CLOSED_MONTHS)
+
+    @property
+    def reciprocity_days(self) -> int:
+        return self.setting(RECIPROCITY_DAYS)
 
     @classmethod
     def defaults(cls) -> Policy:

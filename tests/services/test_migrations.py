@@ -66,6 +66,15 @@ def test_default_policy_is_seeded(engine):
         "stale_after_days": 35,
         "count_stale_loans": 0,
         "account_review_days": 90,
+        "APPLICATION_BURST": 2,
+        "PENDING_ELSEWHERE": 2,
+        "SHARED_PHONE": 3,
+        "provisional_days": 14,
+        "count_provisional_loans": 1,
+        "dispute_days": 20,
+        "overdue_disputes_ignored": 1,
+        "retention_closed_months": 60,
+        "reciprocity_days": 35,
     }
     # Every seeded row is a rule or setting the policy service knows, with its default.
     from registry.services.policy import ENTRIES

@@ -74,6 +74,16 @@ class Summary:
     lenders_opened_180d: int = 0
     loans_closed_90d: int = 0
     stale_open_loans: int = 0
+    # Applications elsewhere (other lenders only): new_credit inquiries in the last 7 days
+    # without an outcome, and approved ones not yet reported (provisional loans).
+    pending_applications: int = 0
+    pending_amount: dict[str, int] = field(default_factory=dict)
+    provisional_loans: int = 0
+    provisional_amount: dict[str, int] = field(default_factory=dict)
+    disputed_tradelines: int = 0
+    # Identity (phone tokens are never shown, only these counts).
+    phones_90d: int = 0
+    max_borrowers_per_phone: int = 0
     tradelines: list[Tradeline] = field(default_factory=list)
     # Not reported as such; what the flags measure.
     max_days_past_due_elsewhere: int = 0

@@ -76,6 +76,21 @@ def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fractio
             f"worst days past due in the last 24 months: {summary.worst_days_past_due_24m}",
         ),
         "HIGH_UTILISATION": utilisation,
+        "APPLICATION_BURST": (
+            summary.other_lenders_inquiring.get("24h", 0),
+            f"{summary.other_lenders_inquiring.get('24h', 0)} other lenders made credit "
+            "inquiries in the last 24 hours",
+        ),
+        "PENDING_ELSEWHERE": (
+            summary.pending_applications + summary.provisional_loans,
+            f"{summary.pending_applications} pending application(s) and "
+            f"{summary.provisional_loans} provisional loan(s) at other lenders",
+        ),
+        "SHARED_PHONE": (
+            summary.max_borrowers_per_phone,
+            f"one of this borrower's phones was seen with {summary.max_borrowers_per_phone} "
+            "distinct borrowers in the last 90 days",
+        ),
     }
 
 
