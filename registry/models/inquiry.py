@@ -19,6 +19,8 @@ class Inquiry(Base):
         Index("ix_inquiries_borrower_created_at", "borrower", "created_at"),
         Index("ix_inquiries_lender_id_created_at", "lender_id", "created_at"),
         Index("ix_inquiries_created_at", "created_at"),
+        # An outcome names its inquiry by id alone (and only its own lender may).
+        Index("ix_inquiries_lender_id_id", "lender_id", "id"),
     )
 
     borrower: Mapped[Token] = mapped_column(primary_key=True)

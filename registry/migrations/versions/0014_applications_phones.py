@@ -64,6 +64,8 @@ def upgrade() -> None:
         "application_outcomes",
         ["lender_id", "loan_ref"],
     )
+    # An outcome names its inquiry by id alone, within the inquiring lender's.
+    op.create_index("ix_inquiries_lender_id_id", "inquiries", ["lender_id", "id"])
     _sightings("borrower_phones", "borrower", "phone")
     _sightings("phone_borrowers", "phone", "borrower")
     policy = sa.table(
@@ -90,6 +92,7 @@ def downgrade() -> None:
     op.execute(f"DELETE FROM policy_rules WHERE code IN ({codes})")
     op.drop_table("phone_borrowers")
     op.drop_table("borrower_phones")
+    op.drop_index("ix_inquiries_lender_id_id", "inquiries")
     op.drop_index("ix_application_outcomes_lender_id_loan_ref", "application_outcomes")
     op.drop_index("ix_application_outcomes_lender_id_recorded_at", "application_outcomes")
     op.drop_table("application_outcomes")
