@@ -26,6 +26,7 @@ PROBLEM_TITLES = {
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "idempotency-conflict": "Idempotency key reused with a different request",
+    "outcome-conflict": "The application already has another outcome",
     "payload-too-large": "Request body too large",
     "unsupported-media-type": "Unsupported media type",
     "validation": "Invalid request",

@@ -1,4 +1,5 @@
-"""`/v1/inquiries`: the over-indebtedness report for one borrower token."""
+"""`/v1/inquiries`: the over-indebtedness report for one borrower token, and what came of
+an application (its outcome)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from registry.db import transaction
 from registry.extensions import db, now
 from registry.models import Purpose
 from registry.problems import Problem, invalid
-from registry.schemas.inquiries import InquiryBody
-from registry.services import inquiries, request_quotas
-from registry.services.errors import Conflict, InvalidInput, NotPermitted
+from registry.schemas.inquiries import InquiryBody, OutcomeBody, OutcomeOut
+from registry.services import applications, inquiries, request_quotas
+from registry.services.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 bp = Blueprint("inquiries", __name__)
 
@@ -30,6 +31,7 @@ def inquire() -> Response:
         amount_requested=body.amount_requested,
         currency=body.currency,
         borrower_next=body.borrower_next,
+        phone_token=body.phone_token,
     )
     try:
         key = idempotency_key()
@@ -57,3 +59,39 @@ def inquire() -> Response:
         for code in outcome.flag_codes:
             metrics.FLAGS.labels(code).inc()
     return response
+
+
+@bp.post("/inquiries/<inquiry_id>/outcome")
+@lender_required
+def record_outcome(inquiry_id: str) -> tuple[Response, int]:
+    """What came of one of the caller's new_credit inquiries: 201 the first time, 200 with
+    the same answer when the same outcome is sent again."""
+    body = parse_model(OutcomeBody, json_body())
+    request = applications.OutcomeRequest(
+        outcome=body.outcome, loan_ref=body.loan_ref, amount=body.amount, currency=body.currency
+    )
+    try:
+        with transaction(db()):
+            recorded = applications.record_outcome(
+                db(), current_lender().id, inquiry_id, request, now()
+            )
+    except InvalidInput as exc:
+        raise invalid(exc.errors, str(exc)) from None
+    except NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    except Conflict as exc:
+        raise Problem(409, str(exc), "outcome-conflict") from None
+    answer = OutcomeOut(
+        inquiry_id=recorded.inquiry_id,
+        outcome=recorded.outcome,
+        loan_ref=recorded.loan_ref,
+        amount=recorded.amount,
+        currency=recorded.currency,
+        inquired_at=recorded.inquired_at,
+        recorded_at=recorded.recorded_at,
+        provisional_until=recorded.provisional_until,
+    )
+    response = jsonify(answer.model_dump(mode="json"))
+    if not recorded.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201 if recorded.created else 200

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from registry.schemas.common import ProblemOut
-from registry.schemas.inquiries import InquiryBody, InquiryReportOut
+from registry.schemas.inquiries import InquiryBody, InquiryReportOut, OutcomeBody, OutcomeOut
 from registry.schemas.loans import (
     LoanBatch,
     LoanOut,
@@ -32,7 +32,8 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
+def _problems(*statuses: int, **instead: str) -> dict[str, Any]:
+    """Problem responses by status; `instead` rewords one for a route (`_409="..."`)."""
     reasons = {
         400: "malformed JSON or header",
         401: "missing, unknown or revoked API key",
@@ -45,6 +46,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         429: "a quota of the lender is used up (tokens, inquiries or records); see Retry-After",
         503: "no token key has been created yet",
     }
+    reasons.update({int(status.lstrip("_")): reason for status, reason in instead.items()})
     return {
         str(status): {
             "description": reasons[status],
@@ -55,6 +57,13 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 _AUTH_ERRORS = (401, 403)
+_INQUIRY_ID = {
+    "name": "inquiry_id",
+    "in": "path",
+    "required": True,
+    "description": "the inquiry_id of the caller's new_credit inquiry (from its report)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 36},
+}
 _LOAN_REF = {
     "name": "loan_ref",
     "in": "path",
@@ -90,6 +99,8 @@ def openapi_document() -> dict[str, Any]:
         (RetractionBody, "validation"),
         (RetractionOut, "serialization"),
         (InquiryReportOut, "serialization"),
+        (OutcomeBody, "validation"),
+        (OutcomeOut, "serialization"),
         (ProblemOut, "serialization"),
         (TokenEvaluateBody, "validation"),
         (TokenKeyOut, "serialization"),
@@ -190,12 +201,45 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "inquire",
                     "summary": "The over-indebtedness report for a borrower token",
                     "description": "new_credit inquiries are recorded and counted for later "
-                    "callers; account_review inquiries are recorded for audit only.",
+                    "callers (each is an application: record its outcome); account_review "
+                    "inquiries are recorded for audit only. A phone_token is stored apart from "
+                    "the borrower and never shown; the report counts phones in `identity`.",
                     "parameters": [_idempotency_key("recording a second inquiry")],
                     "requestBody": body(InquiryBody),
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),
                         **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422, 429),
+                    },
+                },
+            },
+            "/v1/inquiries/{inquiry_id}/outcome": {
+                "post": {
+                    "operationId": "recordOutcome",
+                    "summary": "Record what came of one of the caller's new_credit inquiries",
+                    "description": "approved needs loan_ref, amount and currency (declined and "
+                    "withdrawn take none of them) and is shown to other lenders at once as a "
+                    "provisional loan, until the caller reports a loan with that loan_ref or "
+                    "the policy's provisional_days pass. A decline is never shown to other "
+                    "lenders. At most 30 days after the inquiry. The same outcome again is "
+                    "answered 200 with the first answer; a different one is a 409. Another "
+                    "lender's inquiry, or an unknown id, is a 404; an account_review inquiry "
+                    "a 422 on inquiry_id.",
+                    "parameters": [_INQUIRY_ID],
+                    "requestBody": body(OutcomeBody),
+                    "responses": {
+                        "201": _json(OutcomeOut, "the outcome, recorded now"),
+                        "200": _json(OutcomeOut, "the same outcome, recorded before"),
+                        **_problems(
+                            400,
+                            *_AUTH_ERRORS,
+                            404,
+                            409,
+                            413,
+                            415,
+                            422,
+                            _404="no new_credit inquiry of the caller's with that id",
+                            _409="the inquiry already has a different outcome",
+                        ),
                     },
                 },
             },

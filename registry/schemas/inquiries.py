@@ -7,9 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from registry.models import Purpose
+from registry.models import Outcome, Purpose
 from registry.schemas.common import UtcDateTime, _Strict
-from registry.services.fields import BorrowerToken, ConsentRef, CurrencyCode, MinorAmount
+from registry.services.fields import (
+    MAX_MINOR_UNITS,
+    BorrowerToken,
+    ConsentRef,
+    CurrencyCode,
+    LoanRef,
+    MinorAmount,
+    PhoneToken,
+)
 
 
 class InquiryBody(_Strict):
@@ -29,9 +37,42 @@ class InquiryBody(_Strict):
     currency: CurrencyCode | None = Field(
         default=None, description="currency of amount_requested; required with it"
     )
+    phone_token: PhoneToken | None = None
 
 
-Windows = Literal["1d", "7d", "30d", "90d"]
+class OutcomeBody(_Strict):
+    """`POST /v1/inquiries/<inquiry_id>/outcome`: what came of an application."""
+
+    outcome: Annotated[Outcome, Field(strict=False)]
+    loan_ref: LoanRef | None = Field(
+        default=None,
+        description="approved only (required): the loan_ref the loan will be reported with",
+    )
+    amount: Annotated[int, Field(gt=0, le=MAX_MINOR_UNITS)] | None = Field(
+        default=None, description="approved only (required): the amount lent, in minor units"
+    )
+    currency: CurrencyCode | None = Field(
+        default=None, description="approved only (required): the currency of amount"
+    )
+
+
+class OutcomeOut(BaseModel):
+    """An application's outcome as recorded."""
+
+    inquiry_id: str
+    outcome: Outcome
+    loan_ref: str | None
+    amount: int | None
+    currency: str | None
+    inquired_at: UtcDateTime = Field(description="when the inquiry was made")
+    recorded_at: UtcDateTime = Field(description="when the outcome was first recorded")
+    provisional_until: UtcDateTime | None = Field(
+        description="approved only: until when other lenders see the loan as provisional "
+        "unless it is reported first (recorded_at + the policy's provisional_days)"
+    )
+
+
+Windows = Literal["1h", "24h", "1d", "7d", "30d", "90d"]
 
 
 PerCurrency = dict[str, int]
@@ -50,7 +91,10 @@ class SummaryOut(BaseModel):
         "closed included"
     )
     loans_opened_last_30d: int
-    other_lenders_inquiring: dict[Windows, int]
+    other_lenders_inquiring: dict[Windows, int] = Field(
+        description="distinct other lenders with new_credit inquiries in the last hour, 24 "
+        "hours, day, 7, 30 and 90 days (an inquiry exactly that old included)"
+    )
     worst_days_past_due_12m: int = Field(
         description="worst days past due of any loan in the 12 calendar months ending with "
         "this one, whatever its status now"
@@ -84,6 +128,18 @@ class SummaryOut(BaseModel):
         description="open loans whose latest report is older than the policy's "
         "stale_after_days, or whose lender has exited"
     )
+    pending_applications: int = Field(
+        description="other lenders' new_credit inquiries in the last 7 days with no outcome yet"
+    )
+    pending_amount: PerCurrency = Field(
+        description="the amounts those pending applications requested, per currency"
+    )
+    provisional_loans: int = Field(
+        description="other lenders' provisional loans: approved applications not yet reported"
+    )
+    provisional_amount: PerCurrency = Field(
+        description="the provisional loans' approved amounts, per currency"
+    )
 
 
 class TradelineOut(BaseModel):
@@ -91,13 +147,16 @@ class TradelineOut(BaseModel):
 
     lender: str = Field(description="A, B, ...: stable within this report, meaningless outside")
     own: bool = Field(description="the caller's own loan")
-    product: str
+    product: str | None = Field(description="null for a provisional loan")
     currency: str
     credit_limit: int
     outstanding: int
     amount_past_due: int
     days_past_due: int
-    status: str
+    status: str = Field(
+        description="open, closed, written_off, or provisional: an approved application of "
+        "another lender, not yet reported"
+    )
     special_event: str | None
     opened_month: Month
     closed_month: Month | None
@@ -105,11 +164,17 @@ class TradelineOut(BaseModel):
     age_days: int = Field(description="days since last_reported_on")
     stale: bool
     status_24m: str = Field(
-        min_length=24,
-        max_length=24,
+        pattern="^(.{24})?$",
         description="one character per calendar month, oldest first, ending with this "
         "month: N no report, 0 current, C closed, 1 1-30 days past due, 2 31-60, 3 61-90, "
-        "4 91-120, 5 121-150, 6 151-180, 7 over 180, W written off",
+        '4 91-120, 5 121-150, 6 151-180, 7 over 180, W written off; "" for a provisional '
+        "loan",
+    )
+    # Default: tradelines recorded before provisional loans existed replay without it.
+    provisional_until: date | None = Field(
+        default=None,
+        description="a provisional loan's last day (UTC) unless reported first; null for a "
+        "reported loan",
     )
 
 
@@ -128,8 +193,23 @@ class FlagOut(BaseModel):
         "LOAN_CYCLING",
         "PAST_DUE_HISTORY",
         "HIGH_UTILISATION",
+        "APPLICATION_BURST",
+        "PENDING_ELSEWHERE",
+        "SHARED_PHONE",
     ]
     detail: str
+
+
+class IdentityOut(BaseModel):
+    """Signals about the borrower's identity from their phone tokens (never the tokens)."""
+
+    phones_90d: int = Field(
+        description="distinct phones seen with this borrower, at any lender, in 90 days"
+    )
+    max_borrowers_per_phone: int = Field(
+        description="the most distinct borrowers (this one included) seen in 90 days with one "
+        "of those phones; 0 without a phone"
+    )
 
 
 class RequestedOut(BaseModel):
@@ -150,6 +230,7 @@ class InquiryReportOut(BaseModel):
     own: OwnOut
     tradelines: list[TradelineOut] = Field(
         description="one per loan: open loans, closed loans for 24 months after closing, "
-        "loans with negative history for 5 years"
+        "loans with negative history for 5 years; and other lenders' provisional loans"
     )
+    identity: IdentityOut
     flags: list[FlagOut]

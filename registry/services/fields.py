@@ -82,6 +82,24 @@ BorrowerToken = Annotated[
         json_schema_extra={"pattern": "^[0-9a-f]{64}$"},
     ),
 ]
+
+
+def _phone_token(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError("must be a phone token: 64 lower-case hex characters")
+    return value
+
+
+# The borrower's phone, tokenised like the borrower (kind phone): stored apart, never shown.
+PhoneToken = Annotated[
+    str,
+    AfterValidator(_phone_token),
+    Field(
+        description="the borrower's phone tokenised like the borrower (ID kind phone), as 64 "
+        "lower-case hex characters; stored apart and never shown to anyone",
+        json_schema_extra={"pattern": "^[0-9a-f]{64}$"},
+    ),
+]
 CurrencyCode = Annotated[
     str,
     AfterValidator(_currency),

@@ -1,10 +1,12 @@
 """The over-indebtedness report: exact aggregates over every lender's loans for one token,
 with one tradeline per loan (see `registry.services.report` for each part's rules).
 
-Two reads, both by token (the token's loans with their lenders' exit and their stored months
-of the 24-month strings, in one statement; other lenders' recent hard inquiries), then one
-write (the inquiry itself). A borrower has a handful of loans, so the figures are computed in
-Python from the rows, which keeps every rule readable and exact. The caller owns the transaction
+Three reads by token (the token's loans with their lenders' exit and their stored months of
+the 24-month strings, in one statement; other lenders' applications with their outcomes; the
+borrower's phones, and their borrowers when there are phones), then the writes: the phone
+sighting an inquiry brings (before the reads, so that the identity figures count it) and the
+inquiry itself. A borrower has a handful of loans, so the figures are computed in Python from
+the rows, which keeps every rule readable and exact. The caller owns the transaction
 (`registry.db.transaction`): this module flushes, never commits.
 """
 
@@ -16,13 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanHistory, LoanStatus, Purpose
 from registry.schemas.inquiries import (
     FlagOut,
+    IdentityOut,
     InquiryReportOut,
     OwnOut,
     RequestedOut,
@@ -31,10 +34,19 @@ from registry.schemas.inquiries import (
 )
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
 from registry.services.idempotency import REUSED_KEY, fingerprint
+from registry.services.loans import record_phones
 from registry.services.policy import Policy, load_policy
+from registry.services.report.applications import (
+    WINDOWS,
+    inquiring,
+    pending,
+    provisional_loans,
+    read_applications,
+)
 from registry.services.report.book import read_book
 from registry.services.report.figures import RECENT_OPENING_DAYS, OwnPart, Summary, compute
 from registry.services.report.flags import Flag, evaluate_flags
+from registry.services.report.identity import read_identity
 from registry.services.report.tradelines import Tradeline, build_tradelines
 from registry.services.reporting import NO_ROTATION
 from registry.services.tokens import open_rotation
@@ -55,13 +67,13 @@ __all__ = [
     "summarise",
 ]
 
-WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 # A report recorded before a figure existed is replayed with the figure's empty value.
 _NEUTRAL_SUMMARY: dict[str, Any] = {
     name: value
     for name, value in asdict(Summary()).items()
     if name in SummaryOut.model_fields and not isinstance(value, list)
 }
+_NEUTRAL_IDENTITY = IdentityOut(phones_90d=0, max_borrowers_per_phone=0).model_dump()
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class InquiryRequest:
     amount_requested: int | None = None
     currency: str | None = None
     borrower_next: str | None = None  # during a token rotation window only
+    phone_token: str | None = None  # 64 lower-case hex; stored apart, never in the report
 
 
 def tradeline_out(line: Tradeline) -> TradelineOut:
@@ -92,6 +105,7 @@ def tradeline_out(line: Tradeline) -> TradelineOut:
         age_days=line.age_days,
         stale=line.stale,
         status_24m=line.status_24m,
+        provisional_until=line.provisional_until,
     )
 
 
@@ -120,6 +134,10 @@ def summary_out(summary: Summary) -> SummaryOut:
         lenders_opened_180d=summary.lenders_opened_180d,
         loans_closed_90d=summary.loans_closed_90d,
         stale_open_loans=summary.stale_open_loans,
+        pending_applications=summary.pending_applications,
+        pending_amount=dict(sorted(summary.pending_amount.items())),
+        provisional_loans=summary.provisional_loans,
+        provisional_amount=dict(sorted(summary.provisional_amount.items())),
     )
 
 
@@ -141,6 +159,10 @@ def build_report(
         summary=summary_out(summary),
         own=OwnOut(open_loans=own.open_loans, outstanding=dict(sorted(own.outstanding.items()))),
         tradelines=[tradeline_out(line) for line in summary.tradelines],
+        identity=IdentityOut(
+            phones_90d=summary.phones_90d,
+            max_borrowers_per_phone=summary.max_borrowers_per_phone,
+        ),
         flags=[FlagOut(code=f.code, detail=f.detail) for f in flags],
     )
 
@@ -149,20 +171,6 @@ def _requested(amount: int | None, currency: str | None) -> RequestedOut | None:
     if amount is None or currency is None:
         return None
     return RequestedOut(amount=amount, currency=currency)
-
-
-# Each other lender's latest hard inquiry within the widest window. Built once: on the
-# inquiry's hot path, building a statement costs more than running it.
-_OTHER_LENDERS_INQUIRING = (
-    select(Inquiry.lender_id, func.max(Inquiry.created_at))
-    .where(
-        Inquiry.borrower == bindparam("borrower"),
-        Inquiry.purpose == Purpose.NEW_CREDIT,
-        Inquiry.created_at >= bindparam("since"),
-        Inquiry.lender_id != bindparam("caller"),
-    )
-    .group_by(Inquiry.lender_id)
-)
 
 
 def summarise(
@@ -178,26 +186,18 @@ def summarise(
     if policy is None:
         policy = load_policy(session)
     book = read_book(session, borrower)
-    lines = build_tradelines(book, borrower, caller_id, now, policy.stale_after_days)
+    applications = read_applications(session, borrower, caller_id, now, policy.provisional_days)
+    provisional = provisional_loans(applications, book, now, policy.provisional_days)
+    lines = build_tradelines(
+        [*book, *provisional], borrower, caller_id, now, policy.stale_after_days
+    )
     summary, own = compute(lines, caller_id, now, requested)
     own.holds_loans = any(loan.lender_id == caller_id for loan in book)
-
-    latest = (
-        session.execute(
-            _OTHER_LENDERS_INQUIRING,
-            {
-                "borrower": borrower,
-                "since": now - timedelta(days=max(WINDOWS.values())),
-                "caller": caller_id,
-            },
-        )
-        .tuples()
-        .all()
-    )
-    summary.other_lenders_inquiring = {
-        name: sum(1 for _, at in latest if at >= now - timedelta(days=days))
-        for name, days in WINDOWS.items()
-    }
+    summary.other_lenders_inquiring = inquiring(applications, now)
+    summary.pending_applications, summary.pending_amount = pending(applications, now)
+    identity = read_identity(session, borrower, now)
+    summary.phones_90d = identity.phones_90d
+    summary.max_borrowers_per_phone = identity.max_borrowers_per_phone
     return summary, own
 
 
@@ -265,7 +265,12 @@ def inquire(
     if errors:
         raise InvalidInput("the inquiry is invalid", errors)
     borrower = bytes.fromhex(request.borrower)
-    fields = {k: v for k, v in asdict(request).items() if v is not None or k != "borrower_next"}
+    # Fields added later are left out when absent, so that an earlier key's hash still holds.
+    fields = {
+        k: v
+        for k, v in asdict(request).items()
+        if v is not None or k not in ("borrower_next", "phone_token")
+    }
     request_hash = fingerprint({**fields, "purpose": request.purpose.value})
     if request.borrower_next is not None:
         # As uploads do: a rotation being retired holds every lender row until it is done.
@@ -279,6 +284,8 @@ def inquire(
         if earlier is not None:
             return _replay(session, earlier, request_hash)
 
+    if request.phone_token is not None:
+        record_phones(session, [(borrower, bytes.fromhex(request.phone_token))], now)
     policy = load_policy(session)
     requested = (
         (request.amount_requested, request.currency)
@@ -356,10 +363,11 @@ def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> Inqui
     if "requested" not in stored:
         requested = _requested(inquiry.amount_requested, inquiry.currency)
         stored["requested"] = requested.model_dump() if requested else None
-    # Recorded before reports carried tradelines and the newer figures: those it had none of.
-    if "tradelines" not in stored:
-        stored["tradelines"] = []
-        stored["summary"] = {**_NEUTRAL_SUMMARY, **stored["summary"]}
+    # Recorded before reports carried tradelines, applications or identity figures: the
+    # figures it had none of take their empty values.
+    stored.setdefault("tradelines", [])
+    stored["summary"] = {**_NEUTRAL_SUMMARY, **stored["summary"]}
+    stored.setdefault("identity", _NEUTRAL_IDENTITY)
     # The answer as first given, with the borrower's token as it is stored now.
     answer = InquiryReportOut.model_validate({**stored, "borrower": inquiry.borrower.hex()})
     return InquiryOutcome(answer, replayed=True)

@@ -19,6 +19,7 @@ from registry.services.fields import (
     IsoDate,
     LoanRef,
     MinorAmount,
+    PhoneToken,
     UtcTimestamp,
 )
 from registry.services.validation import field_errors
@@ -43,6 +44,9 @@ class LoanReport(BaseModel):
     borrower: BorrowerToken
     # The same borrower's token under the next key or pepper, during a rotation window.
     borrower_next: BorrowerToken | None = None
+    # A secondary identifier: kept apart (registry.services.loans.record_phones), never
+    # part of the loan's state, never shown.
+    phone_token: PhoneToken | None = None
     product: Annotated[Product, Field(strict=False)]
     currency: CurrencyCode
     principal: MinorAmount

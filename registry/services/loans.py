@@ -1,13 +1,27 @@
-"""Reading a lender's own loans. Every query is scoped to the calling lender."""
+"""Reading a lender's own loans (every query scoped to the calling lender), and the phone
+tokens that loan reports and inquiries bring.
+
+A phone token is a sighting: (borrower, phone) is written to `borrower_phones` and to
+`phone_borrowers` (the same pair keyed the other way round), with the first and the latest
+moment it was seen. Phone tokens are never read back by any answer; only the report's identity
+counts use them (`report.identity`).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, case, select
 from sqlalchemy.orm import Session
 
-from registry.models import Loan, LoanRef
+from registry.db import upsert
+from registry.models import BorrowerPhone, Loan, LoanRef, PhoneBorrower
+from registry.schemas.loans import RejectedRecord
 from registry.services.errors import NotFound
 from registry.services.fields import is_loan_ref
+from registry.services.loan_report import LoanReport
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
@@ -40,3 +54,63 @@ def list_loans(
     if len(loans) > limit:
         return loans[:limit], loans[limit - 1].loan_ref
     return loans, None
+
+
+def _sighting_upsert(session: Session, table: Table, key: tuple[str, str]) -> Any:
+    """Insert a sighting, or move its `last_seen_at` forward (never back)."""
+    statement = upsert(session, table)
+    latest = statement.excluded.last_seen_at
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={
+            "last_seen_at": case(
+                (latest > table.c.last_seen_at, latest), else_=table.c.last_seen_at
+            )
+        },
+    )
+
+
+_SIGHTINGS: dict[str, tuple[Any, Any]] = {}  # by dialect: built once, used on every inquiry
+
+
+def record_phones(
+    session: Session, sightings: Iterable[tuple[bytes, bytes]], now: datetime
+) -> None:
+    """Record each (borrower, phone) pair as seen at `now`: one upsert per table, whatever
+    the number of pairs, in key order (so that concurrent writers lock rows in one order)."""
+    pairs = sorted(set(sightings))
+    if not pairs:
+        return
+    dialect = session.get_bind().dialect.name
+    statements = _SIGHTINGS.get(dialect)
+    if statements is None:
+        statements = _SIGHTINGS[dialect] = (
+            _sighting_upsert(session, BorrowerPhone.__table__, ("borrower", "phone")),  # type: ignore[arg-type]
+            _sighting_upsert(session, PhoneBorrower.__table__, ("phone", "borrower")),  # type: ignore[arg-type]
+        )
+    by_borrower, by_phone = statements
+    rows = [
+        {"borrower": borrower, "phone": phone, "first_seen_at": now, "last_seen_at": now}
+        for borrower, phone in pairs
+    ]
+    session.execute(by_borrower, rows)
+    session.execute(by_phone, sorted(rows, key=lambda row: (row["phone"], row["borrower"])))
+
+
+def record_reported_phones(
+    session: Session,
+    valid: Iterable[tuple[int, LoanReport]],
+    rejected: Iterable[RejectedRecord],
+    now: datetime,
+) -> None:
+    """The phone tokens of a batch's records that were not rejected."""
+    refused = {rejection.index for rejection in rejected}
+    record_phones(
+        session,
+        (
+            (bytes.fromhex(report.borrower), bytes.fromhex(report.phone_token))
+            for index, report in valid
+            if report.phone_token is not None and index not in refused
+        ),
+        now,
+    )

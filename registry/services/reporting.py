@@ -37,6 +37,7 @@ from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_months import Months
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
+from registry.services.loans import record_reported_phones
 from registry.services.tokens import open_rotation
 from registry_protocol.payment_status import month_of
 
@@ -181,6 +182,7 @@ def submit(
     decided = _Decided(Months())
     _decide(valid, current, lender_id, tally, now, decided)
     _write(session, lender_id, current, decided, tally.submission_id, now)
+    record_reported_phones(session, valid, tally.rejected, now)
     repeated = _remember_rejections(session, lender_id, batch.records, tally.rejected, now)
     answer = tally.answer(batch.warnings)
     session.add(

@@ -62,7 +62,7 @@ def test_unknown_borrower_gets_an_empty_report(client, new_lender):
         "past_due_loans": 0,
         "written_off_loans": 0,
         "loans_opened_last_30d": 0,
-        "other_lenders_inquiring": {"1d": 0, "7d": 0, "30d": 0, "90d": 0},
+        "other_lenders_inquiring": {"1h": 0, "24h": 0, "1d": 0, "7d": 0, "30d": 0, "90d": 0},
         "worst_days_past_due_12m": 0,
         "worst_days_past_due_24m": 0,
         "last_delinquent_on": None,
@@ -77,7 +77,12 @@ def test_unknown_borrower_gets_an_empty_report(client, new_lender):
         "lenders_opened_180d": 0,
         "loans_closed_90d": 0,
         "stale_open_loans": 0,
+        "pending_applications": 0,
+        "pending_amount": {},
+        "provisional_loans": 0,
+        "provisional_amount": {},
     }
+    assert result["identity"] == {"phones_90d": 0, "max_borrowers_per_phone": 0}
     assert result["own"] == {"open_loans": 0, "outstanding": {}}
     assert result["tradelines"] == []
     assert result["flags"] == []
@@ -134,7 +139,7 @@ def test_every_figure_matches_a_hand_computed_book(client, new_lender):
         "past_due_loans": 2,  # A1, B2
         "written_off_loans": 1,
         "loans_opened_last_30d": 3,  # M2, A1, A2
-        "other_lenders_inquiring": {"1d": 0, "7d": 0, "30d": 0, "90d": 0},
+        "other_lenders_inquiring": {"1h": 0, "24h": 0, "1d": 0, "7d": 0, "30d": 0, "90d": 0},
     }
     assert result["own"] == {"open_loans": 2, "outstanding": {"CNY": 100_00, "USD": 5_00}}
     # RAPID_BORROWING counts lenders (me and alpha: 2); B1 was 400 days past due.
@@ -240,8 +245,15 @@ def test_inquiry_windows_at_their_boundaries(client, new_lender, clock):
         inquire(client, new_lender(code.replace("_", "-")))
     clock.set(NOW)
     result = inquire(client, asker)
-    # 1d: w1_in. 7d: + w1_out, w7_in. 30d: + w7_out, w30_in. 90d: + w90_in.
-    assert result["summary"]["other_lenders_inquiring"] == {"1d": 1, "7d": 3, "30d": 5, "90d": 6}
+    # 1d (24h alike): w1_in. 7d: + w1_out, w7_in. 30d: + w7_out, w30_in. 90d: + w90_in.
+    assert result["summary"]["other_lenders_inquiring"] == {
+        "1h": 0,
+        "24h": 1,
+        "1d": 1,
+        "7d": 3,
+        "30d": 5,
+        "90d": 6,
+    }
 
 
 def test_inquiries_count_distinct_other_lenders_and_not_this_one(client, new_lender, clock):
@@ -252,7 +264,14 @@ def test_inquiries_count_distinct_other_lenders_and_not_this_one(client, new_len
         inquire(client, asker)  # the caller's own inquiries never count
     clock.set(NOW)
     first = inquire(client, asker)
-    assert first["summary"]["other_lenders_inquiring"] == {"1d": 1, "7d": 1, "30d": 1, "90d": 1}
+    assert first["summary"]["other_lenders_inquiring"] == {
+        "1h": 1,
+        "24h": 1,
+        "1d": 1,
+        "7d": 1,
+        "30d": 1,
+        "90d": 1,
+    }
     # From other's point of view: asker counts, and the inquiry other is making does not.
     assert inquire(client, other)["summary"]["other_lenders_inquiring"]["1d"] == 1
 

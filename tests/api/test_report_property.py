@@ -253,6 +253,7 @@ def brute_force(
                 "age_days": age,
                 "stale": age > stale_after,
                 "status_24m": "".join(by_month.get(m, "N") for m in months_24),
+                "provisional_until": None,
                 "_lender": lender,
                 "_states": states,
             }
@@ -326,7 +327,7 @@ def brute_force(
         "loans_opened_last_30d": sum(
             1 for t in lines if (today - t["_states"][-1].opened_on).days <= 30
         ),
-        "other_lenders_inquiring": {"1d": 0, "7d": 0, "30d": 0, "90d": 0},
+        "other_lenders_inquiring": {"1h": 0, "24h": 0, "1d": 0, "7d": 0, "30d": 0, "90d": 0},
         **figures,
         "written_off_amount": per_currency([(t["currency"], a) for t, a in written_off]),
         "amount_past_due": per_currency(
@@ -341,6 +342,11 @@ def brute_force(
         "lenders_opened_180d": len(opened_within(180)),
         "loans_closed_90d": len(closed_recently),
         "stale_open_loans": sum(1 for t in open_lines if t["stale"]),
+        # No applications in these books (tests/api/test_provisional.py has them).
+        "pending_applications": 0,
+        "pending_amount": {},
+        "provisional_loans": 0,
+        "provisional_amount": {},
     }
     elsewhere = max(
         [t["days_past_due"] for t in open_lines if t["_lender"] != caller_id], default=0

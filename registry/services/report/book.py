@@ -2,7 +2,8 @@
 
 One statement by token: the loans (joined with their lender for `exited_at`) and their
 `loan_months` (outer join), which ingest keeps up to date, so that an inquiry never scans
-`loan_history`.
+`loan_history`. Other lenders' provisional loans become `LoanRow`s too
+(`report.applications`), with status `provisional`, no product and `provisional_until` set.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class LoanRow:
 
     lender_id: int
     loan_ref: str
-    product: str
+    product: str | None  # None for a provisional loan
     currency: str
     credit_limit: int
     outstanding: int
@@ -46,6 +47,8 @@ class LoanRow:
     written_off_on: date | None
     exited_at: datetime | None  # the lender's exit, if it left the registry
     months: dict[date, Month] = field(default_factory=dict)
+    # A provisional loan (an approved application) is shown until then, unless reported.
+    provisional_until: datetime | None = None
 
 
 def _utc(moment: datetime) -> datetime:

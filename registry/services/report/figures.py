@@ -21,7 +21,14 @@ Definitions (`today` is the inquiry's UTC date, "this month" its calendar month)
   the inquiry names one (else null);
 - `lenders_opened_{30,90,180}d`: distinct lenders of loans opened on or after today - N days;
   `loans_closed_90d`: loans `closed` (not written off) on or after today - 90 days;
-- `stale_open_loans`: open loans that are stale.
+- `stale_open_loans`: open loans that are stale;
+- `provisional_loans`, `provisional_amount`: the provisional tradelines (other lenders'
+  approved applications not yet reported) and their amounts per currency. They count in no
+  other figure; the flags count their lenders towards MULTI_LENDER (as lenders with a balance)
+  and RAPID_BORROWING (as lenders that opened a loan, when approved in the last 30 days) when
+  the policy's `count_provisional_loans` is 1. `pending_applications`, `pending_amount`,
+  `other_lenders_inquiring` and the identity figures come from their own reads
+  (`report.applications`, `report.identity`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from registry.services.report.tradelines import Tradeline
+from registry.services.report.tradelines import PROVISIONAL, Tradeline
 from registry_protocol.payment_status import add_months, month_of
 from registry_protocol.wire import REVOLVING_PRODUCTS
 
@@ -87,12 +94,16 @@ class Summary:
     tradelines: list[Tradeline] = field(default_factory=list)
     # Not reported as such; what the flags measure.
     max_days_past_due_elsewhere: int = 0
-    lenders_with_balances: int = 0  # lenders holding open loans with something outstanding
-    fresh_lenders_with_balances: int = 0  # the same, fresh loans only
-    fresh_lenders_opened_30d: int = 0
     written_off_since_closed: int = 0  # written-off loans later closed (repaid)
     cycling_loans: int = 0
     peak_utilisation: tuple[str, int, int] | None = None  # (currency, outstanding, limit)
+    # Lenders, as sets so that the flags can add the provisional loans' lenders to them:
+    balance_lenders: set[int] = field(default_factory=set)  # open loans, something outstanding
+    fresh_balance_lenders: set[int] = field(default_factory=set)  # the same, fresh loans only
+    opened_30d_lenders: set[int] = field(default_factory=set)
+    fresh_opened_30d_lenders: set[int] = field(default_factory=set)
+    provisional_lenders: set[int] = field(default_factory=set)
+    provisional_lenders_30d: set[int] = field(default_factory=set)  # approved in 30 days
 
 
 @dataclass
@@ -141,9 +152,19 @@ def compute(
     now: datetime,
     requested: tuple[int, str] | None = None,
 ) -> tuple[Summary, OwnPart]:
-    """Every figure of the summary (but `other_lenders_inquiring`) from the tradelines."""
+    """Every figure of the summary drawn from the tradelines (see the module's docstring)."""
     today = now.date()
     summary, own = Summary(tradelines=lines), OwnPart()
+    provisional = [line for line in lines if line.status == PROVISIONAL]
+    lines = [line for line in lines if line.status != PROVISIONAL]
+    provisional_amount: dict[str, int] = defaultdict(int)
+    for line in provisional:
+        summary.provisional_loans += 1
+        provisional_amount[line.currency] += line.outstanding
+        summary.provisional_lenders.add(line.lender_id)
+        if line.loan.opened_on >= today - timedelta(days=RECENT_OPENING_DAYS):
+            summary.provisional_lenders_30d.add(line.lender_id)
+    summary.provisional_amount = dict(sorted(provisional_amount.items()))
     this_month = month_of(today)
     from_12m, from_24m = add_months(this_month, -11), add_months(this_month, -23)
     open_lenders: set[int] = set()
@@ -244,8 +265,7 @@ def compute(
     summary.lenders_opened_30d = len(opened[30])
     summary.lenders_opened_90d = len(opened[90])
     summary.lenders_opened_180d = len(opened[180])
-    summary.lenders_with_balances = len(balances)
-    summary.fresh_lenders_with_balances = len(fresh_balances)
-    summary.fresh_lenders_opened_30d = len(fresh_opened_30d)
+    summary.balance_lenders, summary.fresh_balance_lenders = balances, fresh_balances
+    summary.opened_30d_lenders, summary.fresh_opened_30d_lenders = opened[30], fresh_opened_30d
     summary.cycling_loans = cycling_loans(lines, today)
     return summary, own

@@ -1,7 +1,10 @@
 """The policy's flags: each compares one measured figure with its threshold, and its detail
 says what was counted. Stale loans never hide negative information (past due, write-offs,
 cycling, utilisation count every retained loan); they count towards MULTI_LENDER and
-RAPID_BORROWING only when the policy's `count_stale_loans` is 1."""
+RAPID_BORROWING only when the policy's `count_stale_loans` is 1. Other lenders' provisional
+loans count towards the same two (as a lender with a balance; as a lender that opened a loan
+in 30 days, when approved within them) when `count_provisional_loans` is 1: a lender with both
+a loan and a provisional loan counts once."""
 
 from __future__ import annotations
 
@@ -21,14 +24,19 @@ class Flag:
 def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fraction, str]]:
     """Each flag's measured value, and the detail's words for it."""
     stale = "stale loans included" if policy.count_stale_loans else "stale loans not counted"
-    lenders = (
-        summary.lenders_with_balances
-        if policy.count_stale_loans
-        else summary.fresh_lenders_with_balances
+    with_balances = (
+        summary.balance_lenders if policy.count_stale_loans else summary.fresh_balance_lenders
     )
-    rapid = (
-        summary.lenders_opened_30d if policy.count_stale_loans else summary.fresh_lenders_opened_30d
+    opened = (
+        summary.opened_30d_lenders if policy.count_stale_loans else summary.fresh_opened_30d_lenders
     )
+    if policy.count_provisional_loans:
+        stale += ", provisional loans included"
+        with_balances = with_balances | summary.provisional_lenders
+        opened = opened | summary.provisional_lenders_30d
+    else:
+        stale += ", provisional loans not counted"
+    lenders, rapid = len(with_balances), len(opened)
     repaid = summary.written_off_since_closed
     peak = summary.peak_utilisation
     if peak is None:

@@ -12,6 +12,10 @@ Nothing outside retention counts towards any figure or flag.
 Freshness: a loan is stale when its latest report (`as_of`, as a UTC date) is more than the
 policy's `stale_after_days` days old, or when its lender has exited (from the exit on).
 
+Provisional loans (other lenders' approved applications not yet reported, made `LoanRow`s by
+`report.applications`) are tradelines too, status `provisional`: never stale, no 24-month
+string (""), and their `provisional_until` date; they take their lender's label like loans.
+
 Labels: `A`, `B`, ... `Z`, `AA`, ... in the order of each lender's earliest opened loan in
 this report; lenders that opened their first loans on the same day are ordered by a hash of
 the borrower token and the lender's id, which says nothing about the lender. A label means
@@ -28,6 +32,8 @@ from datetime import date, datetime
 
 from registry.services.report.book import LoanRow
 from registry_protocol.payment_status import MONTHS, add_months, month_of, status_string
+
+PROVISIONAL = "provisional"  # the status of a provisional loan's tradeline
 
 CLOSED_RETENTION_MONTHS = 24
 NEGATIVE_RETENTION_MONTHS = 60
@@ -56,7 +62,7 @@ def has_negative_history(loan: LoanRow) -> bool:
 
 
 def is_retained(loan: LoanRow, today: date) -> bool:
-    if loan.status == "open":
+    if loan.status in ("open", PROVISIONAL):  # a provisional loan's own expiry is applied
         return True
     ended = loan.closed_on or loan.as_of.date()
     keep = NEGATIVE_RETENTION_MONTHS if has_negative_history(loan) else CLOSED_RETENTION_MONTHS
@@ -70,6 +76,8 @@ def age_days(loan: LoanRow, today: date) -> int:
 
 
 def is_stale(loan: LoanRow, now: datetime, stale_after_days: int) -> bool:
+    if loan.status == PROVISIONAL:
+        return False
     exited = loan.exited_at is not None and loan.exited_at <= now
     return exited or age_days(loan, now.date()) > stale_after_days
 
@@ -113,7 +121,7 @@ def _month_text(day: date | None) -> str | None:
 class Tradeline:
     lender: str  # the label
     own: bool
-    product: str
+    product: str | None  # None for a provisional loan
     currency: str
     credit_limit: int
     outstanding: int
@@ -130,6 +138,13 @@ class Tradeline:
     # Not reported: whose loan it is (the operator's look-up names the lender) and the row.
     lender_id: int
     loan: LoanRow
+    provisional_until: date | None = None  # a provisional loan's last day (UTC)
+
+
+def _status_24m(loan: LoanRow, this_month: date) -> str:
+    if loan.status == PROVISIONAL:
+        return ""
+    return status_string({month: m.status for month, m in loan.months.items()}, this_month)
 
 
 def build_tradelines(
@@ -169,11 +184,12 @@ def build_tradelines(
             last_reported_on=loan.as_of.date(),
             age_days=age_days(loan, today),
             stale=is_stale(loan, now, stale_after_days),
-            status_24m=status_string(
-                {month: m.status for month, m in loan.months.items()}, this_month
-            ),
+            status_24m=_status_24m(loan, this_month),
             lender_id=loan.lender_id,
             loan=loan,
+            provisional_until=(
+                loan.provisional_until.date() if loan.provisional_until is not None else None
+            ),
         )
         for loan in kept
     ]
