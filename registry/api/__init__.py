@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from werkzeug.routing import BaseConverter
 
-from registry.api import inquiries, loans, ops, tokens
+from registry.api import disputes, inquiries, loans, ops, tokens
 
 
 class LoanRefConverter(BaseConverter):
@@ -23,5 +23,6 @@ def init_app(app: Flask) -> None:
     v1.register_blueprint(loans.bp)
     v1.register_blueprint(inquiries.bp)
     v1.register_blueprint(tokens.bp)
+    v1.register_blueprint(disputes.bp)
     app.register_blueprint(v1)
     app.register_blueprint(ops.bp)

@@ -29,6 +29,8 @@ class Dispute(Base):
     __table_args__ = (
         Index("ix_disputes_lender_id_status_due_at", "lender_id", "status", "due_at"),
         Index("ix_disputes_status_due_at", "status", "due_at"),
+        # A dispute is named by its id alone (the API's path, the console's page).
+        Index("ix_disputes_id", "id"),
     )
 
     borrower: Mapped[Token] = mapped_column(primary_key=True)

@@ -54,6 +54,7 @@ def upgrade() -> None:
         "ix_disputes_lender_id_status_due_at", "disputes", ["lender_id", "status", "due_at"]
     )
     op.create_index("ix_disputes_status_due_at", "disputes", ["status", "due_at"])
+    op.create_index("ix_disputes_id", "disputes", ["id"])
     op.create_table(
         "borrower_statements",
         sa.Column("borrower", sa.LargeBinary(32), nullable=False),
@@ -92,6 +93,7 @@ def downgrade() -> None:
     with op.batch_alter_table("lenders") as batch_op:
         batch_op.drop_column("reciprocity_exempt_until")
     op.drop_table("borrower_statements")
+    op.drop_index("ix_disputes_id", "disputes")
     op.drop_index("ix_disputes_status_due_at", "disputes")
     op.drop_index("ix_disputes_lender_id_status_due_at", "disputes")
     op.drop_table("disputes")

@@ -1,0 +1,316 @@
+"""The borrower's own report (disclosure): everything the registry holds about one token,
+for a person who has proved at the operator's desk that it is theirs.
+
+What it holds, unlike a lender's report, with every lender named:
+- every loan the registry keeps (`is_kept`: open loans; loans with negative history for 5
+  years after they ended; other closed loans for the policy's `retention_closed_months`),
+  with its lender's code and name, its reference, its state, its 24-month payment-status
+  string and every dispute of it;
+- every dispute of the borrower's records, those of loans no longer on file included;
+- the borrower's statement, if any;
+- every inquiry about the token in the last 2 years (`INQUIRY_YEARS`; from the same moment
+  2 years earlier, included), newest first, whatever its purpose (`account_review`
+  included), with the lender's name, the date, the purpose, the consent reference and what
+  came of the application (declines included: they are the borrower's own data).
+Each disclosure is audited (`disclosure`), in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from registry.models import ApplicationOutcome, Inquiry, Lender
+from registry.services import audit
+from registry.services.dispute_log import DisputeRow, for_borrower
+from registry.services.errors import FieldError, InvalidInput
+from registry.services.policy import load_policy
+from registry.services.report.book import LoanRow, read_book
+from registry.services.report.tradelines import (
+    NEGATIVE_RETENTION_MONTHS,
+    has_negative_history,
+    shift_months,
+    string_months,
+)
+from registry.services.statements import get_statement
+from registry_protocol.payment_status import month_of, status_string
+
+__all__ = [
+    "INQUIRY_YEARS",
+    "DisclosedInquiry",
+    "DisclosedTradeline",
+    "Disclosure",
+    "disclose",
+    "is_kept",
+    "to_json",
+]
+
+INQUIRY_YEARS = 2
+MAX_REFERENCE = 200
+
+
+@dataclass(frozen=True)
+class DisclosedTradeline:
+    lender_code: str
+    lender_name: str
+    loan_ref: str
+    product: str
+    currency: str
+    credit_limit: int
+    outstanding: int
+    amount_past_due: int
+    days_past_due: int
+    status: str
+    special_event: str | None
+    opened_on: date
+    closed_on: date | None
+    last_reported_on: date
+    status_24m: str
+    disputed: bool  # an open dispute
+    disputes: list[DisputeRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DisclosedInquiry:
+    id: str
+    created_at: datetime
+    lender_code: str
+    lender_name: str
+    purpose: str
+    consent_ref: str | None
+    amount_requested: int | None
+    currency: str | None
+    outcome: str | None  # approved, declined, withdrawn; None when none was recorded
+    outcome_recorded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    borrower: str
+    generated_at: datetime
+    reference: str | None  # the desk's note of the identity check, if given
+    months: list[str]  # the 24-month strings' months, oldest first
+    statement: str | None
+    statement_set_at: datetime | None
+    tradelines: list[DisclosedTradeline]
+    disputes: list[DisputeRow]
+    inquiries: list[DisclosedInquiry]
+    inquiries_since: datetime
+
+
+def is_kept(loan: LoanRow, today: date, retention_closed_months: int) -> bool:
+    """Whether the registry still keeps `loan` (the retention rule, applied when reading)."""
+    if loan.status == "open":
+        return True
+    ended = loan.closed_on or loan.as_of.date()
+    keep = NEGATIVE_RETENTION_MONTHS if has_negative_history(loan) else retention_closed_months
+    return ended >= shift_months(today, -keep)
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same moment `years` earlier (29 February becomes the 28th)."""
+    day = shift_months(moment.date(), -12 * years)
+    return moment.replace(year=day.year, month=day.month, day=day.day)
+
+
+def _reference(raw: str | None) -> str | None:
+    text = " ".join((raw or "").split())
+    if len(text) > MAX_REFERENCE:
+        raise InvalidInput(
+            "reference too long", [FieldError("reference", f"at most {MAX_REFERENCE} characters")]
+        )
+    return text or None
+
+
+def _tradelines(
+    session: Session, borrower: bytes, now: datetime, disputes: list[DisputeRow]
+) -> list[DisclosedTradeline]:
+    today = now.date()
+    keep_closed = load_policy(session).retention_closed_months
+    loans = [loan for loan in read_book(session, borrower) if is_kept(loan, today, keep_closed)]
+    names = {
+        lender_id: (code, name)
+        for lender_id, code, name in session.execute(
+            select(Lender.id, Lender.code, Lender.name).where(
+                Lender.id.in_({loan.lender_id for loan in loans})
+            )
+        ).tuples()
+    }
+    this_month = month_of(today)
+    lines = []
+    for loan in loans:
+        code, name = names[loan.lender_id]
+        own = [d for d in disputes if d.lender_code == code and d.loan_ref == loan.loan_ref]
+        lines.append(
+            DisclosedTradeline(
+                lender_code=code,
+                lender_name=name,
+                loan_ref=loan.loan_ref,
+                product=loan.product or "",  # a stored loan always has one
+                currency=loan.currency,
+                credit_limit=loan.credit_limit,
+                outstanding=loan.outstanding,
+                amount_past_due=loan.amount_past_due,
+                days_past_due=loan.days_past_due,
+                status=loan.status,
+                special_event=loan.special_event,
+                opened_on=loan.opened_on,
+                closed_on=loan.closed_on,
+                last_reported_on=loan.as_of.date(),
+                status_24m=status_string(
+                    {month: m.status for month, m in loan.months.items()}, this_month
+                ),
+                disputed=any(d.status == "open" for d in own),
+                disputes=own,
+            )
+        )
+    lines.sort(key=lambda line: (line.lender_name, line.opened_on, line.loan_ref))
+    return lines
+
+
+def _inquiries(session: Session, borrower: bytes, since: datetime) -> list[DisclosedInquiry]:
+    rows = session.execute(
+        select(
+            Inquiry.id,
+            Inquiry.created_at,
+            Lender.code,
+            Lender.name,
+            Inquiry.purpose,
+            Inquiry.consent_ref,
+            Inquiry.amount_requested,
+            Inquiry.currency,
+            ApplicationOutcome.outcome,
+            ApplicationOutcome.recorded_at,
+        )
+        .join(Lender, Lender.id == Inquiry.lender_id)
+        .outerjoin(
+            ApplicationOutcome,
+            and_(
+                ApplicationOutcome.borrower == Inquiry.borrower,
+                ApplicationOutcome.inquiry_id == Inquiry.id,
+            ),
+        )
+        .where(Inquiry.borrower == borrower, Inquiry.created_at >= since)
+        .order_by(Inquiry.created_at.desc(), Inquiry.id)
+    ).tuples()
+    return [DisclosedInquiry(*row) for row in rows]
+
+
+def disclose(
+    session: Session,
+    borrower: bytes,
+    now: datetime,
+    actor: audit.Actor,
+    reference: str | None = None,
+) -> Disclosure:
+    """The borrower's disclosure report, audited as `disclosure` (with `reference`, the
+    desk's note of how the person proved who they are)."""
+    note = _reference(reference)
+    disputes = for_borrower(session, borrower, now)
+    statement = get_statement(session, borrower)
+    since = years_before(now, INQUIRY_YEARS)
+    disclosure = Disclosure(
+        borrower=borrower.hex(),
+        generated_at=now,
+        reference=note,
+        months=string_months(now.date()),
+        statement=statement.text if statement is not None else None,
+        statement_set_at=statement.created_at if statement is not None else None,
+        tradelines=_tradelines(session, borrower, now, disputes),
+        disputes=disputes,
+        inquiries=_inquiries(session, borrower, since),
+        inquiries_since=since,
+    )
+    audit.record(
+        session,
+        actor,
+        "disclosure",
+        now,
+        borrower.hex(),
+        {
+            "reference": note,
+            "tradelines": len(disclosure.tradelines),
+            "inquiries": len(disclosure.inquiries),
+            "disputes": len(disputes),
+        },
+    )
+    session.flush()
+    return disclosure
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _dispute_json(row: DisputeRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "lender": row.lender_name,
+        "lender_code": row.lender_code,
+        "loan_ref": row.loan_ref,
+        "reason": row.reason,
+        "opened_at": _moment(row.opened_at),
+        "due_at": _moment(row.due_at),
+        "status": row.status,
+        "overdue": row.overdue,
+        "resolution": row.resolution,
+        "note": row.note,
+        "answered_at": _moment(row.answered_at),
+    }
+
+
+def to_json(d: Disclosure) -> dict[str, Any]:
+    """The disclosure as JSON values (ISO 8601 dates, money in minor units)."""
+    return {
+        "borrower": d.borrower,
+        "generated_at": _moment(d.generated_at),
+        "reference": d.reference,
+        "statement": d.statement,
+        "statement_set_at": _moment(d.statement_set_at),
+        # The 24-month strings' first and last months (YYYY-MM).
+        "status_24m_from": d.months[0],
+        "status_24m_to": d.months[-1],
+        "tradelines": [
+            {
+                "lender": line.lender_name,
+                "lender_code": line.lender_code,
+                "loan_ref": line.loan_ref,
+                "product": line.product,
+                "currency": line.currency,
+                "credit_limit": line.credit_limit,
+                "outstanding": line.outstanding,
+                "amount_past_due": line.amount_past_due,
+                "days_past_due": line.days_past_due,
+                "status": line.status,
+                "special_event": line.special_event,
+                "opened_on": line.opened_on.isoformat(),
+                "closed_on": line.closed_on.isoformat() if line.closed_on else None,
+                "last_reported_on": line.last_reported_on.isoformat(),
+                "status_24m": line.status_24m,
+                "disputed": line.disputed,
+                "disputes": [row.id for row in line.disputes],
+            }
+            for line in d.tradelines
+        ],
+        "disputes": [_dispute_json(row) for row in d.disputes],
+        "inquiries_since": _moment(d.inquiries_since),
+        "inquiries": [
+            {
+                "id": row.id,
+                "created_at": _moment(row.created_at),
+                "lender": row.lender_name,
+                "lender_code": row.lender_code,
+                "purpose": row.purpose,
+                "consent_ref": row.consent_ref,
+                "amount_requested": row.amount_requested,
+                "currency": row.currency,
+                "outcome": row.outcome,
+                "outcome_recorded_at": _moment(row.outcome_recorded_at),
+            }
+            for row in d.inquiries
+        ],
+    }
