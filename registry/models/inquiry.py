@@ -44,6 +44,8 @@ class InquiryKey(Base):
     token-distributed tables): a key names one request of that lender, whatever borrower."""
 
     __tablename__ = "inquiry_keys"
+    # The retention run finds the keys of inquiries past retention by their age.
+    __table_args__ = (Index("ix_inquiry_keys_created_at", "created_at"),)
 
     lender_id: Mapped[int] = mapped_column(ForeignKey("lenders.id"), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -1,0 +1,161 @@
+"""Retention: how long the registry keeps what it holds, as pure rules.
+
+Legal basis: 征信业管理条例 art. 16 keeps negative information 5 years from the day the
+negative event ended, and no longer; FCRA §605 bounds what a report may carry in the same way.
+
+A loan's *retention end* is the last day it is kept (the run removes it from the day after):
+- an open loan is kept while it is open (it is live, and its lender reports it);
+- a loan with negative history (written off, or past due in any report) is kept 5 years
+  (60 months) after the negative event ended: the write-off date for a written-off loan
+  (repaid later or not); else the day it was brought current (the first report after its
+  last past-due report with 0 days past due) or the day it closed, whichever came first;
+- a closed loan without negative history is kept `retention_closed_months` (policy, 60)
+  after its closing date (`closed_on`; the latest report's date if it has none).
+Months are calendar months: the same day of the month, clipped to the month's last day.
+
+Inquiries and application outcomes (which belong to their inquiry) are kept 2 years after
+the inquiry, to the day: one made on 2024-11-25 goes on 2026-11-26. Phone sightings are
+90-day signals: kept while seen in the last 90 days and while their borrower has anything
+else on file.
+
+Reports apply the same rules when they read (`retained`), so nothing the run would remove is
+ever shown, even before the run. A report reads each loan's stored months, not its history:
+it takes the day the loan was last reported past due as the day it was brought current, which
+is never later than the run's date, so a report may stop showing such a loan a few days
+before the run removes it, never after.
+
+`registry.services.retention_run` removes what is past retention (`registry retention run`).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.services.policy import Policy
+from registry.services.report.book import LoanRow
+
+NEGATIVE_RETENTION_MONTHS = 60  # art. 16: 5 years from the end of the negative event
+RECORD_RETENTION_MONTHS = 24  # inquiries and application outcomes: 2 years
+PHONE_SIGNAL_DAYS = 90
+# The 24-month string's characters that say "past due" (1-7) or "written off" (W).
+NEGATIVE_MONTH_STATUSES = frozenset("1234567W")
+
+
+def shift_months(day: date, months: int) -> date:
+    """The same day of the month `months` months later (earlier if negative), clipped to the
+    month's last day (31 March + 1 month = 30 April)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def first_kept_day(today: date, months: int) -> date:
+    """The earliest day whose retention of `months` months has not ended at `today`: anything
+    that ended (or was made) before it is past retention. `shift_months` clips at month ends,
+    so the answer is searched next to the plain backward shift rather than taken from it."""
+    day = shift_months(today, -months)
+    while shift_months(day - timedelta(days=1), months) >= today:
+        day -= timedelta(days=1)
+    while shift_months(day, months) < today:
+        day += timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class LoanFacts:
+    """What a loan's retention depends on."""
+
+    status: str
+    closed_on: date | None
+    last_reported_on: date  # the latest report's (as_of) UTC date
+    days_past_due: int  # in the latest report
+    written_off_on: date | None
+    negative: bool  # written off, or past due in any report
+    # The day the loan was brought current after its last past-due report: exact when read
+    # from its history (the run), the last past-due day itself when read from months.
+    brought_current_on: date | None
+
+
+def negative_event_end(facts: LoanFacts) -> date | None:
+    """The day the loan's negative event ended; None if it has none, or it has not ended."""
+    if not facts.negative or facts.status == "open":
+        return None
+    ended = facts.closed_on or facts.last_reported_on
+    if facts.written_off_on is not None:
+        return facts.written_off_on
+    if facts.status == "written_off" or facts.days_past_due > 0:
+        return ended  # written off without a recorded date, or closed while past due
+    if facts.brought_current_on is not None:
+        return min(facts.brought_current_on, ended)
+    return ended
+
+
+def retention_end(facts: LoanFacts, retention_closed_months: int) -> date | None:
+    """The last day the loan is kept; None while it is open."""
+    if facts.status == "open":
+        return None
+    event_end = negative_event_end(facts)
+    if event_end is not None:
+        return shift_months(event_end, NEGATIVE_RETENTION_MONTHS)
+    return shift_months(facts.closed_on or facts.last_reported_on, retention_closed_months)
+
+
+def past_retention(facts: LoanFacts, today: date, retention_closed_months: int) -> bool:
+    end = retention_end(facts, retention_closed_months)
+    return end is not None and today > end
+
+
+def row_facts(loan: LoanRow) -> LoanFacts:
+    """A report's loan (current state and stored months) as retention facts."""
+    past_due_days = [m.last_delinquent_on for m in loan.months.values() if m.last_delinquent_on]
+    negative = (
+        loan.status == "written_off"
+        or loan.written_off_on is not None
+        or loan.days_past_due > 0
+        or any(
+            m.worst_days_past_due > 0 or m.status in NEGATIVE_MONTH_STATUSES
+            for m in loan.months.values()
+        )
+    )
+    return LoanFacts(
+        status=loan.status,
+        closed_on=loan.closed_on,
+        last_reported_on=loan.as_of.date(),
+        days_past_due=loan.days_past_due,
+        written_off_on=loan.written_off_on,
+        negative=negative,
+        brought_current_on=max(past_due_days) if past_due_days else None,
+    )
+
+
+def retained(loan: LoanRow, now: datetime, policy: Policy) -> bool:
+    """Whether a report may still show `loan` at `now` (the read-time rule)."""
+    return not past_retention(row_facts(loan), now.date(), policy.retention_closed_months)
+
+
+def loan_retained(loan: LoanRow, today: date, retention_closed_months: int) -> bool:
+    """`retained`, for callers that hold the policy's setting rather than the policy."""
+    return not past_retention(row_facts(loan), today, retention_closed_months)
+
+
+def record_retained(made_at: datetime, now: datetime) -> bool:
+    """Whether an inquiry (or its application outcome) made at `made_at` is still kept."""
+    return made_at.date() >= first_kept_day(now.date(), RECORD_RETENTION_MONTHS)
+
+
+def phone_retained(last_seen_at: datetime, now: datetime) -> bool:
+    """Whether a phone sighting is still a signal (seen in the last 90 days)."""
+    return last_seen_at >= now - timedelta(days=PHONE_SIGNAL_DAYS)
+
+
+def run_retention(session: Session, now: datetime, **options: Any) -> dict[str, int]:
+    """Remove what is past retention at `now`: `registry.services.retention_run`'s run (kept
+    in its own module; named here beside the rules it applies)."""
+    from registry.services.retention_run import run_retention as run
+
+    return run(session, now, **options)
