@@ -4,11 +4,14 @@
 >>> with RegistryClient() as client:            # REGISTRY_URL / REGISTRY_API_KEY  # doctest: +SKIP
 ...     summary = client.report_loans(reports)   # any iterable, sent in batches
 ...     report = client.inquire(token, consent_ref="APP-2026-0001")
+...     client.record_outcome(report.inquiry_id, "approved", loan_ref="L-42",
+...                           amount=300_000, currency="CNY")
 
 Failed calls raise a subclass of :class:`~lender_client.errors.RegistryError`. Connection
-failures, timeouts, 408, 429 and 5xx are retried with exponential backoff and full jitter
-(honouring ``Retry-After``); every POST carries an ``Idempotency-Key`` that stays the same
-across its retries, so a retried upload or inquiry is never applied or recorded twice.
+failures, timeouts, answers cut short, 408, 429, 502, 503 and 504 are retried for up to
+``retry_for`` seconds (60 by default) with exponential backoff and full jitter (honouring
+``Retry-After``); every POST carries an ``Idempotency-Key`` that stays the same across its
+retries, so a retried upload or inquiry is never applied or recorded twice.
 
 Borrowers can be named by ID instead of by token: ``client.tokenize("cn_resident_id", id)``,
 ``client.inquire(id_kind=..., id_value=..., ...)``, or loan reports with ``id_kind`` and
@@ -16,10 +19,13 @@ Borrowers can be named by ID instead of by token: ``client.tokenize("cn_resident
 help (see :mod:`lender_client.tokens`): it needs the consortium pepper (``$REGISTRY_PEPPER``
 or ``$REGISTRY_PEPPER_FILE``), never sends the ID, and caches the tokens locally
 (:mod:`lender_client.cache`). During a rotation window it sends ``borrower_next`` as well.
+A phone number never names a borrower; loan reports and inquiries may carry it as ``phone``,
+a secondary identifier the client tokenises the same way and sends as ``phone_token``.
 
 The client is assembled from one module per job: :mod:`~lender_client.transport` (HTTP and
 retries), :mod:`~lender_client.tokenizing` (IDs to tokens), :mod:`~lender_client.loans`,
-:mod:`~lender_client.uploads` and :mod:`~lender_client.inquiries` (the API's resources).
+:mod:`~lender_client.uploads`, :mod:`~lender_client.inquiries` and
+:mod:`~lender_client.outcomes` (the API's resources).
 """
 
 from __future__ import annotations
@@ -37,8 +43,14 @@ from lender_client.errors import RegistryError
 from lender_client.idempotency import new_idempotency_key
 from lender_client.inquiries import InquiriesAPI
 from lender_client.loans import MAX_BATCH_SIZE
+from lender_client.outcomes import OutcomesAPI
 from lender_client.pepper import Pepper
-from lender_client.retries import backoff_delay, is_retryable, parse_retry_after
+from lender_client.retries import (
+    DEFAULT_RETRY_FOR,
+    backoff_delay,
+    is_retryable,
+    parse_retry_after,
+)
 from lender_client.transport import DEFAULT_BASE_URL
 from lender_client.uploads import UploadsAPI
 
@@ -53,7 +65,7 @@ __all__ = [
 ]
 
 
-class RegistryClient(UploadsAPI, InquiriesAPI):
+class RegistryClient(UploadsAPI, InquiriesAPI, OutcomesAPI):
     """A connection to the registry on behalf of one lender.
 
     :param base_url: the registry's URL; defaults to ``$REGISTRY_URL``, else
@@ -61,7 +73,12 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
     :param api_key: the lender's API key; defaults to ``$REGISTRY_API_KEY``. Required.
     :param timeout: seconds to wait for the connection and then for each read; a number, or a
         ``(connect, read)`` pair. Always applied.
-    :param max_retries: how many times a retryable failure is retried (0 disables retries).
+    :param max_retries: at most this many retries of a failed request (0 disables retries);
+        ``None``, the default: as many as ``retry_for`` allows.
+    :param retry_for: seconds a request that failed for a passing reason (connection refused
+        or reset, timeout, an answer cut short, 429, 502, 503, 504) keeps being retried, with
+        the same idempotency key; no new attempt starts after it, and a ``Retry-After`` that
+        runs past it is not waited for. Default 60.
     :param backoff_base: the first retry waits up to this many seconds, doubling each time...
     :param backoff_cap: ...up to this many.
     :param max_retry_after: a ``Retry-After`` longer than this is not waited for: the error is
@@ -97,8 +114,9 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
         base_url: str | None = None,
         api_key: str | None = None,
         timeout: float | tuple[float, float] = 10.0,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         *,
+        retry_for: float = DEFAULT_RETRY_FOR,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         max_retry_after: float = 60.0,
@@ -118,6 +136,7 @@ class RegistryClient(UploadsAPI, InquiriesAPI):
             api_key,
             timeout,
             max_retries,
+            retry_for=retry_for,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             max_retry_after=max_retry_after,

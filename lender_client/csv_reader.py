@@ -13,6 +13,7 @@ from lender_client.models import (
     ID_FIELDS,
     INTEGER_FIELDS,
     OPTIONAL_FIELDS,
+    PHONE_FIELDS,
     RECORD_FIELDS,
 )
 from lender_client.record_reader import (
@@ -87,13 +88,13 @@ class CsvReader(RecordReader):
         if header is None or problem:
             raise FileFormatError(f"cannot read the header row: {problem}")
         columns = [c.strip().lower() for c in header]
-        known = (*ALL_RECORD_FIELDS, *ID_FIELDS)
+        known = (*ALL_RECORD_FIELDS, *ID_FIELDS, *PHONE_FIELDS)
         unknown = [c for c in columns if c not in known]
         if unknown:
             raise FileFormatError(
                 f"unknown column(s) in the header: {', '.join(map(repr, unknown))}; "
                 f"the columns are: {expected} (or {by_id} in place of borrower), and "
-                f"optionally {', '.join(EXTRA_FIELDS)}"
+                f"optionally {', '.join(EXTRA_FIELDS + PHONE_FIELDS)}"
             )
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
@@ -136,7 +137,7 @@ def _csv_record(columns: list[str], row: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for name, cell in zip(columns, row, strict=True):
         value: Any = cell
-        if name in EXTRA_FIELDS and not cell.strip():
+        if (name in EXTRA_FIELDS or name in PHONE_FIELDS) and not cell.strip():
             continue  # not sent: the record is what it would be without the column
         if name in INTEGER_FIELDS and _INTEGER.fullmatch(cell):
             value = int(cell)

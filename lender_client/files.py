@@ -19,13 +19,16 @@ CSV
     correction`` may be added in any order; an empty cell in one of them is not sent (the
     record is then what it would be without the column), money cells are integers as above,
     and ``correction`` is ``true``/``false`` (also ``1``/``0``, ``yes``/``no``; false is not
-    sent). Each record is one line (quoted fields may hold
+    sent). A ``phone`` column may give the borrower's phone number, a secondary identifier
+    beside the borrower (never in place of it): tokenised by the client and sent as
+    ``phone_token``, an empty cell not sent. Each record is one line (quoted fields may hold
     commas, not line breaks); lines count from 1, the header. Blank lines are skipped, and a
     UTF-8 byte order mark is ignored.
 
 JSON Lines
     One JSON object per line, with the record fields as members (``id_kind`` and
-    ``id_value`` in place of ``borrower`` if wanted, record by record). Blank lines are skipped.
+    ``id_value`` in place of ``borrower`` if wanted, record by record, and ``phone`` beside
+    it). Blank lines are skipped.
     A line that parses but could not be sent on as JSON text is a bad line too: one holding
     an unpaired surrogate escape such as ``"\\ud800"`` (not Unicode text), a number too
     large for a float (``1e400``), or values nested more than 32 levels deep.

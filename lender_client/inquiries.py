@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lender_client.borrower_ids import PHONE, check_borrower_kind, normalize_phone
 from lender_client.errors import ValidationError
 from lender_client.idempotency import key_or_new, retry_key
 from lender_client.models import InquiryReport, Purpose
@@ -31,6 +32,8 @@ class InquiriesAPI(TokenizingTransport):
         id_value: str | None = None,
         borrower_next: str | None = None,
         idempotency_key: str | None = None,
+        phone: str | None = None,
+        phone_token: str | None = None,
     ) -> InquiryReport:
         """Ask how indebted a borrower is across all lenders.
 
@@ -38,6 +41,16 @@ class InquiriesAPI(TokenizingTransport):
         rotation window, if you have it) or by ID (``id_kind`` and ``id_value``): the ID is
         then tokenised first (:meth:`tokenize_pairs`), and both tokens are sent during a
         rotation window. An invalid ID raises :class:`InvalidIdError` before anything is sent.
+        A phone number never names the borrower: ``id_kind="phone"`` raises
+        :class:`~lender_client.borrower_ids.NotABorrowerKindError` (an ``InvalidIdError``
+        whose ``field`` is ``id_kind``).
+
+        ``phone`` is the applicant's phone number, a secondary identifier the registry uses
+        for identity signals (``identity`` in the report, ``SHARED_PHONE``): it is normalised
+        and tokenised here (kind ``phone``, in the same evaluation request as the ID) and sent
+        as ``phone_token``; the number never leaves the process, and a bad one raises
+        :class:`InvalidIdError` (kind ``phone``) before anything is sent. ``phone_token``
+        gives a token you made yourself instead.
 
         A ``new_credit`` inquiry needs ``consent_ref``, the reference of the applicant's
         consent; it is recorded and counted in other lenders' ``other_lenders_inquiring``.
@@ -58,15 +71,29 @@ class InquiriesAPI(TokenizingTransport):
             raise ValueError("id_kind and id_value go together")
         if not by_id and borrower is None:
             raise ValueError("name the borrower: borrower=<token> or id_kind=..., id_value=...")
+        if phone is not None and phone_token is not None:
+            raise ValueError("give phone (the number) or phone_token, not both")
+        if id_kind is not None:
+            check_borrower_kind(id_kind)
         canonical = normalize_id(id_kind, id_value) if by_id else None  # type: ignore[arg-type]
+        phone_canonical = normalize_phone(phone) if phone is not None else None
 
         def body_for(refresh: bool) -> dict[str, Any]:
             body: dict[str, Any] = {}
+            ids: list[tuple[str, str]] = []
             if id_kind is not None and canonical is not None:
+                ids.append((id_kind, canonical))
+            if phone_canonical is not None:
+                ids.append((PHONE, phone_canonical))
+            pairs = []
+            if ids:
+                # The ID and the phone in one evaluation request.
                 tokenizer = self.tokenizer
                 if refresh:
                     tokenizer.key(refresh=True)
-                pair = tokenizer.tokenize_canonical([(id_kind, canonical)], both=True)[0]
+                pairs = tokenizer.tokenize_canonical(ids, both=by_id)
+            if by_id:
+                pair = pairs[0]
                 body["borrower"] = pair.borrower
                 if pair.borrower_next is not None:
                     body["borrower_next"] = pair.borrower_next
@@ -74,6 +101,10 @@ class InquiriesAPI(TokenizingTransport):
                 body["borrower"] = borrower
                 if borrower_next is not None:
                     body["borrower_next"] = borrower_next
+            if phone_canonical is not None:
+                body["phone_token"] = pairs[-1].borrower
+            elif phone_token is not None:
+                body["phone_token"] = phone_token
             body["purpose"] = str(purpose)
             if consent_ref is not None:
                 body["consent_ref"] = consent_ref

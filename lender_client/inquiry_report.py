@@ -14,7 +14,9 @@ from registry_protocol.payment_status import NO_REPORT, worse
 from registry_protocol.wire import FlagCode, LoanStatus, Product, Purpose, SpecialEvent
 
 __all__ = [
+    "PROVISIONAL",
     "Flag",
+    "Identity",
     "InquiryReport",
     "InquirySummary",
     "InquiryWindows",
@@ -22,6 +24,10 @@ __all__ = [
     "RequestedAmount",
     "Tradeline",
 ]
+
+
+#: The ``status`` of a tradeline that is an approved application not yet reported as a loan.
+PROVISIONAL = "provisional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +40,16 @@ class Flag:
 
 @dataclass(frozen=True, slots=True)
 class InquiryWindows:
-    """How many other lenders inquired about the borrower in the last 1/7/30/90 days."""
+    """How many other lenders made ``new_credit`` inquiries about the borrower in the last
+    hour, 24 hours, 1/7/30/90 days (``last_1h`` and ``last_24h`` are ``None`` from a registry
+    that does not send them)."""
 
     last_1d: int
     last_7d: int
     last_30d: int
     last_90d: int
+    last_1h: int | None = None
+    last_24h: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,23 @@ class InquirySummary:
     lenders_opened_180d: int | None = None
     loans_closed_90d: int | None = None
     stale_open_loans: int | None = None
+    #: Other lenders' applications: ``new_credit`` inquiries of the last 7 days with no
+    #: outcome yet, and the amounts they asked for (per currency)...
+    pending_applications: int | None = None
+    pending_amount: dict[str, int] | None = None
+    #: ...and approved applications not yet reported as loans (provisional loans).
+    provisional_loans: int | None = None
+    provisional_amount: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Identity signals from the phone numbers seen with the borrower, across all lenders
+    (the phones themselves are never shown): how many distinct phones in 90 days, and the
+    most distinct borrowers seen with any one of them in 90 days."""
+
+    phones_90d: int
+    max_borrowers_per_phone: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +116,16 @@ class Tradeline:
     due, ``2`` 31-60, ... ``6`` 151-180, ``7`` over 180, ``W`` written off (see
     :mod:`registry_protocol.payment_status`). ``stale``: the latest report is older than the
     registry's freshness limit (``age_days`` old).
+
+    A *provisional* tradeline (``status == "provisional"``) is another lender's approved
+    application not yet reported as a loan: ``product`` is ``None``, the limit and the balance
+    are the approved amount, and ``provisional_until`` says when it leaves the report if the
+    loan is not reported before.
     """
 
     lender: str
     own: bool
-    product: Product | str
+    product: Product | str | None
     currency: str
     credit_limit: int | None
     outstanding: int
@@ -107,6 +139,12 @@ class Tradeline:
     age_days: int | None
     stale: bool
     status_24m: str
+    provisional_until: date | None = None
+
+    @property
+    def provisional(self) -> bool:
+        """Whether this is an approved application not yet reported as a loan."""
+        return self.status == PROVISIONAL
 
     @property
     def worst_24m(self) -> str:
@@ -123,10 +161,13 @@ class Tradeline:
     def from_json(cls, data: Mapping[str, Any]) -> Tradeline:
         event = _opt(data, "special_event", str)
         reported = _opt(data, "last_reported_on", str)
+        if "product" not in data:
+            raise KeyError("missing 'product'")
+        product = _opt(data, "product", str)  # null for a provisional loan
         return cls(
             lender=required(data, "lender", str),
             own=bool(data.get("own", False)),
-            product=enum_or_str(Product, required(data, "product", str)),
+            product=enum_or_str(Product, product) if product is not None else None,
             currency=required(data, "currency", str),
             credit_limit=_opt(data, "credit_limit", int),
             outstanding=required(data, "outstanding", int),
@@ -140,6 +181,7 @@ class Tradeline:
             age_days=_opt(data, "age_days", int),
             stale=bool(data.get("stale", False)),
             status_24m=str(data.get("status_24m") or ""),
+            provisional_until=_opt_date(data, "provisional_until"),
         )
 
 
@@ -177,6 +219,8 @@ class InquiryReport:
     #: One entry per account of the borrower (empty from an older registry: see
     #: :attr:`tradelines_known`).
     tradelines: list[Tradeline] = field(default_factory=list)
+    #: Identity signals from phones (``None`` from a registry that does not send them).
+    identity: Identity | None = None
 
     @property
     def tradelines_known(self) -> bool:
@@ -215,6 +259,8 @@ class InquiryReport:
                     last_7d=required(w, "7d", int),
                     last_30d=required(w, "30d", int),
                     last_90d=required(w, "90d", int),
+                    last_1h=_opt(w, "1h", int),
+                    last_24h=_opt(w, "24h", int),
                 ),
                 worst_days_past_due_12m=_opt(s, "worst_days_past_due_12m", int),
                 worst_days_past_due_24m=_opt(s, "worst_days_past_due_24m", int),
@@ -230,6 +276,10 @@ class InquiryReport:
                 lenders_opened_180d=_opt(s, "lenders_opened_180d", int),
                 loans_closed_90d=_opt(s, "loans_closed_90d", int),
                 stale_open_loans=_opt(s, "stale_open_loans", int),
+                pending_applications=_opt(s, "pending_applications", int),
+                pending_amount=_opt_money(s, "pending_amount"),
+                provisional_loans=_opt(s, "provisional_loans", int),
+                provisional_amount=_opt_money(s, "provisional_amount"),
             )
             lines = data.get("tradelines")
             if lines is not None and not isinstance(lines, list):
@@ -256,6 +306,7 @@ class InquiryReport:
                 raw=dict(data),
                 requested=_requested(data.get("requested")),
                 tradelines=tradelines,
+                identity=_identity(data.get("identity")),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable inquiry response: {exc}") from exc
@@ -268,6 +319,17 @@ def _requested(value: Any) -> RequestedAmount | None:
         raise TypeError(f"'requested' should be an object or null, got {type(value).__name__}")
     return RequestedAmount(
         amount=required(value, "amount", int), currency=required(value, "currency", str)
+    )
+
+
+def _identity(value: Any) -> Identity | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"'identity' should be an object, got {type(value).__name__}")
+    return Identity(
+        phones_90d=required(value, "phones_90d", int),
+        max_borrowers_per_phone=required(value, "max_borrowers_per_phone", int),
     )
 
 

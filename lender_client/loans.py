@@ -19,13 +19,13 @@ from lender_client.models import (
 )
 from lender_client.tokenizing import TokenizingTransport
 
-__all__ = ["MAX_BATCH_SIZE", "MAX_PAGE_SIZE", "LoansAPI", "to_record"]
+__all__ = ["MAX_BATCH_SIZE", "MAX_PAGE_SIZE", "LoansAPI", "path_segment", "to_record"]
 
 MAX_BATCH_SIZE = 5000
 MAX_PAGE_SIZE = 1000
 
 
-def _path_segment(value: str) -> str:
+def path_segment(value: str) -> str:
     """``value`` as one path segment: every reserved character escaped, and "." too, so that
     "." and ".." stay segments of their own instead of being resolved away."""
     return quote(value, safe="").replace(".", "%2E")
@@ -35,7 +35,7 @@ def _loan_path(loan_ref: str) -> str:
     if not loan_ref:
         raise ValueError("loan_ref must not be empty")
     try:
-        return "/v1/loans/" + _path_segment(loan_ref)
+        return "/v1/loans/" + path_segment(loan_ref)
     except UnicodeEncodeError:
         raise ValueError("loan_ref is not valid Unicode (it holds a lone surrogate)") from None
 

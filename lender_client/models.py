@@ -110,6 +110,9 @@ EXTRA_FIELDS: tuple[str, ...] = (
 ALL_RECORD_FIELDS: tuple[str, ...] = RECORD_FIELDS + EXTRA_FIELDS
 #: The columns that name a borrower by ID, in place of ``borrower``: tokenised by the client.
 ID_FIELDS: tuple[str, ...] = ("id_kind", "id_value")
+#: The borrower's phone number, a secondary identifier beside the borrower (never in place
+#: of it): tokenised by the client and sent as ``phone_token``; an empty cell is not sent.
+PHONE_FIELDS: tuple[str, ...] = ("phone",)
 INTEGER_FIELDS: frozenset[str] = frozenset(
     {
         "principal",
@@ -142,7 +145,10 @@ class LoanReport:
     window perhaps ``borrower_next``) or by their ID (``id_kind`` and ``id_value``, e.g.
     ``id_kind="cn_resident_id"``): :meth:`RegistryClient.report_loans
     <lender_client.RegistryClient.report_loans>` then tokenises the ID before sending, and
-    the ID itself never leaves the process (``id_value`` is left out of the ``repr``).
+    the ID itself never leaves the process (``id_value`` is left out of the ``repr``). A phone
+    number never names the borrower (``id_kind="phone"`` is rejected): give it as ``phone``,
+    a secondary identifier that ``report_loans`` tokenises and sends as ``phone_token`` (or
+    give ``phone_token`` yourself); the number never leaves the process either.
 
     The loan's limit, payments and arrears (``credit_limit``, ``scheduled_payment`` with
     ``payment_frequency``, ``amount_past_due``), its closing date (``closed_on``, for
@@ -177,6 +183,8 @@ class LoanReport:
     closed_on: date | None = None
     special_event: SpecialEvent | str | None = None
     correction: bool = False
+    phone: str | None = field(default=None, repr=False)
+    phone_token: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("loan_ref", "product", "currency", "status"):
@@ -189,10 +197,14 @@ class LoanReport:
             "id_value",
             "payment_frequency",
             "special_event",
+            "phone",
+            "phone_token",
         ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"LoanReport.{name} must be a str or None")
+        if self.phone is not None and self.phone_token is not None:
+            raise ValueError("LoanReport: give phone or phone_token, not both")
         for name in _OPTIONAL_MONEY:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -235,7 +247,8 @@ class LoanReport:
 
     def to_json(self) -> dict[str, Any]:
         """The record as the API takes it; a record named by ID has ``id_kind`` and
-        ``id_value`` in place of ``borrower`` (the form ``report_loans`` tokenises)."""
+        ``id_value`` in place of ``borrower``, and one with a phone number ``phone`` in place
+        of ``phone_token`` (the form ``report_loans`` tokenises)."""
         out: dict[str, Any] = {"loan_ref": self.loan_ref}
         if self.by_id:
             out["id_kind"] = self.id_kind
@@ -270,6 +283,11 @@ class LoanReport:
             out["special_event"] = str(self.special_event)
         if self.correction:
             out["correction"] = True
+        # The number only in this local form (report_loans sends its token in its place).
+        if self.phone is not None:
+            out["phone"] = self.phone
+        if self.phone_token is not None:
+            out["phone_token"] = self.phone_token
         return out
 
     @classmethod

@@ -11,6 +11,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lender_client.borrower_ids import (
+    BORROWER_KINDS,
+    PHONE,
+    PHONE_IS_SECONDARY,
+    normalize_phone,
+)
 from lender_client.errors import FieldError, RegistryError, ValidationError
 from lender_client.idempotency import check_key_prefix, new_idempotency_key, retry_key
 from lender_client.loans import MAX_BATCH_SIZE, LoansAPI, to_record
@@ -23,7 +29,7 @@ from lender_client.models import (
     UploadWarning,
 )
 from lender_client.tokenizing import about_borrower_next
-from registry_protocol.ids import ID_KINDS, InvalidIdError, normalize_id
+from registry_protocol.ids import InvalidIdError, normalize_id
 
 __all__ = ["UploadsAPI"]
 
@@ -50,19 +56,34 @@ def _id_problem(item: Mapping[str, Any]) -> tuple[str, str] | None:
         return "borrower", "give either borrower (a token) or id_kind and id_value, not both"
     kind, value = item.get("id_kind"), item.get("id_value")
     if not isinstance(kind, str) or not kind:
-        return "id_kind", "required: the kind of ID, one of " + ", ".join(ID_KINDS)
-    if kind not in ID_KINDS:
-        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+        return "id_kind", "required: the kind of ID, one of " + ", ".join(BORROWER_KINDS)
+    if kind == PHONE:
+        return "id_kind", PHONE_IS_SECONDARY
+    if kind not in BORROWER_KINDS:
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(BORROWER_KINDS)
     if not isinstance(value, str) or not value.strip():
         return "id_value", f"required: the borrower's {kind} as text"
     return None
 
 
 def _invalid_id(exc: InvalidIdError) -> tuple[str, str]:
-    kind = exc.kind if exc.kind in ID_KINDS else None
+    kind = exc.kind if exc.kind in BORROWER_KINDS else None
     if kind is None:
-        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(ID_KINDS)
+        return "id_kind", "unknown kind of ID; the kinds are " + ", ".join(BORROWER_KINDS)
     return "id_value", f"not a valid {kind}: {exc.reason}"
+
+
+def _phone_canonical(item: Mapping[str, Any]) -> tuple[str | None, tuple[str, str] | None]:
+    """A record's phone number normalised (``None`` if it has none), or the ``(field,
+    message)`` refusing it: the kind and the reason, never the number."""
+    if item.get("phone") is None:  # no phone, or null in JSON Lines: nothing to send
+        return None, None
+    if "phone_token" in item:
+        return None, ("phone", "give phone (the number) or phone_token, not both")
+    try:
+        return normalize_phone(item["phone"]), None
+    except InvalidIdError as exc:
+        return None, ("phone", f"not a valid phone number: {exc.reason}")
 
 
 class UploadsAPI(LoansAPI):
@@ -105,7 +126,14 @@ class UploadsAPI(LoansAPI):
         called with the number of IDs done, for progress) and sent with ``borrower`` and,
         during a rotation window, ``borrower_next``. A record whose ID is not valid is not
         sent: it is a rejection (field ``id_value``, or ``id_kind`` for an unknown kind)
-        whose message gives the kind and the reason, never the value.
+        whose message gives the kind and the reason, never the value. ``phone`` never names
+        the borrower (a rejection on ``id_kind``): the kinds are ``cn_resident_id``,
+        ``passport`` and ``cn_uscc``.
+
+        A record may also carry the borrower's phone number, ``phone`` (a secondary
+        identifier): it is normalised and tokenised with the batch's IDs (kind ``phone``, in
+        the same evaluation requests) and sent as ``phone_token``; the number itself never
+        leaves the process. A bad number is a rejection on ``phone`` (without the number).
 
         If a batch fails for good, its exception is raised with ``partial_summary`` set to
         what the batches before it achieved.
@@ -237,24 +265,32 @@ class UploadsAPI(LoansAPI):
         on_tokens: Callable[[int], None] | None,
         refresh_key: bool = False,
     ) -> _PreparedBatch:
-        """Tokenise the records of a batch that name their borrower by ID; records with a bad
-        ID become local rejections (never sent). The records are copied, not changed."""
+        """Tokenise the records of a batch that name their borrower by ID or carry a phone
+        number (both in one evaluation per batch); records with a bad ID or phone become
+        local rejections (never sent). The records are copied, not changed."""
         out = _PreparedBatch()
-        pending: list[tuple[int, dict[str, Any], str, str]] = []
+        # (position, record, (kind, canonical ID) or None, canonical phone or None)
+        pending: list[tuple[int, dict[str, Any], tuple[str, str] | None, str | None]] = []
         for position, item in enumerate(items):
-            if "id_kind" not in item and "id_value" not in item:
+            by_id = "id_kind" in item or "id_value" in item
+            if not by_id and "phone" not in item:
                 out.positions.append(position)
                 out.records.append(item)
                 continue
-            record = {k: v for k, v in item.items() if k not in ("id_kind", "id_value")}
-            problem = _id_problem(item)
-            if problem is None:
+            record = {k: v for k, v in item.items() if k not in ("id_kind", "id_value", "phone")}
+            borrower_id: tuple[str, str] | None = None
+            problem = _id_problem(item) if by_id else None
+            if by_id and problem is None:
                 kind, value = item["id_kind"], item["id_value"]
                 try:
-                    pending.append((position, record, kind, normalize_id(kind, value)))
-                    continue
+                    borrower_id = (kind, normalize_id(kind, value))
                 except InvalidIdError as exc:
                     problem = _invalid_id(exc)
+            phone, phone_problem = _phone_canonical(item)
+            problem = problem or phone_problem
+            if problem is None:
+                pending.append((position, record, borrower_id, phone))
+                continue
             ref = item.get("loan_ref")
             out.rejected.append(
                 Rejection(
@@ -268,19 +304,27 @@ class UploadsAPI(LoansAPI):
             tokenizer = self.tokenizer
             if refresh_key:
                 tokenizer.key(refresh=True)
-            pairs = tokenizer.tokenize_canonical(
-                [(kind, canonical) for _, _, kind, canonical in pending],
-                both=True,
-                on_progress=on_tokens,
-            )
-            for (position, record, _, _), pair in zip(pending, pairs, strict=True):
-                record["borrower"] = pair.borrower
-                if pair.borrower_next is not None:
-                    record["borrower_next"] = pair.borrower_next
-                    out.with_next += 1
+            # Borrower IDs and phones in one call: one evaluation per batch, not per record.
+            ids: list[tuple[str, str]] = []
+            for _, _, borrower_id, phone in pending:
+                if borrower_id is not None:
+                    ids.append(borrower_id)
+                if phone is not None:
+                    ids.append((PHONE, phone))
+            pairs = iter(tokenizer.tokenize_canonical(ids, both=True, on_progress=on_tokens))
+            for position, record, borrower_id, phone in pending:
+                if borrower_id is not None:
+                    pair = next(pairs)
+                    record["borrower"] = pair.borrower
+                    if pair.borrower_next is not None:
+                        record["borrower_next"] = pair.borrower_next
+                        out.with_next += 1
+                    out.tokenized += 1
+                if phone is not None:
+                    # The phone's current token only: the wire has no phone_token_next.
+                    record["phone_token"] = next(pairs).borrower
                 out.positions.append(position)
                 out.records.append(record)
-            out.tokenized = len(pending)
             order = sorted(range(len(out.positions)), key=out.positions.__getitem__)
             out.positions = [out.positions[i] for i in order]
             out.records = [out.records[i] for i in order]

@@ -1,5 +1,5 @@
 """The ``lender-client`` command: upload loan reports, look up a loan, inquire about a borrower,
-and turn borrower IDs into registry tokens.
+record what came of an application, and turn borrower IDs into registry tokens.
 
 One module per command (or small group of commands); `options` holds what they share,
 `render` what they print, `failures` how an error is printed. This one assembles them."""
@@ -14,12 +14,14 @@ import click
 from lender_client._version import __version__
 from lender_client.cli.inquire import inquire
 from lender_client.cli.loans import loan, loans
-from lender_client.cli.options import Settings
+from lender_client.cli.options import RETRY_FOR_HELP, Settings, retry_for_option
+from lender_client.cli.outcome import outcome
 from lender_client.cli.retokenize import retokenize
 from lender_client.cli.retract import retract
 from lender_client.cli.tokens import pepper_fingerprint, token_key, tokenize, trust_key
 from lender_client.cli.upload import upload
 from lender_client.client import DEFAULT_BASE_URL
+from lender_client.retries import DEFAULT_RETRY_FOR
 
 __all__ = ["cli", "main"]
 
@@ -53,11 +55,21 @@ __all__ = ["cli", "main"]
     help="Connect and read timeout of each HTTP request.",
 )
 @click.option(
-    "--retries",
-    type=click.IntRange(0, 10),
-    default=3,
+    "--retry-for",
+    type=click.FloatRange(min=0),
+    envvar="REGISTRY_RETRY_FOR",
+    show_envvar=True,
+    default=DEFAULT_RETRY_FOR,
     show_default=True,
-    help="Retries of a request that failed for a passing reason (network, 429, 5xx).",
+    metavar="SECONDS",
+    help=RETRY_FOR_HELP + " Also accepted after the command's name.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=None,
+    help="At most this many retries of a failed request (0: none) [default: as many as "
+    "--retry-for allows].",
 )
 @click.option(
     "--pepper-file",
@@ -105,7 +117,8 @@ def cli(
     url: str,
     api_key: str | None,
     timeout: float,
-    retries: int,
+    retry_for: float,
+    retries: int | None,
     pepper_file: str | None,
     next_pepper_file: str | None,
     token_cache: str | None,
@@ -125,11 +138,14 @@ def cli(
       lender-client loan L-2026-0001         # what the registry holds for one of your loans
       lender-client retract L-2026-0002 --reason wrong_borrower   # reported in error
       lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
+      lender-client outcome INQUIRY_ID approved --loan-ref L-2026-0042 --amount 500000 \\
+          --currency CNY                     # what came of the application
     \b
     Borrowers by ID instead of by token (needs the consortium pepper):
       export REGISTRY_PEPPER_FILE=/etc/lender/pepper.hex     # 64 hex characters, chmod 600
       lender-client tokenize cn_resident_id -                # the ID read from stdin
-      lender-client inquire --id-kind phone --id - --consent-ref APP-78
+      lender-client inquire --id-kind cn_resident_id --id - --phone "138 0013 8000" \\
+          --consent-ref APP-78                # a phone only beside the ID, never as it
       lender-client upload book.csv      # with id_kind,id_value columns instead of borrower
       lender-client token-key            # the registry's key, pins, any rotation window
 
@@ -154,6 +170,7 @@ def cli(
         api_key=api_key,
         timeout=timeout,
         retries=retries,
+        retry_for=retry_for,
         pepper_file=pepper_file,
         next_pepper_file=next_pepper_file,
         token_cache=token_cache,
@@ -168,12 +185,15 @@ for command in (
     loans,
     retract,
     inquire,
+    outcome,
     tokenize,
     token_key,
     pepper_fingerprint,
     trust_key,
     retokenize,
 ):
+    # `lender-client upload --retry-for 120 ...` as well as `lender-client --retry-for 120 ...`.
+    command.params.append(retry_for_option())
     cli.add_command(command)
 
 

@@ -7,8 +7,15 @@ import json
 import click
 from rich.console import Console
 
+from lender_client.borrower_ids import PHONE, NotABorrowerKindError
 from lender_client.cli.failures import fail
-from lender_client.cli.options import ID_KIND, TOKEN, get_settings, read_id
+from lender_client.cli.options import (
+    BORROWER_KIND,
+    PHONE_IS_NOT_THE_APPLICANT,
+    TOKEN,
+    get_settings,
+    read_id,
+)
 from lender_client.cli.render import render_inquiry
 from lender_client.errors import (
     RegistryError,
@@ -23,9 +30,10 @@ from registry_protocol.ids import InvalidIdError
 @click.argument("borrower", required=False)
 @click.option(
     "--id-kind",
-    type=ID_KIND,
+    type=BORROWER_KIND,
     default=None,
-    help="Name the applicant by ID instead of BORROWER: the kind of ID.",
+    help="Name the applicant by ID instead of BORROWER: the kind of ID (a phone number never "
+    "names the applicant: give it with --phone).",
 )
 @click.option(
     "--id",
@@ -33,6 +41,13 @@ from registry_protocol.ids import InvalidIdError
     metavar="VALUE",
     default=None,
     help="The applicant's ID ('-' reads it from standard input); tokenised here, never sent.",
+)
+@click.option(
+    "--phone",
+    metavar="NUMBER",
+    default=None,
+    help="The applicant's phone number, a secondary identifier ('-' reads it from standard "
+    "input): tokenised here and sent as phone_token, never sent itself.",
 )
 @click.option(
     "--consent-ref",
@@ -61,6 +76,7 @@ def inquire(
     borrower: str | None,
     id_kind: str | None,
     id_value: str | None,
+    phone: str | None,
     consent_ref: str | None,
     purpose: str,
     amount: int | None,
@@ -71,10 +87,15 @@ def inquire(
     or --id-kind KIND --id VALUE (the ID is turned into the token here; needs the pepper).
 
     Shows their open loans, outstanding amounts per currency, arrears, write-offs, recent
-    borrowing and how many other lenders asked about them lately, with warning flags
-    (MULTI_LENDER, APPLICATION_SPREE, PAST_DUE_ELSEWHERE, WRITTEN_OFF, RAPID_BORROWING).
-    A new_credit inquiry is recorded and seen by other lenders; it needs --consent-ref.
-    During a token rotation window an inquiry by ID sends both tokens.
+    borrowing, other lenders' pending applications and provisional loans (approved, not yet
+    reported), how many other lenders asked about them in the last hour, day, week, month
+    and quarter, identity signals from their phone numbers, and warning flags (MULTI_LENDER,
+    APPLICATION_BURST, PENDING_ELSEWHERE, APPLICATION_SPREE, PAST_DUE_ELSEWHERE, SHARED_PHONE,
+    WRITTEN_OFF, RAPID_BORROWING, ...).
+
+    A new_credit inquiry is an application: it is recorded and seen by other lenders, it needs
+    --consent-ref, and you record what came of it with `lender-client outcome` (its inquiry
+    id is printed first). During a token rotation window an inquiry by ID sends both tokens.
 
     \b
     Examples:
@@ -82,7 +103,7 @@ def inquire(
       lender-client inquire 3f9a...c2 --consent-ref APP-77 --amount 500000 --currency CNY
       lender-client inquire 3f9a...c2 --purpose account_review --json
       echo "$APPLICANT_ID" | lender-client inquire --id-kind cn_resident_id --id - \\
-          --consent-ref APP-79
+          --phone "138 0013 8000" --consent-ref APP-79
     """
     settings = get_settings(ctx)
     if (amount is None) != (currency is None):
@@ -91,6 +112,8 @@ def inquire(
             "--amount and --currency go together: give both (the amount in minor units of "
             "that currency) or neither"
         )
+    if phone == "-" and id_value == "-":
+        raise click.UsageError("only one of --id and --phone can read standard input")
     by_id = id_kind is not None or id_value is not None
     token: str | None = None
     if by_id:
@@ -107,6 +130,8 @@ def inquire(
             raise click.BadParameter(
                 "a borrower token is 64 hexadecimal characters", param_hint="BORROWER"
             )
+    if phone is not None:
+        phone = read_id(phone, "--phone")
     if purpose == Purpose.NEW_CREDIT and not consent_ref:
         raise click.UsageError("--consent-ref is required for a new_credit inquiry")
     with settings.client() as client:
@@ -119,9 +144,13 @@ def inquire(
                 currency=currency.upper() if currency else None,
                 id_kind=id_kind,
                 id_value=id_value,
+                phone=phone,
             )
+        except NotABorrowerKindError:  # not reached: --id-kind refuses phone itself
+            raise click.BadParameter(PHONE_IS_NOT_THE_APPLICANT, param_hint="--id-kind") from None
         except InvalidIdError as exc:  # names the kind and the reason, never the ID
-            raise click.BadParameter(str(exc), param_hint="--id") from None
+            hint = "--phone" if exc.kind == PHONE else "--id"
+            raise click.BadParameter(str(exc), param_hint=hint) from None
         except ValueError as exc:  # an option that cannot be sent (not valid Unicode text)
             raise click.UsageError(str(exc)) from None
         except RegistryError as exc:
@@ -129,4 +158,14 @@ def inquire(
     if as_json:
         click.echo(json.dumps(report.raw, indent=2, ensure_ascii=False))
     else:
-        render_inquiry(Console(), report, amount, currency.upper() if currency else None)
+        console = Console()
+        render_inquiry(console, report, amount, currency.upper() if currency else None)
+        if purpose == Purpose.NEW_CREDIT:
+            console.print(
+                "Record what came of this application: lender-client outcome "
+                f"{report.inquiry_id} approved --loan-ref REF --amount N --currency CODE "
+                "(or declined, withdrawn)",
+                markup=False,
+                highlight=False,
+                style="dim",
+            )

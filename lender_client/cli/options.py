@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 
 import click
 
+from lender_client.borrower_ids import BORROWER_KINDS, PHONE
 from lender_client.client import MAX_BATCH_SIZE, RegistryClient
 from lender_client.errors import (
     ConfigurationError,
 )
+from lender_client.retries import DEFAULT_RETRY_FOR
 from registry_protocol.ids import ID_KINDS
 
 EXIT_OK = 0
@@ -23,7 +25,28 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_API = 3
 TOKEN = re.compile(r"[0-9a-f]{64}")
+#: Every kind of ID a token can be made of (``tokenize``).
 ID_KIND = click.Choice(list(ID_KINDS))
+PHONE_IS_NOT_THE_APPLICANT = (
+    "phone is a secondary identifier, not the applicant's ID: name the applicant with "
+    f"--id-kind {', '.join(BORROWER_KINDS)}, and give the phone number with --phone"
+)
+
+
+class BorrowerKind(click.Choice):  # type: ignore[type-arg]
+    """The kinds of ID that name a borrower; ``phone`` is refused with what to do instead."""
+
+    def __init__(self) -> None:
+        super().__init__(list(BORROWER_KINDS))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == PHONE:
+            self.fail(PHONE_IS_NOT_THE_APPLICANT, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: The kinds of ID that name a borrower (``inquire --id-kind``).
+BORROWER_KIND = BorrowerKind()
 
 
 @dataclass
@@ -31,12 +54,13 @@ class Settings:
     url: str
     api_key: str | None
     timeout: float
-    retries: int
+    retries: int | None
     pepper_file: str | None = None
     next_pepper_file: str | None = None
     token_cache: str | None = None
     trust_new_keys: bool = False
     allow_insecure_http: bool = False
+    retry_for: float = DEFAULT_RETRY_FOR
 
     def client(self) -> RegistryClient:
         if not self.api_key:
@@ -49,6 +73,7 @@ class Settings:
                 self.api_key,
                 timeout=self.timeout,
                 max_retries=self.retries,
+                retry_for=self.retry_for,
                 pepper=Path(self.pepper_file) if self.pepper_file else None,
                 next_pepper=Path(self.next_pepper_file) if self.next_pepper_file else None,
                 token_cache=self.token_cache,
@@ -58,6 +83,32 @@ class Settings:
             )
         except ConfigurationError as exc:
             raise click.UsageError(exc.message) from None
+
+
+RETRY_FOR_HELP = (
+    "Keep retrying a request that failed for a passing reason (connection refused or reset, "
+    "timeout, an answer cut short, 429, 502, 503, 504) for up to this many seconds, with the "
+    "same idempotency key (so nothing is applied twice)."
+)
+
+
+def _set_retry_for(ctx: click.Context, _param: click.Parameter, value: float | None) -> None:
+    if value is not None:
+        get_settings(ctx).retry_for = value
+
+
+def retry_for_option() -> click.Option:
+    """`--retry-for SECONDS` for a command (the group's own option, given after the command
+    name): it sets the settings' `retry_for`."""
+    return click.Option(
+        ["--retry-for"],
+        type=click.FloatRange(min=0),
+        default=None,
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_set_retry_for,
+        help=RETRY_FOR_HELP + f" [default: {DEFAULT_RETRY_FOR:g}, or lender-client --retry-for]",
+    )
 
 
 def get_settings(ctx: click.Context) -> Settings:

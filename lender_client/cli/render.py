@@ -28,7 +28,12 @@ MONTH_STYLES = {
     "2": "dark_orange",
     "W": "bold white on red",
 }
-STATUS_STYLES = {"open": "green", "closed": "dim", "written_off": "bold red"}
+STATUS_STYLES = {
+    "open": "green",
+    "closed": "dim",
+    "written_off": "bold red",
+    "provisional": "bold magenta",
+}
 
 
 def summary_table(tracker: UploadTracker, elapsed: float, title: str = "Upload summary") -> Table:
@@ -132,10 +137,12 @@ def tradelines_table(tradelines: list[Tradeline]) -> Table:
         status = Text(str(line.status), style=STATUS_STYLES.get(str(line.status), ""))
         if line.special_event:
             status.append(f"\n{line.special_event}", style="italic")
+        if line.provisional_until is not None:
+            status.append(f"\nuntil {line.provisional_until.isoformat()}", style="italic")
         past_due = line.amount_past_due or 0
         table.add_row(
             label_of(line),
-            str(line.product),
+            str(line.product) if line.product is not None else "-",
             status,
             format_money(line.credit_limit, line.currency) if line.credit_limit else "-",
             format_money(line.outstanding, line.currency),
@@ -171,6 +178,13 @@ def history_table(tradelines: list[Tradeline]) -> Table:
 
 def label_of(line: Tradeline) -> str:
     return f"{line.lender} (you)" if line.own else line.lender
+
+
+def count_and_money(count: int, amounts: dict[str, int]) -> Text:
+    """``2 (8,000.00 CNY)``: a count and its amounts per currency, red when not zero."""
+    money = ", ".join(format_money(v, k) for k, v in sorted(amounts.items()))
+    text = f"{count:,} ({money})" if money else f"{count:,}"
+    return Text(text, style="bold red" if count else "")
 
 
 def percent_lines(ratios: dict[str, Decimal]) -> str:
@@ -223,10 +237,30 @@ def render_inquiry(
     w = s.other_lenders_inquiring
     # Distinct other lenders with a new_credit inquiry, not inquiries: the words and the
     # layout the console's borrower page uses for the same figure.
-    table.add_row(
-        "Other lenders inquiring (1d/7d/30d/90d)",
-        f"{w.last_1d}/{w.last_7d}/{w.last_30d}/{w.last_90d}",
-    )
+    if w.last_1h is not None and w.last_24h is not None:
+        table.add_row(
+            "Other lenders inquiring (1h/24h/7d/30d/90d)",
+            Text(
+                f"{w.last_1h}/{w.last_24h}/{w.last_7d}/{w.last_30d}/{w.last_90d}",
+                style="bold red" if w.last_1h else "",
+            ),
+        )
+    else:
+        table.add_row(
+            "Other lenders inquiring (1d/7d/30d/90d)",
+            f"{w.last_1d}/{w.last_7d}/{w.last_30d}/{w.last_90d}",
+        )
+    # Other lenders' applications still open, and those approved but not yet reported.
+    if s.pending_applications is not None:
+        table.add_row(
+            "Pending applications elsewhere (7d)",
+            count_and_money(s.pending_applications, s.pending_amount or {}),
+        )
+    if s.provisional_loans is not None:
+        table.add_row(
+            "Provisional loans elsewhere",
+            count_and_money(s.provisional_loans, s.provisional_amount or {}),
+        )
     # The figures that came with tradelines, each shown when the registry sends it.
     if s.worst_days_past_due_12m is not None or s.worst_days_past_due_24m is not None:
         worst_12 = s.worst_days_past_due_12m or 0
@@ -260,6 +294,14 @@ def render_inquiry(
     if s.stale_open_loans is not None:
         style = "bold yellow" if s.stale_open_loans else ""
         table.add_row("Stale open loans", Text(f"{s.stale_open_loans:,}", style=style))
+    if report.identity is not None:
+        identity = report.identity
+        table.add_row("Phones seen with the borrower (90d)", f"{identity.phones_90d:,}")
+        style = "bold red" if identity.max_borrowers_per_phone >= 3 else ""
+        table.add_row(
+            "Most borrowers on one of those phones (90d)",
+            Text(f"{identity.max_borrowers_per_phone:,}", style=style),
+        )
     console.print(table)
 
     if report.tradelines:

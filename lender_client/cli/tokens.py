@@ -55,6 +55,12 @@ def tokenize(ctx: click.Context, kind: str, value: str, both: bool, as_json: boo
     with the ISO 3166 alpha-3 country), cn_uscc (unified social credit code).
 
     \b
+    A phone's token is not a borrower token: a borrower is named by cn_resident_id, passport
+    or cn_uscc, and a phone number only travels beside it, as the phone_token of a loan
+    report or an inquiry (upload's phone column, inquire --phone, which tokenise it
+    themselves). Tokenising a phone here is for callers that send phone_token themselves.
+
+    \b
     Examples:
       lender-client tokenize phone "+86 138 0013 8000"
       read -rs ID; printf '%s\\n' "$ID" | lender-client tokenize cn_resident_id -

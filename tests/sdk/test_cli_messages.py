@@ -19,6 +19,7 @@ from registry_protocol._version import __version__ as protocol_version
 from tests.sdk.fakes import FakeRegistry, fake_client, phone
 from tests.sdk.scripted import API_KEY, ScriptedServer
 
+RID = "11010519491231002X"
 NO_PEPPER = {
     "REGISTRY_PEPPER": None,
     "REGISTRY_PEPPER_FILE": None,
@@ -46,7 +47,18 @@ def test_version_is_the_packages_version() -> None:
     "command",
     [
         ["tokenize", "phone", "+8613800138000"],
-        ["inquire", "--id-kind", "phone", "--id", "+8613800138000", "--consent-ref", "C-1"],
+        ["inquire", "--id-kind", "cn_resident_id", "--id", RID, "--consent-ref", "C-1"],
+        [
+            "inquire",
+            "--id-kind",
+            "passport",
+            "--id",
+            "CHN:E12345678",
+            "--phone",
+            "13800138000",
+            "--consent-ref",
+            "C",
+        ],
     ],
 )
 def test_missing_pepper_speaks_of_the_options_and_environment(
@@ -67,7 +79,7 @@ def test_missing_pepper_speaks_of_the_options_and_environment(
 def test_missing_pepper_in_an_upload_by_id(server: ScriptedServer, tmp_path: Path) -> None:
     book = tmp_path / "book.jsonl"
     book.write_text(
-        '{"loan_ref": "L-1", "id_kind": "phone", "id_value": "+8613800138000", '
+        '{"loan_ref": "L-1", "id_kind": "cn_resident_id", "id_value": "11010519491231002X", '
         '"product": "cash_loan", "currency": "CNY", "principal": 1, "outstanding": 1, '
         '"opened_on": "2026-01-01", "due_on": null, "status": "open", "days_past_due": 0, '
         '"as_of": "2026-11-20T10:00:00Z"}\n'

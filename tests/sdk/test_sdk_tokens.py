@@ -37,6 +37,7 @@ from tests.sdk.fakes import (
 )
 
 RID = resident_id(123)
+PASSPORT = "CHN:E12345678"
 AS_OF = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
@@ -304,8 +305,8 @@ def test_report_by_id_rejects_bad_rows_by_index_and_sends_no_id(
     reports: list[Any] = [
         by_id("L-0", "cn_resident_id", RID),
         by_id("L-1", "cn_resident_id", bad),
-        {**by_id("L-2", "phone", phone(2)).to_json(), "id_kind": RID},  # columns swapped
-        by_id("L-3", "phone", phone(3)),
+        {**by_id("L-2", "passport", PASSPORT).to_json(), "id_kind": RID},  # columns swapped
+        by_id("L-3", "passport", PASSPORT),
     ]
     summary = fake_client(registry).report_loans(reports, batch_size=2)
     assert (summary.accepted, summary.rejected_count, summary.tokenized) == (2, 2, 2)
@@ -321,7 +322,7 @@ def test_report_by_id_rejects_bad_rows_by_index_and_sends_no_id(
 
     everything = b"".join(registry.bodies) + caplog.text.encode()
     everything += repr(summary).encode() + repr(reports[0]).encode()
-    for value, kind in ((RID, "cn_resident_id"), (bad, "cn_resident_id"), (phone(3), "phone")):
+    for value, kind in ((RID, "cn_resident_id"), (bad, "cn_resident_id"), (PASSPORT, "passport")):
         for secret in secrets_of(value, kind) if value != bad else [bad.encode()]:
             assert secret not in everything
 
@@ -329,17 +330,17 @@ def test_report_by_id_rejects_bad_rows_by_index_and_sends_no_id(
 def test_inquire_by_id() -> None:
     registry = FakeRegistry()
     client = fake_client(registry)
-    report = client.inquire(id_kind="phone", id_value=phone(5), consent_ref="APP-1")
-    assert report.borrower == client.tokenize("phone", phone(5))
+    report = client.inquire(id_kind="cn_resident_id", id_value=RID, consent_ref="APP-1")
+    assert report.borrower == client.tokenize("cn_resident_id", RID)
     assert registry.inquiries[0] == {
         "borrower": report.borrower,
         "purpose": "new_credit",
         "consent_ref": "APP-1",
     }
     with pytest.raises(InvalidIdError):
-        client.inquire(id_kind="phone", id_value="12", consent_ref="APP-1")
+        client.inquire(id_kind="cn_resident_id", id_value="12", consent_ref="APP-1")
     with pytest.raises(ValueError, match="not both"):
-        client.inquire("ab" * 32, id_kind="phone", id_value=phone(5))
+        client.inquire("ab" * 32, id_kind="cn_resident_id", id_value=RID)
 
 
 # -- rotation --------------------------------------------------------------------------------
@@ -348,24 +349,24 @@ def test_inquire_by_id() -> None:
 def test_key_rotation_gives_both_tokens_and_sends_borrower_next(tmp_path: Path) -> None:
     registry = FakeRegistry()
     cache = tmp_path / "cache.sqlite3"
-    before = fake_client(registry, token_cache=cache).tokenize("phone", phone(1))
+    before = fake_client(registry, token_cache=cache).tokenize("cn_resident_id", RID)
     nxt = registry.open_key_rotation("k2")
     client = fake_client(registry, token_cache=cache)
     with pytest.raises(UntrustedKeyError, match="new next token key 'k2'"):
-        client.tokenize_pairs([("phone", phone(1))])
+        client.tokenize_pairs([("cn_resident_id", RID)])
     client.trust_key("k2", nxt.pk.hex())
-    [pair] = client.tokenize_pairs([("phone", phone(1))])
+    [pair] = client.tokenize_pairs([("cn_resident_id", RID)])
     assert pair.borrower == before and pair.borrower_next not in (None, before)
     assert client.token_key().rotation is not None
 
-    client.report_loans([by_id("L-1", "phone", phone(1))])
-    client.inquire(id_kind="phone", id_value=phone(1), consent_ref="APP-2")
+    client.report_loans([by_id("L-1", "cn_resident_id", RID)])
+    client.inquire(id_kind="cn_resident_id", id_value=RID, consent_ref="APP-2")
     assert registry.loans[-1]["borrower_next"] == pair.borrower_next
     assert registry.inquiries[-1]["borrower_next"] == pair.borrower_next
 
     # Once the rotation is over, the next key is the current one: the same token.
     registry.current, registry.next_key, registry.rotation = nxt, None, None
-    after = fake_client(registry, token_cache=cache).tokenize("phone", phone(1))
+    after = fake_client(registry, token_cache=cache).tokenize("cn_resident_id", RID)
     assert after == pair.borrower_next
     # Tokens under the retired key went from the cache as soon as the client saw it retired.
     with sqlite3.connect(cache) as db:
@@ -380,7 +381,7 @@ def test_pepper_rotation_needs_the_next_pepper() -> None:
     with pytest.raises(ConfigurationError, match="REGISTRY_PEPPER_NEXT"):
         client.tokenize_pairs([("phone", phone(1))])
     with pytest.raises(ConfigurationError, match="next pepper"):
-        client.report_loans([by_id("L-1", "phone", phone(1))])
+        client.report_loans([by_id("L-1", "cn_resident_id", RID)])
 
     [pair] = fake_client(registry, next_pepper=PEPPER_B).tokenize_pairs([("phone", phone(1))])
     assert pair.borrower == fake_client(registry).tokenize("phone", phone(1))
@@ -486,18 +487,18 @@ def test_live_key_rotation_sends_both_tokens(
     from registry.services import tokens as token_service
 
     client = live_client(live_server, new_lender().api_key, tmp_path, "r", trust_new_keys=True)
-    before = client.tokenize("phone", phone(1))
+    before = client.tokenize("cn_resident_id", RID)
     state = live_server.app.extensions["registry"]
     with make_session_factory(state.engine)() as session, transaction(session):
         token_service.start_rotation(
             session, state.signer, RotationKind.KEY, datetime.now(UTC), audit.CLI, "test"
         )
     client.token_key(refresh=True)
-    [pair] = client.tokenize_pairs([("phone", phone(1))])
+    [pair] = client.tokenize_pairs([("cn_resident_id", RID)])
     assert pair.borrower == before and pair.borrower_next is not None
-    summary = client.report_loans([by_id("R-1", "phone", phone(1))])
+    summary = client.report_loans([by_id("R-1", "cn_resident_id", RID)])
     assert summary.accepted == 1 and summary.rejected_count == 0
-    report = client.inquire(id_kind="phone", id_value=phone(1), purpose="account_review")
+    report = client.inquire(id_kind="cn_resident_id", id_value=RID, purpose="account_review")
     assert report.borrower == before
 
 
