@@ -39,7 +39,7 @@ from lender_client.models import (
     EXTRA_FIELDS,
     RECORD_FIELDS,
 )
-from registry_protocol.ids import ID_KINDS
+from registry_protocol.ids import BORROWER_KINDS
 
 
 def file_error(file: str, exc: Exception) -> click.UsageError:
@@ -62,8 +62,11 @@ CSV: a header row naming the columns, in any order:
 \b
   loan_ref       your reference for the loan, 1-64 characters
   borrower       the borrower's registry token: 64 lowercase hex characters, or else
-  id_kind        the kind of the borrower's ID: {", ".join(ID_KINDS)}
+  id_kind        the kind of the borrower's ID: {", ".join(BORROWER_KINDS)}
+                 (never phone: a phone number does not name a borrower)
   id_value       the ID itself (normalised and turned into a token here; never sent)
+  phone          optional: the borrower's phone number, a secondary identifier beside
+                 the borrower (turned into a token here, sent as phone_token; never sent)
   product        cash_loan, installment, credit_line, bnpl, auto, mortgage or other
   currency       ISO 4217 code, e.g. CNY
   principal      amount lent, in minor units (fen/cents): 500000 = 5,000.00 CNY
