@@ -142,7 +142,7 @@ def record_outcome(
                 ],
             )
         statement = upsert(session, ApplicationOutcome.__table__)  # type: ignore[arg-type]
-        inserted = session.execute(
+        inserted = session.scalar(
             statement.values(
                 borrower=borrower,
                 inquiry_id=inquiry_id,
@@ -154,10 +154,11 @@ def record_outcome(
                 inquired_at=inquired_at,
                 recorded_at=now,
                 borrower_next=borrower_next,
-            ).on_conflict_do_nothing(index_elements=["borrower", "inquiry_id"])
+            )
+            .on_conflict_do_nothing(index_elements=["borrower", "inquiry_id"])
+            .returning(statement.table.c.inquiry_id)
         )
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
-            session.flush()
+        if inserted is not None:
             return _recorded(
                 inquiry_id, request.fields(), inquired_at, now, provisional_days, created=True
             )
