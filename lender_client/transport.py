@@ -1,9 +1,10 @@
 """The HTTP transport: one session, the API key, JSON in and out, and retries.
 
 :class:`Transport` sends a request and returns the decoded JSON answer, or raises a
-:class:`~lender_client.errors.RegistryError`. Connection failures, timeouts, 408, 429 and 5xx
-are retried (see :mod:`lender_client.retries`); a POST's ``Idempotency-Key`` stays the same
-across its retries (see :mod:`lender_client.idempotency`).
+:class:`~lender_client.errors.RegistryError`. Connection failures, timeouts, answers cut short
+or unreadable, 408, 429, 502, 503 and 504 are retried for up to ``retry_for`` seconds (see
+:mod:`lender_client.retries`); a POST's ``Idempotency-Key`` stays the same across its retries
+(see :mod:`lender_client.idempotency`), so that a retry is never applied twice.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from lender_client.errors import (
 )
 from lender_client.idempotency import key_or_new
 from lender_client.models import LoanReport, format_timestamp
-from lender_client.retries import backoff_delay, is_retryable, parse_retry_after
+from lender_client.retries import (
+    DEFAULT_RETRY_FOR,
+    RetryBudget,
+    RetryStats,
+    is_idempotent,
+    is_retryable,
+    parse_retry_after,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "Transport"]
 
@@ -109,6 +117,13 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _tries(budget: RetryBudget) -> str:
+    """ " after 5 attempts in 61.3 s" for an error that ends a retried request, else ""."""
+    if not budget.retries:
+        return ""
+    return f" after {budget.retries + 1} attempts in {budget.elapsed:.1f} s"
+
+
 class Transport:
     """Sends API requests to the registry on behalf of one lender (the base of
     :class:`~lender_client.RegistryClient`, which documents the parameters)."""
@@ -118,8 +133,9 @@ class Transport:
         base_url: str | None = None,
         api_key: str | None = None,
         timeout: float | tuple[float, float] = 10.0,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         *,
+        retry_for: float = DEFAULT_RETRY_FOR,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         max_retry_after: float = 60.0,
@@ -173,9 +189,14 @@ class Transport:
         if not (connect_timeout > 0 and read_timeout > 0):
             raise ConfigurationError("timeout must be positive")
         self.timeout: tuple[float, float] = (connect_timeout, read_timeout)
-        if max_retries < 0:
+        if max_retries is not None and max_retries < 0:
             raise ConfigurationError("max_retries must be 0 or more")
+        if not (retry_for >= 0 and retry_for != float("inf")):
+            raise ConfigurationError("retry_for must be a number of seconds, 0 or more")
         self.max_retries = max_retries
+        self.retry_for = float(retry_for)
+        #: What retries have cost so far: requests retried, retries, seconds waited.
+        self.retry_stats = RetryStats()
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
@@ -215,13 +236,15 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         idempotency_key: str | None = None,
         max_retries: int | None = None,
+        retry_for: float | None = None,
     ) -> Any:
         """Send one API request (with retries) and return the decoded JSON answer.
 
         ``path`` is relative to the base URL, e.g. ``"/v1/loans"``, and is sent with its
         escapes as they are (``%2E`` stays ``%2E``). A POST always carries an
         ``Idempotency-Key``: ``idempotency_key`` if given, else a new random one, kept the same
-        on every retry of this call.
+        on every retry of this call. ``max_retries`` and ``retry_for`` override the client's
+        for this call.
         """
         method = method.upper()
         headers = {
@@ -233,9 +256,31 @@ class Transport:
         if json_body is not None:
             body = _encode(json_body)
             headers["Content-Type"] = "application/json"
-        if method == "POST":
-            headers["Idempotency-Key"] = key_or_new(idempotency_key)
-        retries = self.max_retries if max_retries is None else max_retries
+        key = key_or_new(idempotency_key) if method == "POST" else None
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        budget = RetryBudget(
+            self.retry_for if retry_for is None else retry_for,
+            self.max_retries if max_retries is None else max_retries,
+        )
+        try:
+            return self._send(method, path, body, headers, params, budget, key)
+        finally:
+            self.retry_stats.record(budget)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        params: Mapping[str, str | int] | None,
+        budget: RetryBudget,
+        key: str | None,
+    ) -> Any:
+        """Send the prepared request until it gets an answer, or its retries run out."""
+        # A repeat of this request is safe when its answer is lost or damaged (see retries).
+        repeatable = is_idempotent(method, key)
         url = self._root + quote(path, safe=_URL_SAFE)
         if params:
             url += "?" + urlencode(list(params.items()))
@@ -247,7 +292,6 @@ class Transport:
         prepared.url = url
         settings = self._session.merge_environment_settings(url, {}, None, None, None)
 
-        attempt = 0
         while True:
             try:
                 response = self._session.send(
@@ -261,13 +305,12 @@ class Transport:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 reason = _describe(exc)
-                if attempt < retries:
-                    self._pause(f"{method} {path} failed ({reason})", attempt, retries, None)
-                    attempt += 1
+                if repeatable and self._pause(f"{method} {path} failed ({reason})", budget, None):
                     continue
                 cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
-                tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise cls(f"could not reach {self.base_url}{tries}: {reason}") from exc
+                unreachable = cls(f"could not reach {self.base_url}{_tries(budget)}: {reason}")
+                unreachable.attempts = budget.retries + 1
+                raise unreachable from exc
             except requests.RequestException as exc:
                 raise APIConnectionError(
                     f"request to {self.base_url} failed: {type(exc).__name__}"
@@ -280,12 +323,19 @@ class Transport:
                 try:
                     return response.json()
                 except ValueError as exc:
-                    raise UnexpectedResponseError(
-                        f"the server's answer to {method} {path} is not JSON",
+                    # Cut short or damaged on the way (a proxy, a connection closed early):
+                    # the key makes asking again safe.
+                    what = f"{method} {path} -> {status} with a body that is not JSON"
+                    if repeatable and self._pause(what, budget, None):
+                        continue
+                    unreadable = UnexpectedResponseError(
+                        f"the server's answer to {method} {path} is not JSON{_tries(budget)}",
                         status,
                         None,
                         request_id,
-                    ) from exc
+                    )
+                    unreadable.attempts = budget.retries + 1
+                    raise unreadable from exc
             if 300 <= status < 400:
                 location = response.headers.get("Location", "?")
                 raise UnexpectedResponseError(
@@ -305,25 +355,37 @@ class Transport:
                 retry_after=retry_after,
                 body_text=None if problem is not None else response.text,
             )
-            if attempt < retries and is_retryable(status, error.problem_type):
-                if retry_after is not None and retry_after > self.max_retry_after:
-                    raise error
+            if is_retryable(status, error.problem_type):
                 what = f"{method} {path} -> {status} (request id {request_id})"
-                self._pause(what, attempt, retries, retry_after)
-                attempt += 1
-                continue
-            error.attempts = attempt + 1
+                if self._pause(what, budget, retry_after):
+                    continue
+            error.attempts = budget.retries + 1
             raise error
 
-    def _pause(self, what: str, attempt: int, retries: int, retry_after: float | None) -> None:
-        """Wait before retry ``attempt + 1``: ``retry_after`` if the server gave one, else the
-        jittered backoff."""
-        if retry_after is not None:
-            delay = retry_after
-        else:
-            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self._rand)
-        log.info("%s; retry %d/%d in %.2fs", what, attempt + 1, retries, delay)
-        self._sleep(delay)
+    def _pause(self, what: str, budget: RetryBudget, retry_after: float | None) -> bool:
+        """Wait before the next attempt and say yes, or say no when the budget is spent (or
+        the server asks for a longer wait than is left)."""
+        wait = budget.next_wait(
+            retry_after,
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            rand=self._rand,
+            max_retry_after=self.max_retry_after,
+        )
+        if wait is None:
+            return False
+        spent = budget.elapsed
+        budget.spend(wait)
+        log.info(
+            "%s; retry %d in %.2fs (%.1fs of the %.0fs retry budget spent)",
+            what,
+            budget.retries,
+            wait,
+            spent,
+            budget.seconds,
+        )
+        self._sleep(wait)
+        return True
 
     @staticmethod
     def _problem(response: requests.Response) -> dict[str, Any] | None:
