@@ -18,7 +18,9 @@ Borrowers can be named by ID instead of by token: ``client.tokenize("cn_resident
 ``id_value`` in place of ``borrower``. The client then derives the tokens with the registry's
 help (see :mod:`lender_client.tokens`): it needs the consortium pepper (``$REGISTRY_PEPPER``
 or ``$REGISTRY_PEPPER_FILE``), never sends the ID, and caches the tokens locally
-(:mod:`lender_client.cache`). During a rotation window it sends ``borrower_next`` as well.
+(:mod:`lender_client.cache`). During a rotation window it sends ``borrower_next`` as well,
+and :meth:`~RegistryClient.retokenize_ids` covers what no upload re-sends (closed loans,
+inquiries) from the lender's own records (:mod:`lender_client.rotation`).
 A phone number never names a borrower; loan reports and inquiries may carry it as ``phone``,
 a secondary identifier the client tokenises the same way and sends as ``phone_token``.
 
@@ -51,6 +53,7 @@ from lender_client.retries import (
     is_retryable,
     parse_retry_after,
 )
+from lender_client.rotation import RotationAPI
 from lender_client.transport import DEFAULT_BASE_URL
 from lender_client.uploads import UploadsAPI
 
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 
-class RegistryClient(UploadsAPI, InquiriesAPI, OutcomesAPI):
+class RegistryClient(UploadsAPI, InquiriesAPI, OutcomesAPI, RotationAPI):
     """A connection to the registry on behalf of one lender.
 
     :param base_url: the registry's URL; defaults to ``$REGISTRY_URL``, else
