@@ -26,8 +26,8 @@ a secondary identifier the client tokenises the same way and sends as ``phone_to
 
 The client is assembled from one module per job: :mod:`~lender_client.transport` (HTTP and
 retries), :mod:`~lender_client.tokenizing` (IDs to tokens), :mod:`~lender_client.loans`,
-:mod:`~lender_client.uploads`, :mod:`~lender_client.inquiries` and
-:mod:`~lender_client.outcomes` (the API's resources).
+:mod:`~lender_client.uploads`, :mod:`~lender_client.inquiries`,
+:mod:`~lender_client.outcomes` and :mod:`~lender_client.disputes` (the API's resources).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import Any
 import requests
 
 from lender_client.cache import TokenCache
+from lender_client.disputes import DisputesAPI
 from lender_client.errors import RegistryError
 from lender_client.idempotency import new_idempotency_key
 from lender_client.inquiries import InquiriesAPI
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 
-class RegistryClient(UploadsAPI, InquiriesAPI, OutcomesAPI, RotationAPI):
+class RegistryClient(UploadsAPI, InquiriesAPI, OutcomesAPI, RotationAPI, DisputesAPI):
     """A connection to the registry on behalf of one lender.
 
     :param base_url: the registry's URL; defaults to ``$REGISTRY_URL``, else

@@ -12,6 +12,7 @@ import sys
 import click
 
 from lender_client._version import __version__
+from lender_client.cli.disputes import disputes
 from lender_client.cli.inquire import inquire
 from lender_client.cli.loans import loan, loans
 from lender_client.cli.options import RETRY_FOR_HELP, Settings, retry_for_option
@@ -191,6 +192,7 @@ for command in (
     pepper_fingerprint,
     trust_key,
     retokenize,
+    disputes,
 ):
     # `lender-client upload --retry-for 120 ...` as well as `lender-client --retry-for 120 ...`.
     command.params.append(retry_for_option())
