@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
+from registry.cli.borrowers import borrowers_group
 from registry.cli.common import clock, console, session_scope, settings
 from registry.cli.database import db_group
 from registry.cli.keys import keys_group
@@ -160,3 +161,4 @@ main.add_command(policy_group)
 main.add_command(operators_group)
 main.add_command(keys_group)
 main.add_command(tokens_group)
+main.add_command(borrowers_group)
