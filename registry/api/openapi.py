@@ -18,8 +18,16 @@ from registry.schemas.loans import (
     RetractionOut,
     SubmissionOut,
 )
-from registry.schemas.tokens import TokenEvaluateBody, TokenEvaluationOut, TokenKeyOut
+from registry.schemas.tokens import (
+    PendingPageOut,
+    TokenEvaluateBody,
+    TokenEvaluationOut,
+    TokenKeyOut,
+    TokenMappingsBody,
+    TokenMappingsOut,
+)
 from registry.services.loans import DEFAULT_PAGE, MAX_PAGE
+from registry.services.tokens import rotation_pending
 
 _REF = "#/components/schemas/{model}"
 
@@ -105,6 +113,9 @@ def openapi_document() -> dict[str, Any]:
         (TokenEvaluateBody, "validation"),
         (TokenKeyOut, "serialization"),
         (TokenEvaluationOut, "serialization"),
+        (PendingPageOut, "serialization"),
+        (TokenMappingsBody, "validation"),
+        (TokenMappingsOut, "serialization"),
     ]
     _, schemas = models_json_schema(models, ref_template=_REF)
 
@@ -266,6 +277,68 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(TokenEvaluationOut, "evaluated elements and the proof"),
                         **_problems(400, *_AUTH_ERRORS, 413, 415, 422, 429, 503),
+                    },
+                },
+            },
+            "/v1/tokens/rotation/pending": {
+                "get": {
+                    "operationId": "listRotationPending",
+                    "summary": "During a rotation window: the caller's rows whose borrower it "
+                    "has given no next token yet, a page at a time, with totals",
+                    "description": "Loans of every status, inquiries and application outcomes "
+                    "of the last 2 years, disputes of the caller's loans; loans first (by "
+                    "loan_ref), then inquiries, outcomes and disputes. A retire waits for them.",
+                    "parameters": [
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": list(rotation_pending.KINDS)},
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": rotation_pending.MAX_PAGE,
+                                "default": rotation_pending.DEFAULT_PAGE,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(PendingPageOut, "one page, and the totals"),
+                        **_problems(*_AUTH_ERRORS, 409, 422, _409="no rotation window is open"),
+                    },
+                },
+            },
+            "/v1/tokens/rotation/mappings": {
+                "post": {
+                    "operationId": "mapNextTokens",
+                    "summary": "During a rotation window: next tokens for up to 1,000 "
+                    "borrowers named by their current token",
+                    "description": "Every row the caller holds about each borrower (closed "
+                    "loans and inquiries included) gets its next token; a later mapping "
+                    "replaces an earlier one. Pairs naming no row of the caller change nothing.",
+                    "requestBody": body(TokenMappingsBody),
+                    "responses": {
+                        "200": _json(TokenMappingsOut, "what the mappings matched"),
+                        **_problems(
+                            400,
+                            *_AUTH_ERRORS,
+                            409,
+                            413,
+                            415,
+                            422,
+                            _409="no rotation window is open",
+                        ),
                     },
                 },
             },

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from registry.cli.common import clock, console, session_scope, settings
+from registry.cli.common import clock, session_scope, settings
 from registry.models import RotationKind
 from registry.services import audit, tokens
+from registry.services.tokens.rotation_drop import drop_mapping
+from registry.services.tokens.rotation_status import RotationStatus, rotation_status
 from registry.signer import Signer, SignerError
 
 
@@ -29,9 +30,13 @@ def keys_group() -> None:
     \b
     Rotation, for a new key or a new consortium pepper:
       registry keys rotate [--pepper]   open the window: lenders send two tokens
-      lender-client retokenize BOOK     each lender re-reports its open book
-      registry keys status              who has not re-reported yet
-      registry keys retire              end the window; old tokens and key destroyed
+      lender-client retokenize BOOK --ids APPLICANTS
+                                        each lender covers its loans (closed too) and
+                                        inquiries (GET /v1/tokens/rotation/pending)
+      registry keys status              what blocks the retire, per lender; conflicts
+      registry keys drop-mapping --lender CODE
+                                        settle a conflict: drop that lender's mapping
+      registry keys retire [--force]    end the window; old tokens and key destroyed
     """
 
 
@@ -95,7 +100,9 @@ def keys_rotate(pepper_change: bool, label: str, fingerprint: str | None) -> Non
         except SignerError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{kind.value} rotation window open (next key {rotation.next_key_id}).")
-        click.echo("Lenders now re-report their open books: lender-client retokenize BOOK")
+        click.echo(
+            "Lenders now cover what they hold: lender-client retokenize BOOK --ids APPLICANTS"
+        )
 
 
 @keys_group.command("pepper-fingerprint")
@@ -111,43 +118,151 @@ def keys_pepper_fingerprint(fingerprint: str) -> None:
 
 @keys_group.command("status")
 def keys_status() -> None:
-    """Per lender: open loans, and those not yet re-reported with their next token."""
+    """Exactly what blocks a retire: per lender, its rows within retention (loans by status,
+    inquiries, application outcomes, disputes) that have no next token yet; borrower
+    statements nobody mapped; and conflicts between lenders' mappings, with the lenders
+    involved (settle them with drop-mapping). Also what the retire removes anyway: phone
+    sightings, and inquiries and outcomes past retention (2 years) nobody mapped."""
     with session_scope(write=False) as session:
         rotation = tokens.open_rotation(session)
         if rotation is None:
             click.echo("no rotation window is open")
             return
-        table = Table("lender", "status", "open loans", "without next token", "done")
-        progress = tokens.rotation_progress(session)
-        for row in progress:
-            table.add_row(
-                row.code,
-                row.status,
-                str(row.open_loans),
-                str(row.without_next),
-                "yes" if row.done else "no",
-            )
-        console.print(
-            f"{rotation.kind} rotation '{rotation.label}' open since {rotation.opened_at:%Y-%m-%d}"
-        )
-        console.print(table)
-        waiting = [row.code for row in progress if not row.done]
+        status = rotation_status(session, clock.now())
+    click.echo(
+        f"{rotation.kind} rotation '{rotation.label}' open since {rotation.opened_at:%Y-%m-%d}; "
+        f"{status.mapped_borrowers} borrowers mapped so far"
+    )
+    click.echo("\nRows within retention without a next token (each blocks the retire):")
+    header = ("lender", "status", "open", "closed", "written_off", "inquiries", "outcomes")
+    widths = (max([6, *(len(b.code) for b in status.lenders)]), 9, 6, 7, 11, 9, 8)
+    line = "  ".join([f"{{:<{widths[0]}}}", *(f"{{:>{w}}}" for w in widths[1:])]) + "  {:>8}"
+    click.echo("  " + line.format(*header, "disputes"))
+    for lender in status.lenders:
+        loans = lender.loans
         click.echo(
-            "all lenders have re-reported; 'registry keys retire' ends the window"
-            if not waiting
-            else f"waiting for: {', '.join(waiting)}"
+            "  "
+            + line.format(
+                lender.code,
+                lender.status,
+                loans.get("open", 0),
+                loans.get("closed", 0),
+                loans.get("written_off", 0),
+                lender.inquiries,
+                lender.application_outcomes,
+                lender.disputes,
+            )
         )
+    click.echo(f"  borrower statements nobody mapped: {status.statements}")
+    _echo_conflicts(status)
+    click.echo("\nRemoved at the retire in any case:")
+    phones = ", ".join(f"{table} {n}" for table, n in status.phones.items())
+    click.echo(
+        f"  phone sightings ({phones}): keyed by phone tokens made under the old key or "
+        "pepper, which cannot be re-keyed; the 90-day signal fills again from new reports"
+    )
+    expired = ", ".join(f"{table} {n}" for table, n in status.expired.items())
+    click.echo(f"  past retention (2 years) and nobody mapped: {expired}")
+    waiting = [lender.code for lender in status.blocking]
+    if status.ready:
+        click.echo("\nnothing blocks: 'registry keys retire' ends the window")
+        return
+    reasons = []
+    if waiting:
+        reasons.append(f"waiting for: {', '.join(waiting)} ('lender-client retokenize')")
+    if status.statements:
+        reasons.append(f"{status.statements} borrower statements")
+    if status.conflict_count:
+        reasons.append(f"{status.conflict_count} conflicts ('registry keys drop-mapping')")
+    click.echo("\nnot ready: " + "; ".join(reasons))
+
+
+def _echo_conflicts(status: RotationStatus) -> None:
+    click.echo(f"\nConflicts between lenders' mappings: {status.conflict_count}")
+    for conflict in status.conflicts:
+        if conflict.kind == "split":
+            click.echo(f"  old token {conflict.token.hex()} has different next tokens:")
+            for claim in conflict.claims:
+                click.echo(f"    {claim.lender}: {claim.token.hex()[:16]}...")
+        else:
+            click.echo(f"  next token {conflict.token.hex()[:16]}... given for several borrowers:")
+            for claim in conflict.claims:
+                click.echo(f"    {claim.lender}: old token {claim.token.hex()}")
+    if status.conflict_count > len(status.conflicts):
+        click.echo(f"  ... and {status.conflict_count - len(status.conflicts)} more")
+    if status.conflict_count:
+        click.echo(
+            "  Settle each by dropping the wrong lender's mapping: registry keys drop-mapping "
+            "--lender CODE [--borrower OLD_TOKEN ...]"
+        )
+
+
+@keys_group.command("drop-mapping")
+@click.option(
+    "--lender",
+    "lender_code",
+    required=True,
+    metavar="CODE",
+    help="The lender whose next tokens are dropped.",
+)
+@click.option(
+    "--borrower",
+    "borrowers",
+    multiple=True,
+    metavar="OLD_TOKEN",
+    help="A borrower's current (old) token, 64 hex, as 'keys status' lists it; repeatable. "
+    "Without it: every old token of the lender that is in a conflict.",
+)
+@click.argument("more_borrowers", nargs=-1, metavar="[OLD_TOKEN]...")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.option("--operator", "operator_name", default=None, help="Your operator name (audited).")
+def keys_drop_mapping(
+    lender_code: str,
+    borrowers: tuple[str, ...],
+    more_borrowers: tuple[str, ...],
+    reason: str,
+    operator_name: str | None,
+) -> None:
+    """Settle a conflict: drop the next tokens lender CODE gave for some borrowers (all
+    those in a conflict, or the OLD_TOKENs named). Its rows about each such borrower then
+    carry the next token the other lenders agree on, so that one member with a wrong pepper
+    or key cannot hold the rotation up; where no other lender maps the borrower, its rows
+    wait for a next token again. Audited (token_mapping_dropped). A lender that sends its
+    wrong next tokens again brings the conflict back: fix its pepper or key first.
+
+    \b
+    Example:
+      registry keys status                               # conflict: alpha and beta differ
+      registry keys drop-mapping --lender beta --reason "beta kept the old pepper"
+      registry keys drop-mapping --lender beta --borrower 3f9a...c2
+    """
+    named = [*borrowers, *more_borrowers]
+    actor = audit.Actor(f"cli:{operator_name}") if operator_name else audit.CLI
+    with session_scope() as session:
+        result = drop_mapping(session, lender_code, named or None, clock.now(), actor, reason)
+    rows = ", ".join(f"{kind} {n}" for kind, n in result.rows.items() if n)
+    click.echo(f"dropped {result.lender}'s next tokens for {result.tokens} borrower(s) ({rows})")
+    click.echo(
+        f"  {result.adopted} now follow the next token the other lenders agree on; "
+        f"{result.waiting} wait for a next token (no other lender maps them consistently)"
+    )
 
 
 @keys_group.command("retire")
 @click.option(
     "--force",
     is_flag=True,
-    help="Retire even though some open loans have no next token: those loans are deleted.",
+    help="Retire even though rows within retention have no next token: the rows whose "
+    "borrower nobody mapped are deleted (printed per table and lender, and audited).",
 )
 @click.confirmation_option(prompt="Retire the old tokens and destroy the old key for good?")
 def keys_retire(force: bool) -> None:
-    """End the window: every stored token becomes its next token; old ones are destroyed."""
+    """End the window: every stored token becomes its next token; old ones are destroyed.
+
+    Refuses while lenders' mappings conflict, and (unless --force) while any row within
+    retention has no next token ('registry keys status' lists them). Phone sightings are
+    dropped (their phone tokens were made under the old key or pepper), as are inquiries
+    and application outcomes past retention that nobody mapped."""
     with session_scope() as session:
         result = tokens.retire_rotation(session, clock.now(), audit.CLI, force=force)
     # Only once the retirement is committed: the old tokens are gone, so is the old key.
@@ -155,10 +270,23 @@ def keys_retire(force: bool) -> None:
         signer().destroy_key(result.destroyed_key)
     click.echo(f"{result.kind} rotation retired: {result.mapped_borrowers} borrowers re-keyed")
     for table, count in result.rewritten.items():
-        dropped = result.dropped.get(table, 0)
-        click.echo(
-            f"  {table}: {count} rows rewritten" + (f", {dropped} deleted" if dropped else "")
-        )
+        click.echo(f"  {table}: {count} rows rewritten")
+    if result.kept:
+        kept = ", ".join(f"{table} {n}" for table, n in result.kept.items())
+        click.echo(f"kept under their old token (records of retracted loans): {kept}")
+    phones = ", ".join(f"{table} {n}" for table, n in result.phones.items())
+    click.echo(f"phone sightings dropped (phone tokens under the old key): {phones}")
+    if result.expired:
+        expired = ", ".join(f"{table} {n}" for table, n in result.expired.items())
+        click.echo(f"past retention and nobody mapped, removed: {expired}")
+    if force:
+        if result.dropped:
+            click.echo(f"FORCED: {result.lost} rows deleted, their borrower mapped by nobody:")
+            for table, per_lender in result.dropped.items():
+                counts = ", ".join(f"{code} {n}" for code, n in per_lender.items())
+                click.echo(f"  {table}: {counts}")
+        else:
+            click.echo("forced, but nothing was lost: every borrower had a next token")
     if result.destroyed_key:
         click.echo(f"key {result.destroyed_key} destroyed")
 

@@ -1,15 +1,23 @@
-"""`/v1/tokens`: the published key and the batched VOPRF evaluation."""
+"""`/v1/tokens`: the published key, the batched VOPRF evaluation, and a lender's part in a
+rotation window (what it still has to cover, the next tokens it sends)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
 import rfc9497
 from registry.clock import iso
-from registry.schemas.common import _Strict
+from registry.schemas.common import UtcDateTime, _Strict
+from registry.services.fields import BorrowerToken
 from registry.services.tokens import MAX_ELEMENTS, MODE, Evaluation, KeyInfo, RotationWindow
+from registry.services.tokens.rotation_pending import (
+    MAX_MAPPINGS,
+    MappingOutcome,
+    PendingRow,
+    PendingTotals,
+)
 
 
 class TokenEvaluateBody(_Strict):
@@ -100,3 +108,86 @@ class TokenEvaluationOut(BaseModel):
             evaluated_elements=[e.hex() for e in evaluation.evaluated_elements],
             proof=evaluation.proof.hex(),
         )
+
+
+# -- rotation windows: what a lender still has to cover, and the next tokens it sends --------
+
+
+class PendingItemOut(BaseModel):
+    kind: Literal["loan", "inquiry", "application_outcome", "dispute"]
+    borrower: str = Field(description="the borrower's current token, 64 hex characters")
+    loan_ref: str | None = Field(description="the loan's (a loan, an approved outcome, a dispute)")
+    inquiry_id: str | None
+    dispute_id: str | None
+    status: str | None = Field(description="a loan's or dispute's status, an outcome's outcome")
+    created_at: UtcDateTime | None = Field(
+        description="first reported (a loan), made (an inquiry), inquired (an outcome), "
+        "opened (a dispute)"
+    )
+
+    @classmethod
+    def from_row(cls, row: PendingRow) -> PendingItemOut:
+        return cls(
+            kind=cast(Any, row.kind),
+            borrower=row.borrower.hex(),
+            loan_ref=row.loan_ref,
+            inquiry_id=row.inquiry_id,
+            dispute_id=row.dispute_id,
+            status=row.status,
+            created_at=row.created_at,
+        )
+
+
+class PendingTotalsOut(BaseModel):
+    loans: dict[str, int] = Field(description="by loan status: open, closed, written_off")
+    inquiries: int
+    application_outcomes: int
+    disputes: int
+    borrowers: int = Field(description="distinct borrower tokens among them")
+    total: int
+
+    @classmethod
+    def from_totals(cls, totals: PendingTotals) -> PendingTotalsOut:
+        return cls(
+            loans=totals.loans,
+            inquiries=totals.inquiries,
+            application_outcomes=totals.application_outcomes,
+            disputes=totals.disputes,
+            borrowers=totals.borrowers,
+            total=totals.total,
+        )
+
+
+class PendingPageOut(BaseModel):
+    data: list[PendingItemOut]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null at the end"
+    )
+    totals: PendingTotalsOut = Field(
+        description="everything pending (of the kind asked for), not just this page"
+    )
+
+
+class TokenMappingIn(_Strict):
+    borrower: BorrowerToken
+    borrower_next: BorrowerToken
+
+
+class TokenMappingsBody(_Strict):
+    """`POST /v1/tokens/rotation/mappings`: next tokens for borrowers named by their
+    current token, for every row the caller holds about each."""
+
+    mappings: Annotated[list[TokenMappingIn], Field(min_length=1, max_length=MAX_MAPPINGS)]
+
+
+class TokenMappingsOut(BaseModel):
+    matched: int = Field(description="mappings whose borrower the caller holds rows about")
+    unmatched: int = Field(description="mappings naming no row of the caller (nothing done)")
+    rows: dict[str, int] = Field(
+        description="by kind (loan, inquiry, application_outcome, dispute): rows that now "
+        "carry their next token"
+    )
+
+    @classmethod
+    def from_outcome(cls, outcome: MappingOutcome) -> TokenMappingsOut:
+        return cls(matched=outcome.matched, unmatched=outcome.unmatched, rows=outcome.rows)

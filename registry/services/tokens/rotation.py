@@ -1,6 +1,7 @@
 """Rotation windows, for a new OPRF key or a new consortium pepper: open one, follow the
-lenders re-reporting their open books with next tokens, then retire it (every stored token
-becomes its next token) or cancel it.
+lenders covering what they hold with next tokens (`rotation_status`, `rotation_pending`),
+settle conflicts between them (`rotation_drop`), then retire it (every stored token becomes
+its next token, `rotation_rekey`) or cancel it.
 
 Retiring and cancelling hold every lender row for the caller's unit of work. The old key's
 secret file is destroyed by the caller once that unit of work is committed
@@ -11,34 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import (
-    Column,
-    LargeBinary,
-    MetaData,
-    Table,
-    and_,
-    case,
-    delete,
-    exists,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from registry.models import (
-    Inquiry,
-    InquiryKey,
     KeyState,
     Lender,
     Loan,
-    LoanCorrection,
-    LoanHistory,
-    LoanMonth,
-    LoanRef,
     LoanStatus,
     PepperCheck,
     RotationKind,
@@ -47,18 +28,25 @@ from registry.models import (
 )
 from registry.services import audit
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotFound
+from registry.services.tokens import rotation_rekey as rekeying
 from registry.services.tokens.keys import (
     TokensUnavailable,
     check_fingerprint,
     open_rotation,
     retire_fingerprint,
 )
+from registry.services.tokens.rotation_rows import HOLDINGS, STATEMENTS, retention_cutoff
+from registry.services.tokens.rotation_status import (
+    lender_blockers,
+    mapping_conflicts,
+    rotation_status,
+)
 from registry.signer import Signer
 
 WRONG_PEPPER_OR_KEY = (
-    "lenders reported different next tokens for one borrower (or one next token for two "
+    "Lenders gave different next tokens for one borrower (or one next token for two "
     "borrowers): a lender is tokenising with the wrong pepper or key. Nothing was changed; "
-    "find it with 'registry keys status', then fix that lender or cancel the window."
+    "'registry keys status' names the lenders."
 )
 
 
@@ -120,86 +108,79 @@ class LenderProgress:
     code: str
     status: str
     open_loans: int
-    without_next: int  # open loans not yet re-reported with their next token
+    without_next: int  # rows within retention it has no next token for (any kind)
 
     @property
     def done(self) -> bool:
         return self.without_next == 0
 
 
-def rotation_progress(session: Session) -> list[LenderProgress]:
-    """Per lender: open loans, and how many still lack a token under the next key/pepper."""
-    missing = func.sum(
-        case((and_(Loan.loan_ref.is_not(None), Loan.borrower_next.is_(None)), 1), else_=0)
-    )
-    rows = session.execute(
-        select(Lender.code, Lender.status, func.count(Loan.loan_ref), func.coalesce(missing, 0))
-        .join(
-            Loan,
-            and_(Loan.lender_id == Lender.id, Loan.status != LoanStatus.CLOSED),
-            isouter=True,
+def rotation_progress(session: Session, now: datetime) -> list[LenderProgress]:
+    """Per lender: open loans, and its rows still without a next token (the full picture,
+    with conflicts, is `rotation_status`)."""
+    open_loans = dict(
+        session.execute(
+            select(Loan.lender_id, func.count())
+            .where(Loan.status == LoanStatus.OPEN)
+            .group_by(Loan.lender_id)
         )
-        .group_by(Lender.id, Lender.code, Lender.status)
-        .order_by(Lender.code)
-    ).all()
-    return [LenderProgress(code, status, int(n), int(m)) for code, status, n, m in rows]
+        .tuples()
+        .all()
+    )
+    ids = dict(session.execute(select(Lender.code, Lender.id)).tuples().all())
+    return [
+        LenderProgress(b.code, b.status, int(open_loans.get(ids[b.code], 0)), b.total)
+        for b in lender_blockers(session, retention_cutoff(now))
+    ]
 
 
 @dataclass
 class RetireResult:
     kind: str
     mapped_borrowers: int = 0
-    rewritten: dict[str, int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)
+    rewritten: dict[str, int] = field(default_factory=dict)  # table -> rows re-keyed
+    # Rows deleted because nobody mapped their borrower (a forced retire): table -> lender
+    # code ("-" for rows no lender holds) -> rows.
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    expired: dict[str, int] = field(default_factory=dict)  # past retention, nobody mapped
+    phones: dict[str, int] = field(default_factory=dict)  # phone sightings, always dropped
+    kept: dict[str, int] = field(default_factory=dict)  # records left under the old token
     destroyed_key: str | None = None
 
-
-# Retractions' tombstones keep the token they were made with (an audit record, not a loan).
-_TOKEN_TABLES: tuple[Any, ...] = (
-    Loan,
-    LoanHistory,
-    LoanMonth,
-    LoanCorrection,
-    LoanRef,
-    Inquiry,
-    InquiryKey,
-)
+    @property
+    def lost(self) -> int:
+        return sum(sum(per_lender.values()) for per_lender in self.dropped.values())
 
 
 def retire_rotation(
     session: Session, now: datetime, actor: audit.Actor, force: bool = False
 ) -> RetireResult:
     """End the window: every stored token becomes its next token, the old tokens (and, for a
-    key rotation, the old key) are destroyed. Refuses while an open loan has no next token,
-    unless `force` (those loans are then deleted, since their tokens can no longer match).
+    key rotation, the old key) are destroyed.
+
+    Refuses while lenders' mappings conflict (`registry keys drop-mapping` settles that) or,
+    unless `force`, while any row within retention lacks a next token (`rotation_status`
+    lists them). Forced, rows whose borrower nobody mapped are deleted: an explicit loss,
+    counted per table and lender in the result and the audit event. Either way, inquiries
+    and outcomes past retention that nobody mapped, and the phone sightings (keyed by phone
+    tokens under the old key), are removed.
 
     The caller destroys `destroyed_key` with the signer once its unit of work is committed:
     before, a failed commit would leave the database naming a key whose secret is gone."""
     rotation = _closing_window(session)
-    token_map = _build_token_map(session)
+    _refuse_conflicts(session)
+    if not force:
+        _refuse_missing(session, now)
+    result = RetireResult(rotation.kind)
+    token_map = rekeying.build_token_map(session)
     try:
-        _check_map(session, token_map, force)
-        result = RetireResult(rotation.kind)
-        result.mapped_borrowers = session.execute(
-            select(func.count()).select_from(token_map)
-        ).scalar_one()
-        mapped_old = select(token_map.c.old)
-        for model in _TOKEN_TABLES:
-            table = model.__table__
-            dropped = _rowcount(
-                session.execute(delete(table).where(table.c.borrower.not_in(mapped_old)))
-            )
-            new_token = (
-                select(token_map.c.new).where(token_map.c.old == table.c.borrower).scalar_subquery()
-            )
-            values: dict[str, Any] = {"borrower": new_token}
-            if "borrower_next" in table.c:
-                values["borrower_next"] = None
-            rewritten = _rowcount(session.execute(update(table).values(**values)))
-            result.rewritten[table.name] = rewritten
-            result.dropped[table.name] = dropped
+        result.mapped_borrowers = rekeying.map_size(session, token_map)
+        rekeying.rekey(session, token_map, retention_cutoff(now), result)
     finally:
         token_map.drop(session.connection())
+    if result.lost and not force:
+        # The checks above make this impossible; refuse rather than lose anything.
+        raise Conflict(f"the retire would delete rows nobody mapped: {result.dropped}")
     if rotation.kind == RotationKind.KEY:
         old = session.get_one(TokenKey, rotation.current_key_id)
         old.state, old.retired_at = KeyState.RETIRED, now
@@ -224,7 +205,11 @@ def retire_rotation(
             "kind": rotation.kind,
             "forced": force,
             "mapped_borrowers": result.mapped_borrowers,
+            "rewritten": result.rewritten,
             "dropped": result.dropped,
+            "expired": result.expired,
+            "phones_dropped": result.phones,
+            "kept_under_old_token": result.kept,
             "destroyed_key": result.destroyed_key,
         },
     )
@@ -237,8 +222,8 @@ def cancel_rotation(session: Session, now: datetime, actor: audit.Actor) -> str 
     Returns the discarded next key, for the caller to destroy with the signer once its unit
     of work is committed (None for a pepper rotation)."""
     rotation = _closing_window(session)
-    for model in (Loan, Inquiry):
-        session.execute(update(model).values(borrower_next=None))
+    for table in (*(h.table for h in HOLDINGS), STATEMENTS):
+        session.execute(update(table).values(borrower_next=None))
     discarded = None
     if rotation.kind == RotationKind.KEY:
         upcoming = session.get_one(TokenKey, rotation.next_key_id)
@@ -269,74 +254,28 @@ def _hold_every_lender(session: Session) -> None:
     session.execute(select(Lender.id).order_by(Lender.id).with_for_update())
 
 
-def _build_token_map(session: Session) -> Table:
-    """A temporary old -> next token map: from the loans' pairs first (what lenders reported),
-    then from inquiries' pairs for borrowers no loan names (and only unambiguous ones)."""
-    _refuse_split_borrowers(session)
-    token_map = Table(
-        "token_map",
-        MetaData(),
-        Column("old", LargeBinary(32), primary_key=True),
-        Column("new", LargeBinary(32), nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    token_map.create(session.connection())
-    loan_pairs = (
-        select(Loan.borrower, Loan.borrower_next).where(Loan.borrower_next.is_not(None)).distinct()
-    )
-    session.execute(insert(token_map).from_select(["old", "new"], loan_pairs))
-    ambiguous = (
-        select(Inquiry.borrower)
-        .where(Inquiry.borrower_next.is_not(None))
-        .group_by(Inquiry.borrower)
-        .having(func.count(func.distinct(Inquiry.borrower_next)) > 1)
-    )
-    inquiry_pairs = (
-        select(Inquiry.borrower, Inquiry.borrower_next)
-        .where(
-            Inquiry.borrower_next.is_not(None),
-            ~exists().where(token_map.c.old == Inquiry.borrower),
-            Inquiry.borrower.not_in(ambiguous),
+def _refuse_conflicts(session: Session) -> None:
+    conflicts, count = mapping_conflicts(session, limit=5)
+    if count:
+        named = "; ".join(
+            f"{c.kind} {c.token.hex()[:16]}... ({', '.join(c.lenders)})" for c in conflicts
         )
-        .distinct()
-    )
-    session.execute(insert(token_map).from_select(["old", "new"], inquiry_pairs))
-    return token_map
-
-
-def _refuse_split_borrowers(session: Session) -> None:
-    split = session.execute(
-        select(Loan.borrower)
-        .where(Loan.borrower_next.is_not(None))
-        .group_by(Loan.borrower)
-        .having(func.count(func.distinct(Loan.borrower_next)) > 1)
-        .limit(1)
-    ).first()
-    if split is not None:
-        raise Conflict(WRONG_PEPPER_OR_KEY)
-
-
-def _check_map(session: Session, token_map: Table, force: bool) -> None:
-    """Refuse a map that would merge or split borrowers, or (unforced) while a lender has
-    not re-reported its open loans."""
-    merged = session.execute(
-        select(token_map.c.new).group_by(token_map.c.new).having(func.count() > 1).limit(1)
-    ).first()
-    if merged is not None:
-        raise Conflict(WRONG_PEPPER_OR_KEY)
-    if force:
-        return
-    # Every lender re-reports: that proves each can make next tokens, which it must from
-    # the moment the window closes.
-    waiting = [p for p in rotation_progress(session) if not p.done]
-    if waiting:
-        names = ", ".join(f"{p.code} ({p.without_next})" for p in waiting)
         raise Conflict(
-            f"open loans without a next token: {names}. They must re-report "
-            "('lender-client retokenize'), or retire with --force: loans whose borrower no "
-            "other lender re-reported are then deleted."
+            f"{count} conflicting mapping(s): {named}. {WRONG_PEPPER_OR_KEY} Or drop the "
+            "wrong lender's mappings: 'registry keys drop-mapping --lender CODE'."
         )
 
 
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)
+def _refuse_missing(session: Session, now: datetime) -> None:
+    status = rotation_status(session, now)
+    waiting = [f"{b.code} ({b.describe()})" for b in status.blocking]
+    if status.statements:
+        waiting.append(f"{status.statements} borrower statements nobody mapped")
+    if waiting:
+        raise Conflict(
+            "rows within retention have no next token yet: "
+            + "; ".join(waiting)
+            + ". Lenders cover them with 'lender-client retokenize' (see 'registry keys "
+            "status'); or retire with --force: rows whose borrower nobody mapped are then "
+            "deleted."
+        )
