@@ -2,23 +2,24 @@
 for a person who has proved at the operator's desk that it is theirs.
 
 What it holds, unlike a lender's report, with every lender named:
-- every loan the registry keeps (`is_kept`: open loans; loans with negative history for 5
-  years after they ended; other closed loans for the policy's `retention_closed_months`),
-  with its lender's code and name, its reference, its state, its 24-month payment-status
-  string and every dispute of it;
+- every loan the registry keeps (`retention.retained`, the rule the retention run applies:
+  open loans; loans with negative history for 5 years after the negative event ended; other
+  closed loans for the policy's `retention_closed_months`), with its lender's code and name,
+  its reference, its state, its 24-month payment-status string and every dispute of it;
 - every dispute of the borrower's records, those of loans no longer on file included;
 - the borrower's statement, if any;
-- every inquiry about the token in the last 2 years (`INQUIRY_YEARS`; from the same moment
-  2 years earlier, included), newest first, whatever its purpose (`account_review`
-  included), with the lender's name, the date, the purpose, the consent reference and what
-  came of the application (declines included: they are the borrower's own data).
+- every inquiry about the token that the registry keeps: those of the last 2 years, in whole
+  UTC days (one made on 2024-11-25 is disclosed until 2026-11-25 included, as retention
+  keeps it), newest first, whatever its purpose (`account_review` included), with the
+  lender's name, the date, the purpose, the consent reference and what came of the
+  application (declines included: they are the borrower's own data).
 Each disclosure is audited (`disclosure`), in the caller's unit of work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -29,27 +30,20 @@ from registry.services import audit
 from registry.services.dispute_log import DisputeRow, for_borrower
 from registry.services.errors import FieldError, InvalidInput
 from registry.services.policy import load_policy
-from registry.services.report.book import LoanRow, read_book
-from registry.services.report.tradelines import (
-    NEGATIVE_RETENTION_MONTHS,
-    has_negative_history,
-    shift_months,
-    string_months,
-)
+from registry.services.report.book import read_book
+from registry.services.report.tradelines import string_months
+from registry.services.retention import RECORD_RETENTION_MONTHS, first_kept_day, retained
 from registry.services.statements import get_statement
 from registry_protocol.payment_status import month_of, status_string
 
 __all__ = [
-    "INQUIRY_YEARS",
     "DisclosedInquiry",
     "DisclosedTradeline",
     "Disclosure",
     "disclose",
-    "is_kept",
     "to_json",
 ]
 
-INQUIRY_YEARS = 2
 MAX_REFERENCE = 200
 
 
@@ -102,21 +96,6 @@ class Disclosure:
     inquiries_since: datetime
 
 
-def is_kept(loan: LoanRow, today: date, retention_closed_months: int) -> bool:
-    """Whether the registry still keeps `loan` (the retention rule, applied when reading)."""
-    if loan.status == "open":
-        return True
-    ended = loan.closed_on or loan.as_of.date()
-    keep = NEGATIVE_RETENTION_MONTHS if has_negative_history(loan) else retention_closed_months
-    return ended >= shift_months(today, -keep)
-
-
-def years_before(moment: datetime, years: int) -> datetime:
-    """The same moment `years` earlier (29 February becomes the 28th)."""
-    day = shift_months(moment.date(), -12 * years)
-    return moment.replace(year=day.year, month=day.month, day=day.day)
-
-
 def _reference(raw: str | None) -> str | None:
     text = " ".join((raw or "").split())
     if len(text) > MAX_REFERENCE:
@@ -130,8 +109,8 @@ def _tradelines(
     session: Session, borrower: bytes, now: datetime, disputes: list[DisputeRow]
 ) -> list[DisclosedTradeline]:
     today = now.date()
-    keep_closed = load_policy(session).retention_closed_months
-    loans = [loan for loan in read_book(session, borrower) if is_kept(loan, today, keep_closed)]
+    policy = load_policy(session)
+    loans = [loan for loan in read_book(session, borrower) if retained(loan, now, policy)]
     names = {
         lender_id: (code, name)
         for lender_id, code, name in session.execute(
@@ -212,7 +191,8 @@ def disclose(
     note = _reference(reference)
     disputes = for_borrower(session, borrower, now)
     statement = get_statement(session, borrower)
-    since = years_before(now, INQUIRY_YEARS)
+    first_day = first_kept_day(now.date(), RECORD_RETENTION_MONTHS)
+    since = datetime.combine(first_day, time.min, tzinfo=UTC)
     disclosure = Disclosure(
         borrower=borrower.hex(),
         generated_at=now,

@@ -91,7 +91,7 @@ def dispute_row(
     operator: str | None,
     now: datetime,
 ) -> DisputeRow:
-    opened_by = f"lender {opener}" if opener else f"operator {operator or '?'}"
+    opened_by = f"lender {opener}" if opener else f"operator {operator}" if operator else "desk"
     return DisputeRow(
         id=dispute.id,
         borrower=dispute.borrower.hex(),

@@ -118,7 +118,7 @@ def _open_dispute(
     same_opener = (
         Dispute.opened_by_lender_id == opened_by_lender_id
         if opened_by_lender_id is not None
-        else Dispute.opened_by_operator_id.is_not(None)
+        else Dispute.opened_by_lender_id.is_(None)  # the registry's desk, any operator
     )
     earlier = session.scalar(
         select(Dispute).where(
@@ -227,7 +227,7 @@ def open_by_operator(
     tradeline: str,
     now: datetime,
     actor: audit.Actor,
-    operator_id: int,
+    operator_id: int | None,
 ) -> Opened:
     """An operator records a borrower's dispute of one loan, named by lender and reference
     (`tradeline`: the label the borrower page showed it under, kept for the record)."""
