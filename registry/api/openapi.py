@@ -9,6 +9,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from registry.schemas.common import ProblemOut
+from registry.schemas.disputes import (
+    AnswerBody,
+    DisputeBody,
+    DisputeList,
+    DisputeOut,
+    OpenedDisputeOut,
+)
 from registry.schemas.inquiries import InquiryBody, InquiryReportOut, OutcomeBody, OutcomeOut
 from registry.schemas.loans import (
     LoanBatch,
@@ -72,6 +79,12 @@ _INQUIRY_ID = {
     "description": "the inquiry_id of the caller's new_credit inquiry (from its report)",
     "schema": {"type": "string", "minLength": 1, "maxLength": 36},
 }
+_DISPUTE_ID = {
+    "name": "dispute_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 36},
+}
 _LOAN_REF = {
     "name": "loan_ref",
     "in": "path",
@@ -113,6 +126,11 @@ def openapi_document() -> dict[str, Any]:
         (TokenEvaluateBody, "validation"),
         (TokenKeyOut, "serialization"),
         (TokenEvaluationOut, "serialization"),
+        (DisputeBody, "validation"),
+        (AnswerBody, "validation"),
+        (OpenedDisputeOut, "serialization"),
+        (DisputeOut, "serialization"),
+        (DisputeList, "serialization"),
         (PendingPageOut, "serialization"),
         (TokenMappingsBody, "validation"),
         (TokenMappingsOut, "serialization"),
@@ -250,6 +268,96 @@ def openapi_document() -> dict[str, Any]:
                             422,
                             _404="no new_credit inquiry of the caller's with that id",
                             _409="the inquiry already has a different outcome",
+                        ),
+                    },
+                },
+            },
+            "/v1/disputes": {
+                "post": {
+                    "operationId": "openDispute",
+                    "summary": "Relay a borrower's dispute of a tradeline of one of the caller's "
+                    "reports (at most 90 days old)",
+                    "description": "The registry places the label on the loan it stood for and "
+                    "asks that loan's lender to answer by due_at (the policy's dispute_days). "
+                    "The caller never learns whose loan it is. While open, reports show the "
+                    "tradeline as disputed. The same record disputed again by the caller while "
+                    "open is answered 200 with the open dispute (the same reason) or 409 "
+                    "(another reason).",
+                    "requestBody": body(DisputeBody),
+                    "responses": {
+                        "201": _json(OpenedDisputeOut, "the dispute, opened now"),
+                        "200": _json(OpenedDisputeOut, "the caller's open dispute of that record"),
+                        **_problems(
+                            400,
+                            *_AUTH_ERRORS,
+                            409,
+                            413,
+                            415,
+                            422,
+                            _409="the record is under the caller's open dispute with another "
+                            "reason, or the report's tradeline can no longer be placed",
+                        ),
+                    },
+                },
+                "get": {
+                    "operationId": "listDisputes",
+                    "summary": "The disputes of the caller's own records, the most urgent first",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "description": "open (unanswered, overdue ones included), overdue "
+                            "or answered; all by default",
+                            "schema": {"type": "string", "enum": ["open", "overdue", "answered"]},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(DisputeList, "the disputes"),
+                        **_problems(*_AUTH_ERRORS, 422),
+                    },
+                },
+            },
+            "/v1/disputes/{dispute_id}": {
+                "get": {
+                    "operationId": "getDispute",
+                    "summary": "A dispute of the caller's record (DisputeOut) or one it opened "
+                    "(OpenedDisputeOut)",
+                    "parameters": [_DISPUTE_ID],
+                    "responses": {
+                        "200": {
+                            "description": "the dispute, as the caller may see it",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"oneOf": [_ref(DisputeOut), _ref(OpenedDisputeOut)]}
+                                }
+                            },
+                        },
+                        **_problems(*_AUTH_ERRORS, 404),
+                    },
+                },
+            },
+            "/v1/disputes/{dispute_id}/answer": {
+                "post": {
+                    "operationId": "answerDispute",
+                    "summary": "Answer a dispute of the caller's record, once",
+                    "description": "corrected needs a correction of the loan sent since the "
+                    'dispute opened ("correction": true); retracted needs its retraction since '
+                    "then; otherwise a 422 on resolution. A late answer is accepted.",
+                    "parameters": [_DISPUTE_ID],
+                    "requestBody": body(AnswerBody),
+                    "responses": {
+                        "200": _json(DisputeOut, "the dispute, answered"),
+                        **_problems(
+                            400,
+                            *_AUTH_ERRORS,
+                            404,
+                            409,
+                            413,
+                            415,
+                            422,
+                            _404="no dispute of the caller's records with that id",
+                            _409="the dispute was answered already",
                         ),
                     },
                 },
