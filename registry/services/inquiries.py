@@ -49,6 +49,7 @@ from registry.services.report.flags import Flag, evaluate_flags
 from registry.services.report.identity import read_identity
 from registry.services.report.tradelines import Tradeline, build_tradelines
 from registry.services.reporting import NO_ROTATION
+from registry.services.retention_loans import brought_current_days
 from registry.services.tokens import open_rotation
 
 __all__ = [
@@ -188,8 +189,15 @@ def summarise(
     book = read_book(session, borrower)
     applications = read_applications(session, borrower, caller_id, now, policy.provisional_days)
     provisional = provisional_loans(applications, book, now, policy.provisional_days)
+    cured = brought_current_days(session, borrower, book, now, policy.retention_closed_months)
     lines = build_tradelines(
-        [*book, *provisional], borrower, caller_id, now, policy.stale_after_days
+        [*book, *provisional],
+        borrower,
+        caller_id,
+        now,
+        policy.stale_after_days,
+        policy.retention_closed_months,
+        cured,
     )
     summary, own = compute(lines, caller_id, now, requested)
     own.holds_loans = any(loan.lender_id == caller_id for loan in book)

@@ -19,10 +19,9 @@ the inquiry, to the day: one made on 2024-11-25 goes on 2026-11-26. Phone sighti
 else on file.
 
 Reports apply the same rules when they read (`retained`), so nothing the run would remove is
-ever shown, even before the run. A report reads each loan's stored months, not its history:
-it takes the day the loan was last reported past due as the day it was brought current, which
-is never later than the run's date, so a report may stop showing such a loan a few days
-before the run removes it, never after.
+ever shown, even before the run. A report reads each loan's stored months, not its history,
+and the months do not say when a loan was brought current; only for a loan whose retention
+they leave open (`needs_history`: a few days from its end) is its history read for that day.
 
 `registry.services.retention_run` removes what is past retention (`registry retention run`).
 """
@@ -30,18 +29,21 @@ before the run removes it, never after.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry.services.policy import Policy
+from registry.services.policy import RETENTION_CLOSED_MONTHS, Policy, spec_for
 from registry.services.report.book import LoanRow
 
 NEGATIVE_RETENTION_MONTHS = 60  # art. 16: 5 years from the end of the negative event
 RECORD_RETENTION_MONTHS = 24  # inquiries and application outcomes: 2 years
 PHONE_SIGNAL_DAYS = 90
+DEFAULT_RETENTION_CLOSED_MONTHS = spec_for(RETENTION_CLOSED_MONTHS).default
+ENDED_STATUSES = frozenset({"closed", "written_off"})
 # The 24-month string's characters that say "past due" (1-7) or "written off" (W).
 NEGATIVE_MONTH_STATUSES = frozenset("1234567W")
 
@@ -83,7 +85,7 @@ class LoanFacts:
 
 def negative_event_end(facts: LoanFacts) -> date | None:
     """The day the loan's negative event ended; None if it has none, or it has not ended."""
-    if not facts.negative or facts.status == "open":
+    if not facts.negative or facts.status not in ENDED_STATUSES:
         return None
     ended = facts.closed_on or facts.last_reported_on
     if facts.written_off_on is not None:
@@ -96,8 +98,9 @@ def negative_event_end(facts: LoanFacts) -> date | None:
 
 
 def retention_end(facts: LoanFacts, retention_closed_months: int) -> date | None:
-    """The last day the loan is kept; None while it is open."""
-    if facts.status == "open":
+    """The last day the loan is kept; None while it is open (or provisional: a report's
+    approved application, which expires on its own)."""
+    if facts.status not in ENDED_STATUSES:
         return None
     event_end = negative_event_end(facts)
     if event_end is not None:
@@ -110,8 +113,19 @@ def past_retention(facts: LoanFacts, today: date, retention_closed_months: int) 
     return end is not None and today > end
 
 
-def row_facts(loan: LoanRow) -> LoanFacts:
-    """A report's loan (current state and stored months) as retention facts."""
+def brought_current_on(reports: Sequence[tuple[datetime, int]]) -> date | None:
+    """The day of the first report with 0 days past due after the last past-due one, from a
+    loan's reports (as_of, days past due) in time order; None if there is none."""
+    last_past_due = max((i for i, (_, dpd) in enumerate(reports) if dpd > 0), default=None)
+    if last_past_due is None:
+        return None
+    return next((at.date() for at, dpd in reports[last_past_due + 1 :] if dpd == 0), None)
+
+
+def row_facts(loan: LoanRow, brought_current: date | None = None) -> LoanFacts:
+    """A report's loan (current state and stored months) as retention facts. The months do not
+    say when a loan was brought current: without `brought_current` (read from its history),
+    its last past-due day stands in, which is never later."""
     past_due_days = [m.last_delinquent_on for m in loan.months.values() if m.last_delinquent_on]
     negative = (
         loan.status == "written_off"
@@ -122,6 +136,8 @@ def row_facts(loan: LoanRow) -> LoanFacts:
             for m in loan.months.values()
         )
     )
+    if brought_current is None and past_due_days:
+        brought_current = max(past_due_days)
     return LoanFacts(
         status=loan.status,
         closed_on=loan.closed_on,
@@ -129,18 +145,49 @@ def row_facts(loan: LoanRow) -> LoanFacts:
         days_past_due=loan.days_past_due,
         written_off_on=loan.written_off_on,
         negative=negative,
-        brought_current_on=max(past_due_days) if past_due_days else None,
+        brought_current_on=brought_current,
     )
 
 
-def retained(loan: LoanRow, now: datetime, policy: Policy) -> bool:
-    """Whether a report may still show `loan` at `now` (the read-time rule)."""
-    return not past_retention(row_facts(loan), now.date(), policy.retention_closed_months)
+def cured(facts: LoanFacts) -> bool:
+    """An ended loan whose negative event ended when it was brought current (or closed): the
+    one case where the day it was brought current matters."""
+    return (
+        facts.negative
+        and facts.status == "closed"
+        and facts.written_off_on is None
+        and facts.days_past_due == 0
+    )
 
 
-def loan_retained(loan: LoanRow, today: date, retention_closed_months: int) -> bool:
+def needs_history(loan: LoanRow, today: date, retention_closed_months: int) -> bool:
+    """Whether the months alone cannot tell if `loan` is retained at `today`: past retention
+    counted from its last past-due day, but within it counted from its closing (the latest
+    the negative event can have ended). Rare: such a loan is a few days from removal."""
+    facts = row_facts(loan)
+    if not cured(facts) or not past_retention(facts, today, retention_closed_months):
+        return False
+    latest = replace(facts, brought_current_on=None)
+    return not past_retention(latest, today, retention_closed_months)
+
+
+def retained(
+    loan: LoanRow, now: datetime, policy: Policy, brought_current: date | None = None
+) -> bool:
+    """Whether a report may still show `loan` at `now` (the read-time rule); give the day it
+    was brought current where `needs_history` says the months cannot tell."""
+    return loan_retained(loan, now.date(), policy.retention_closed_months, brought_current)
+
+
+def loan_retained(
+    loan: LoanRow,
+    today: date,
+    retention_closed_months: int,
+    brought_current: date | None = None,
+) -> bool:
     """`retained`, for callers that hold the policy's setting rather than the policy."""
-    return not past_retention(row_facts(loan), today, retention_closed_months)
+    facts = row_facts(loan, brought_current)
+    return not past_retention(facts, today, retention_closed_months)
 
 
 def record_retained(made_at: datetime, now: datetime) -> bool:

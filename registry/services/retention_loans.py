@@ -3,7 +3,7 @@ it from, read for one batch of the retention run (`retention_run`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +12,14 @@ from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from registry.models import Loan, LoanHistory, LoanMonth
-from registry.services.retention import NEGATIVE_MONTH_STATUSES, LoanFacts
+from registry.services.report.book import LoanRow
+from registry.services.retention import (
+    NEGATIVE_MONTH_STATUSES,
+    LoanFacts,
+    brought_current_on,
+    cured,
+    needs_history,
+)
 
 LoanKey = tuple[bytes, int, str]  # (borrower, lender_id, loan_ref)
 
@@ -86,7 +93,6 @@ def loan_facts(session: Session, keys: Sequence[LoanKey]) -> dict[LoanKey, LoanF
         if key in wanted and (worst > 0 or status in NEGATIVE_MONTH_STATUSES):
             negative.add(key)
     facts: dict[LoanKey, LoanFacts] = {}
-    cured: list[LoanKey] = []
     for borrower, lender_id, loan_ref, status, closed_on, as_of, dpd, written_off_on in current:
         key = (borrower, lender_id, loan_ref)
         is_negative = (
@@ -101,15 +107,14 @@ def loan_facts(session: Session, keys: Sequence[LoanKey]) -> dict[LoanKey, LoanF
             negative=is_negative,
             brought_current_on=None,
         )
-        if is_negative and status != "written_off" and written_off_on is None and dpd == 0:
-            cured.append(key)
-    for key, day in _brought_current(session, cured).items():
+    to_read = [key for key, fact in facts.items() if cured(fact)]
+    for key, day in _brought_current(session, to_read).items():
         facts[key] = LoanFacts(**{**asdict(facts[key]), "brought_current_on": day})
     return facts
 
 
 def _brought_current(session: Session, keys: Sequence[LoanKey]) -> dict[LoanKey, date]:
-    """The day of the first report with 0 days past due after each loan's last past-due one."""
+    """The day each loan was brought current after its last past-due report (history)."""
     if not keys:
         return {}
     history: dict[LoanKey, list[tuple[datetime, int]]] = {}
@@ -126,12 +131,24 @@ def _brought_current(session: Session, keys: Sequence[LoanKey]) -> dict[LoanKey,
     ).tuples()
     for borrower, lender_id, loan_ref, as_of, dpd in rows:
         history.setdefault((borrower, lender_id, loan_ref), []).append((as_of, dpd))
-    found: dict[LoanKey, date] = {}
-    for key, reports in history.items():
-        last_past_due = max((i for i, (_, dpd) in enumerate(reports) if dpd > 0), default=None)
-        if last_past_due is None:
-            continue
-        current = [at for at, dpd in reports[last_past_due + 1 :] if dpd == 0]
-        if current:
-            found[key] = current[0].date()
-    return found
+    found = {key: brought_current_on(reports) for key, reports in history.items()}
+    return {key: day for key, day in found.items() if day is not None}
+
+
+def brought_current_days(
+    session: Session,
+    borrower: bytes,
+    loans: Iterable[LoanRow],
+    now: datetime,
+    retention_closed_months: int,
+) -> dict[tuple[int, str], date]:
+    """For a report: the day each of `borrower`'s loans whose retention its months leave open
+    (`retention.needs_history`) was brought current, by (lender_id, loan_ref). No statement at
+    all unless there is such a loan (almost never: a few days before the run removes it)."""
+    today = now.date()
+    keys = [
+        (borrower, loan.lender_id, loan.loan_ref)
+        for loan in loans
+        if needs_history(loan, today, retention_closed_months)
+    ]
+    return {(key[1], key[2]): day for key, day in _brought_current(session, keys).items()}

@@ -5,7 +5,8 @@ the report reads).
 
 Every report of a loan changes its content (its outstanding carries the report's number), so
 that each accepted report is one history row. The brute force restates each rule in its own
-words: retention (24 months after closing, 60 with negative history), freshness, labels
+words: retention (24 months after closing, 60 with negative history, and never past the
+registry's keeping: 5 years from the end of the negative event), freshness, labels
 (earliest opened loan first, ties by SHA-256 of token and lender id), the 24-month string
 (worst state per calendar month), windows counted back from the frozen date.
 """
@@ -176,6 +177,23 @@ def character(status: str, days_past_due: int) -> str:
     return "C" if status == "closed" else "0"
 
 
+def kept_negative(states: list[Any], today: date) -> bool:
+    """The registry keeps negative information 5 years after the negative event ended: the
+    first write-off's date; else the closing date of a loan closed past due; else the first
+    report after the last past-due one that was current, or the closing if that was earlier."""
+    last = states[-1]
+    written_off = [s for s in states if s.status == "written_off"]
+    if written_off:
+        ended = written_off[0].closed_on
+    elif last.days_past_due > 0:
+        ended = last.closed_on
+    else:
+        past_due = max(i for i, s in enumerate(states) if s.days_past_due > 0)
+        cured = next(s.as_of.date() for s in states[past_due + 1 :] if s.days_past_due == 0)
+        ended = min(cured, last.closed_on)
+    return months_back(ended, -60) >= today
+
+
 def brute_force(
     rows: list[Any],
     lender_ids: list[int],
@@ -192,7 +210,8 @@ def brute_force(
         last = states[-1]
         negative = any(s.status == "written_off" or s.days_past_due > 0 for s in states)
         retention = 60 if negative else 24
-        if last.status == "open" or last.closed_on >= months_back(today, retention):
+        shown = last.status == "open" or last.closed_on >= months_back(today, retention)
+        if shown and (last.status == "open" or not negative or kept_negative(states, today)):
             kept.append((key, states))
     first_opened: dict[int, date] = {}
     for (lender, _), states in kept:

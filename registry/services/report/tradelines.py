@@ -6,7 +6,10 @@ Retention, at the inquiry's date (`today`):
 - a closed loan without negative history is shown for 24 months after its closing date
   (`closed_on`; a loan closed on the same day of the month 24 months ago still is);
 - a loan with negative history (written off at any time, or past due in any stored month or
-  in its current state) is shown for 5 years (60 months) after its closing date.
+  in its current state) is shown for 5 years (60 months) after its closing date;
+- and nothing the registry would no longer keep (`registry.services.retention`: 5 years from
+  the end of a negative event, `retention_closed_months` after a clean closing), even before
+  the daily retention run removes it.
 Nothing outside retention counts towards any figure or flag.
 
 Freshness: a loan is stale when its latest report (`as_of`, as a UTC date) is more than the
@@ -26,11 +29,12 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from registry.services.report.book import LoanRow
+from registry.services.retention import DEFAULT_RETENTION_CLOSED_MONTHS, loan_retained
 from registry_protocol.payment_status import MONTHS, add_months, month_of, status_string
 
 PROVISIONAL = "provisional"  # the status of a provisional loan's tradeline
@@ -153,10 +157,22 @@ def build_tradelines(
     caller_id: int,
     now: datetime,
     stale_after_days: int,
+    retention_closed_months: int = DEFAULT_RETENTION_CLOSED_MONTHS,
+    brought_current: Mapping[tuple[int, str], date] | None = None,
 ) -> list[Tradeline]:
-    """The retained loans as tradelines, by label, then opening date."""
+    """The retained loans as tradelines, by label, then opening date. `brought_current`: the
+    day some loans were brought current, by (lender_id, loan_ref), where their months cannot
+    tell their retention (`retention_loans.brought_current_days`)."""
     today = now.date()
-    kept = [loan for loan in loans if is_retained(loan, today)]
+    cured = brought_current or {}
+    kept = [
+        loan
+        for loan in loans
+        if is_retained(loan, today)
+        and loan_retained(
+            loan, today, retention_closed_months, cured.get((loan.lender_id, loan.loan_ref))
+        )
+    ]
     labels = lender_labels(kept, borrower)
     this_month = month_of(today)
     kept.sort(
