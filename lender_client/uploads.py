@@ -98,6 +98,7 @@ class UploadsAPI(LoansAPI):
         idempotency_key_prefix: str | None = None,
         keep_rejections: bool = True,
         on_tokens: Callable[[int], None] | None = None,
+        skip_batch: Callable[[int, list[dict[str, Any]]], bool] | None = None,
     ) -> UploadSummary:
         """Report any number of loans, streaming them to the registry in batches.
 
@@ -137,6 +138,13 @@ class UploadsAPI(LoansAPI):
 
         If a batch fails for good, its exception is raised with ``partial_summary`` set to
         what the batches before it achieved.
+
+        ``skip_batch(n, records)`` is asked about each batch before it is sent (with its
+        records as given, before any tokenising): ``True`` passes over it, unsent and
+        uncounted, and ``on_batch`` is not called for it; numbers, idempotency keys and
+        positions go on as if it had been sent. A resumed upload uses it to skip the batches
+        an earlier run had sent and the registry acknowledged (see
+        :mod:`lender_client.checkpoint`).
         """
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
@@ -145,16 +153,20 @@ class UploadsAPI(LoansAPI):
         summary = UploadSummary()
         started = time.monotonic()
         iterator = iter(reports)
+        skipped_records = 0
         for batch_no in itertools.count():
             items = [to_record(r) for r in itertools.islice(iterator, batch_size)]
             if not items:
                 break
+            if skip_batch is not None and skip_batch(batch_no, items):
+                skipped_records += len(items)
+                continue
             key = (
                 f"{idempotency_key_prefix}-{batch_no}"
                 if idempotency_key_prefix is not None
                 else new_idempotency_key()
             )
-            offset = summary.records
+            offset = summary.records + skipped_records
             batch_started = time.monotonic()
             try:
                 prepared = self._prepare_batch(items, offset, batch_no, on_tokens)

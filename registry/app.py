@@ -7,7 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry import http_security, metrics, problems
 from registry import logging as registry_logging
@@ -15,7 +16,12 @@ from registry.api import init_app as init_api
 from registry.clock import Clock, SystemClock
 from registry.config import Settings
 from registry.console import init_app as init_console
-from registry.db import make_engine, make_session_factory
+from registry.db import (
+    UNAVAILABLE_RETRY_AFTER,
+    database_trouble,
+    make_engine,
+    make_session_factory,
+)
 from registry.extensions import RegistryState, close_session
 from registry.landing import init_app as init_landing
 from registry.signer import Signer
@@ -41,7 +47,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
     clock: Clock = settings.extra.get("clock") or SystemClock()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        pool_timeout=settings.db_pool_timeout,
+    )
     # Tests may pass `bind`, a connection whose transaction they roll back afterwards.
     sessions = make_session_factory(settings.extra.get("bind") or engine)
     app.extensions["registry"] = RegistryState(
@@ -61,7 +72,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     http_security.init_app(app, settings)
     metrics.init_app(app)
     problems.init_app(app)
+    app.register_error_handler(SQLAlchemyError, _database_error)
     init_api(app)
     init_console(app)
     init_landing(app)
     return app
+
+
+def _database_error(exc: SQLAlchemyError) -> Response:
+    """A database that is down, full, read-only or overloaded is the registry's trouble, not a
+    bug: a 503 problem with ``Retry-After`` (507 for a full disk) that says what is wrong.
+    Any other database error is an internal error like any other exception."""
+    trouble = database_trouble(exc)
+    if trouble is None:
+        current_app.logger.exception("unhandled database error")
+        return problems.Problem(
+            500, "an internal error occurred; quote the request_id to the operator"
+        ).to_response()
+    # One line, without a stack: an outage makes many of these, and the cause is the database.
+    reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()
+    current_app.logger.warning(
+        "database trouble (%d): %s", trouble.status, reason[0][:200] if reason else "?"
+    )
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)} if trouble.status == 503 else {}
+    return problems.Problem(
+        trouble.status, trouble.detail, trouble.slug, headers=headers
+    ).to_response()

@@ -59,6 +59,12 @@ class Settings:
     # Reverse proxies in front of the registry whose X-Forwarded-For/-Proto to believe (0:
     # none, the default: a client could otherwise choose the address the audit log records).
     trusted_proxies: int = 0
+    # PostgreSQL: seconds to open a connection, to run one statement (0: no limit), and to
+    # wait for a free pooled connection. Together they keep a request under gunicorn's 60 s
+    # timeout when the database is down or stuck: the caller gets a 503 problem, not a hang.
+    db_connect_timeout: int = 5
+    db_statement_timeout: int = 30
+    db_pool_timeout: int = 10
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +107,9 @@ class Settings:
             upload_records_per_day=_int(
                 environ, "REGISTRY_UPLOAD_RECORDS_PER_DAY", DEFAULT_UPLOAD_RECORDS_PER_DAY
             ),
+            db_connect_timeout=_int(environ, "REGISTRY_DB_CONNECT_TIMEOUT", 5),
+            db_statement_timeout=_int(environ, "REGISTRY_DB_STATEMENT_TIMEOUT", 30),
+            db_pool_timeout=_int(environ, "REGISTRY_DB_POOL_TIMEOUT", 10),
         )
         return settings  # validated by the caller, after any overrides
 
@@ -121,6 +130,14 @@ class Settings:
         ):
             if value < 1:
                 raise ConfigError(f"{name} must be a positive integer")
+        for name, value in (
+            ("REGISTRY_DB_CONNECT_TIMEOUT", self.db_connect_timeout),
+            ("REGISTRY_DB_POOL_TIMEOUT", self.db_pool_timeout),
+        ):
+            if value < 1:
+                raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.db_statement_timeout < 0:
+            raise ConfigError("REGISTRY_DB_STATEMENT_TIMEOUT must be 0 (no limit) or more")
         if self.token_quota_per_day < 1:
             raise ConfigError("REGISTRY_TOKEN_QUOTA_PER_DAY must be a positive integer")
         if self.env not in ("development", "production"):

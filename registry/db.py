@@ -9,30 +9,146 @@ begins (see :func:`begin_write`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 WRITE_OPTION: Final = "registry_write"
+# Without a connect timeout libpq waits for the operating system's (minutes) on a host that
+# drops packets: a request would hang long past any HTTP timeout.
+DEFAULT_CONNECT_TIMEOUT: Final = 10
+# Seconds a caller is asked to wait (Retry-After) after a 503 for a database outage: short,
+# since a restart or a fail-over takes seconds.
+UNAVAILABLE_RETRY_AFTER: Final = 2
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: int = 0,
+    **kwargs: Any,
+) -> Engine:
+    """The engine for ``url``. On PostgreSQL, ``connect_timeout`` bounds each connection
+    attempt and ``statement_timeout`` (seconds, 0 for none) each statement; ``pool_timeout``
+    (a keyword of SQLAlchemy's) bounds the wait for a free pooled connection. Every pooled
+    connection is pinged before use, so that the pool recovers by itself once the database
+    is back after an outage or a restart."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain "postgresql://" URLs get the psycopg 3 driver the project installs.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+        if statement_timeout > 0:
+            connect_args["options"] = f"-c statement_timeout={statement_timeout * 1000}"
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     kwargs.setdefault("pool_pre_ping", True)
     # Bound values hold tokens and consent references: keep them out of error messages.
     kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
+
+
+@dataclass(frozen=True)
+class DatabaseTrouble:
+    """Why the database could not serve a request, when it is no fault of the request: the
+    HTTP status to answer (503 to try again later, 507 when its storage is full) and what to
+    tell the caller."""
+
+    status: int
+    detail: str
+
+    @property
+    def slug(self) -> str:
+        return "insufficient-storage" if self.status == 507 else "unavailable"
+
+
+_NOTHING_STORED = "nothing of this request was stored"
+# A connection lost during a commit leaves its outcome unknown: the idempotency key decides.
+_RETRY_IS_SAFE = "a retry with the same Idempotency-Key is safe"
+_UNREACHABLE = DatabaseTrouble(
+    503, f"the registry's database is not reachable; try again shortly ({_RETRY_IS_SAFE})"
+)
+
+
+def database_trouble(exc: BaseException) -> DatabaseTrouble | None:
+    """What a database error means for the caller, when it is an outage, a full disk, a
+    read-only file or an overload rather than a fault in the registry (``None``)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection free in time
+        return DatabaseTrouble(
+            503, f"the registry's database is overloaded; try again shortly ({_NOTHING_STORED})"
+        )
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    if exc.connection_invalidated:
+        return _UNREACHABLE
+    original = exc.orig
+    if isinstance(original, sqlite3.Error):
+        return _sqlite_trouble(getattr(original, "sqlite_errorname", "") or "")
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.InternalError):
+        return None
+    return _postgresql_trouble(getattr(original, "sqlstate", None), exc)
+
+
+def _sqlite_trouble(name: str) -> DatabaseTrouble | None:
+    if name.startswith("SQLITE_FULL"):
+        return DatabaseTrouble(507, f"the registry's database disk is full ({_NOTHING_STORED})")
+    if name.startswith("SQLITE_IOERR"):
+        return DatabaseTrouble(
+            507,
+            "the registry could not write to its database: the disk is full, a file size "
+            f"limit was reached, or the disk failed ({_NOTHING_STORED})",
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return DatabaseTrouble(
+            503,
+            "the registry's database is read-only: its file (or folder) cannot be written "
+            f"({_NOTHING_STORED})",
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return DatabaseTrouble(
+            503, f"the registry's database is busy; try again shortly ({_NOTHING_STORED})"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return DatabaseTrouble(503, "the registry cannot open its database file")
+    return None
+
+
+def _postgresql_trouble(sqlstate: str | None, exc: sa_exc.DBAPIError) -> DatabaseTrouble | None:
+    if sqlstate == "53100":
+        return DatabaseTrouble(507, f"the registry's database disk is full ({_NOTHING_STORED})")
+    if sqlstate == "57014":
+        return DatabaseTrouble(
+            503, f"the registry's database took too long; try again shortly ({_NOTHING_STORED})"
+        )
+    if sqlstate == "25006":
+        return DatabaseTrouble(
+            503, f"the registry's database is read-only (a standby?) ({_NOTHING_STORED})"
+        )
+    if sqlstate is None or sqlstate.startswith(("08", "57P", "53")):
+        # No answer at all (refused, reset, timed out), a server shutting down or starting,
+        # or out of connections.
+        return (
+            _UNREACHABLE
+            if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+            else None
+        )
+    if sqlstate.startswith("40"):  # serialization failure, deadlock: another request won
+        return DatabaseTrouble(
+            503, f"the registry was busy with a conflicting request; try again ({_NOTHING_STORED})"
+        )
+    return None
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

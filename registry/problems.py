@@ -37,6 +37,7 @@ PROBLEM_TITLES = {
     "tokens-unavailable": "Tokenisation is not available yet",
     "internal": "Internal error",
     "unavailable": "Service unavailable",
+    "insufficient-storage": "Insufficient storage",
     "http-error": "HTTP error",
 }
 
@@ -53,6 +54,7 @@ _SLUG_BY_STATUS = {
     429: "rate-limited",
     500: "internal",
     503: "unavailable",
+    507: "insufficient-storage",
 }
 
 

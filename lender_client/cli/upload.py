@@ -21,6 +21,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from lender_client.checkpoint import (
+    FileIdentity,
+    UploadCheckpoint,
+    default_checkpoint_path,
+    start_checkpoint,
+)
 from lender_client.cli.failures import fail
 from lender_client.cli.options import (
     EXIT_OK,
@@ -29,7 +35,7 @@ from lender_client.cli.options import (
     get_settings,
 )
 from lender_client.cli.render import summary_table
-from lender_client.cli.upload_tracker import RejectsFile, UploadTracker
+from lender_client.cli.upload_tracker import CheckpointedUpload, RejectsFile, UploadTracker
 from lender_client.client import RegistryClient
 from lender_client.errors import (
     RegistryError,
@@ -129,6 +135,16 @@ grace period with nothing past due and no extended event, for example) are store
 written to the warnings file (default FILE.warnings.csv), with the same columns; the summary
 counts them. A warning counts in your data-quality score: check the row.
 
+A request that fails for a passing reason (the registry restarting, its database away for a
+moment, the network) is retried for up to --retry-for seconds (60 by default), each batch
+with its own idempotency key, so that a batch is never applied twice. The upload keeps a
+checkpoint (default FILE.checkpoint.json, --checkpoint PATH elsewhere): the input file's
+path, size, time and a digest of each batch the registry acknowledged, with its key. If the
+upload stops part-way, run the same command again (or add --resume): the acknowledged
+batches are read and checked, not sent, and the summary says how many were skipped. A
+changed file voids the checkpoint (the upload then starts over, which is safe); --restart
+starts over anyway. The checkpoint is removed when the upload completes.
+
 Exit status 0 if nothing was rejected (warnings or not), 1 if some rows were, 2 on a usage
 error, 3 if the registry could not be reached or refused the upload.
 
@@ -137,12 +153,32 @@ Examples:
   lender-client upload book-2026-11-20.csv
   lender-client upload --batch-size 5000 --no-progress big.jsonl
   lender-client upload book.csv.gz            # gzip is recognised
+  lender-client upload --resume --retry-for 300 big.csv   # go on after an interruption
   export-loans | lender-client upload --format jsonl -
 """
 
 
 @click.command(help=UPLOAD_HELP, short_help="Report loans from a CSV or JSON Lines file.")
 @book_file_options
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="Where to keep the upload's checkpoint (the batches the registry acknowledged) "
+    "[default: FILE.checkpoint.json].",
+)
+@click.option(
+    "--resume/--restart",
+    default=None,
+    help="--resume: skip the batches an earlier run of this upload had acknowledged (also "
+    "what happens by default when the checkpoint matches FILE). --restart: ignore the "
+    "checkpoint and send every batch.",
+)
+@click.option(
+    "--no-checkpoint", is_flag=True, help="Keep no checkpoint (and use none left earlier)."
+)
 @click.pass_context
 def upload(
     ctx: click.Context,
@@ -152,8 +188,33 @@ def upload(
     rejects: str | None,
     warnings_path: str | None,
     no_progress: bool,
+    checkpoint: str | None,
+    resume: bool | None,
+    no_checkpoint: bool,
 ) -> None:
-    run_upload(ctx, file, fmt, batch_size, rejects, no_progress, warnings_path=warnings_path)
+    if file == "-" and (checkpoint or resume):
+        raise click.UsageError(
+            "--checkpoint and --resume need a FILE: standard input cannot be read again"
+        )
+    if no_checkpoint and (checkpoint or resume):
+        raise click.UsageError("--no-checkpoint cannot go with --checkpoint or --resume")
+    keep = file != "-" and not no_checkpoint
+    sys.exit(
+        upload_file(
+            ctx,
+            file,
+            fmt,
+            batch_size,
+            rejects,
+            no_progress,
+            warnings_path=warnings_path,
+            checkpoint_path=Path(checkpoint or default_checkpoint_path(file)) if keep else None,
+            resume=resume,
+            batch_size_given=(
+                ctx.get_parameter_source("batch_size") != click.core.ParameterSource.DEFAULT
+            ),
+        )
+    )
 
 
 def run_upload(
@@ -169,6 +230,41 @@ def run_upload(
     title: str = "Upload summary",
     client: RegistryClient | None = None,
 ) -> NoReturn:
+    sys.exit(
+        upload_file(
+            ctx,
+            file,
+            fmt,
+            batch_size,
+            rejects,
+            no_progress,
+            warnings_path=warnings_path,
+            require_ids=require_ids,
+            title=title,
+            client=client,
+        )
+    )
+
+
+def upload_file(
+    ctx: click.Context,
+    file: str,
+    fmt: str,
+    batch_size: int,
+    rejects: str | None,
+    no_progress: bool,
+    *,
+    warnings_path: str | None = None,
+    require_ids: bool = False,
+    title: str = "Upload summary",
+    client: RegistryClient | None = None,
+    checkpoint_path: Path | None = None,
+    resume: bool | None = None,
+    batch_size_given: bool = True,
+) -> int:
+    """Upload FILE and print its summary; the exit status (a failure exits at once). With a
+    ``checkpoint_path``, batches acknowledged by an earlier run are skipped (see
+    :mod:`lender_client.checkpoint`)."""
     settings = get_settings(ctx)
     client = client or settings.client()
     default_rejects = "stdin.rejected.csv" if file == "-" else f"{file}.rejected.csv"
@@ -181,6 +277,25 @@ def run_upload(
         raise click.UsageError("the warnings file must not be the input file")
     if warns_path.resolve() == rejects_path.resolve():
         raise click.UsageError("the warnings file must not be the rejects file")
+    checkpoint: UploadCheckpoint | None = None
+    if checkpoint_path is not None:
+        if checkpoint_path.resolve() in {Path(file).resolve(), rejects_path.resolve()}:
+            raise click.UsageError("the checkpoint must not be the input or the rejects file")
+        try:
+            identity = FileIdentity.of(file)
+        except OSError as exc:
+            raise file_error(file, exc) from None
+        fresh = UploadCheckpoint(checkpoint_path, identity, client.base_url, batch_size, fmt)
+        checkpoint, note = start_checkpoint(
+            fresh,
+            resume=resume,
+            batch_size_given=batch_size_given,
+            rejects_path=rejects_path,
+            warnings_path=warns_path,
+        )
+        batch_size = checkpoint.batch_size
+        if note:
+            click.echo(note, err=True)
 
     out = Console()
     err = Console(stderr=True)
@@ -190,6 +305,8 @@ def run_upload(
     started = time.monotonic()
     failure: RegistryError | None = None
     interrupted = False
+    saved_note: str | None = None
+    completed = False
 
     with client, contextlib.ExitStack() as stack:
         try:
@@ -236,15 +353,19 @@ def run_upload(
         tracker = UploadTracker(
             reader, rejects_file, update, require_ids=require_ids, warnings=warnings_file
         )
+        resumable = CheckpointedUpload(checkpoint, tracker) if checkpoint is not None else None
         try:
             with progress:
                 client.report_loans(
                     tracker.records(),
                     batch_size=batch_size,
-                    on_batch=tracker.on_batch,
+                    on_batch=tracker.on_batch if resumable is None else resumable.on_batch,
                     keep_rejections=False,
                     on_tokens=tokenised,
+                    idempotency_key_prefix=None if checkpoint is None else checkpoint.key_prefix,
+                    skip_batch=None if resumable is None else resumable.skip_batch,
                 )
+                completed = True
                 update()
         except (FileFormatError, OSError) as exc:
             raise file_error(file, exc) from None
@@ -253,13 +374,29 @@ def run_upload(
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            if resumable is not None:
+                resumable.settle()
             if failure is None and not interrupted:
                 tracker.flush()
             rejects_file.close()
             warnings_file.close()
+            if resumable is not None:
+                saved_note = resumable.finish(complete=completed)
 
     elapsed = time.monotonic() - started
     out.print(summary_table(tracker, elapsed, title))
+    if tracker.skipped_batches:
+        batches = "batch" if tracker.skipped_batches == 1 else "batches"
+        out.print(
+            f"{tracker.skipped_batches:,} {batches} already acknowledged, skipped "
+            f"({tracker.skipped_records:,} records, per the checkpoint)."
+        )
+    stats = client.retry_stats
+    if stats.retries:
+        out.print(
+            f"Retried {stats.requests:,} request(s) {stats.retries:,} time(s) after passing "
+            f"failures, {stats.waited:.1f} s waited; the longest took {stats.longest:.1f} s."
+        )
     if rejects_file.records:
         out.print(
             f"{rejects_file.records:,} rejected row(s) written to {rejects_path} "
@@ -279,6 +416,8 @@ def run_upload(
         out.print(f"No warnings; removed the old {warns_path}.")
     if interrupted:
         click.echo("interrupted: re-running the same upload is safe.", err=True)
+        if saved_note:
+            click.echo(saved_note, err=True)
         sys.exit(130)
     if failure is not None:
         click.echo(
@@ -286,5 +425,7 @@ def run_upload(
             "count as unchanged).",
             err=True,
         )
+        if saved_note:
+            click.echo(saved_note, err=True)
         fail(failure, settings)
-    sys.exit(EXIT_REJECTED if rejects_file.records else EXIT_OK)
+    return EXIT_REJECTED if rejects_file.records else EXIT_OK

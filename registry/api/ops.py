@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry import metrics
 from registry.api.openapi import openapi_document
+from registry.db import UNAVAILABLE_RETRY_AFTER, database_trouble
 from registry.extensions import db, state
 from registry.problems import Problem
 
@@ -23,10 +24,24 @@ def healthz() -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
+    """Ready when the database answers; 503 while it does not, and ready again as soon as it
+    does (the pool reconnects by itself: nothing needs restarting)."""
+    session = db()
     try:
-        db().execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        raise Problem(503, "the database is not reachable", "unavailable") from None
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        session.rollback()
+        known = database_trouble(exc) is not None
+        raise Problem(
+            503,
+            "not ready: the database is not reachable"
+            if known
+            else "not ready: the database fails to answer (see the registry's log)",
+            "unavailable",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        ) from None
+    finally:
+        session.close()
     return {"status": "ready", "database": "ok"}
 
 
