@@ -1,4 +1,5 @@
-"""Read pages: dashboard, inquiries (and CSV), borrower look-up, audit log.
+"""Read pages: dashboard, inquiries (and CSV), one loan's record, audit log (the borrower
+look-up is in `registry.console.lookup`).
 
 Each route declares its roles (`auth.roles`), parses its input, calls a service inside its
 unit of work (`registry.db.transaction`) and renders a template.
@@ -21,10 +22,9 @@ from registry.console import charts
 from registry.console.auth import ADMIN, ANALYST, AUDITOR, actor, roles
 from registry.console.blueprint import bp
 from registry.db import transaction
-from registry.extensions import db, now, signer, state
-from registry.services import audit, dashboard, inquiry_log, loan_view, lookup, tokens
+from registry.extensions import db, now, state
+from registry.services import audit, dashboard, inquiry_log, loan_view
 from registry.services.errors import FieldError, InvalidInput, NotFound
-from registry_protocol.ids import ID_KINDS
 
 
 def page_number() -> int:
@@ -129,30 +129,6 @@ def inquiries_csv() -> ResponseReturnValue:
     )
 
 
-def _lookup_form(
-    code: int, errors: dict[str, str] | None = None, **fields: str
-) -> ResponseReturnValue:
-    """The look-up page: by token (prefilled with `token`) and by ID, each with its reason."""
-    values = {"which": "token", "token": "", "id_kind": "", "reason": "", "id_reason": ""}
-    values |= fields
-    return render_template("console/borrowers.html", errors=errors or {}, **values), code
-
-
-def _show_borrower(token: str, reason: str) -> ResponseReturnValue:
-    """The audited look-up itself: the audit row (with the reason) and the page, or nothing."""
-    try:
-        with transaction(db()):
-            result = lookup.look_up(db(), token, reason, now(), actor())
-    except InvalidInput as exc:
-        return _lookup_form(422, field_errors(exc.errors), token=token, reason=reason)
-    return render_template(
-        "console/borrower.html",
-        result=result,
-        inquiring_label=lookup.INQUIRING_LABEL,
-        inquiring_note=lookup.INQUIRING_NOTE,
-    )
-
-
 @bp.post("/loans")
 @roles(ADMIN, ANALYST)
 def loan_record() -> ResponseReturnValue:
@@ -172,64 +148,6 @@ def loan_record() -> ResponseReturnValue:
     except NotFound as exc:
         abort(404, str(exc))
     return render_template("console/loan.html", record=record, reason=reason.strip())
-
-
-@bp.get("/borrowers")
-@roles(ADMIN, ANALYST)
-def borrowers() -> ResponseReturnValue:
-    """The forms only: nothing about a borrower is read or shown without a stated reason."""
-    return _lookup_form(200, token=request.args.get("token", "").strip().lower())
-
-
-@bp.post("/borrowers", endpoint="borrower_lookup")
-@roles(ADMIN, ANALYST)
-def borrower_lookup() -> ResponseReturnValue:
-    """A look-up by token, with its reason: audited, then shown (a POST with the CSRF token,
-    so that no link or other site can write an audited look-up in the operator's name)."""
-    return _show_borrower(request.form.get("token", ""), request.form.get("reason", ""))
-
-
-@bp.post("/borrowers/by-id")
-@roles(ADMIN, ANALYST)
-def borrower_by_id() -> ResponseReturnValue:
-    """An ID turned into its token, as lenders make it, with the pepper the operator types
-    in now (never stored); audited with the ID's kind and the token, never the ID, then
-    looked up (audited again, with the same reason)."""
-    form = request.form
-    kind, reason = form.get("id_kind", ""), form.get("reason", "")
-    try:
-        with transaction(db()):
-            if kind not in ID_KINDS:
-                raise InvalidInput("unknown kind", [FieldError("id_kind", "choose a kind of ID")])
-            token = tokens.lookup_id(
-                db(),
-                signer(),
-                kind,
-                form.get("id_value", ""),
-                tokens.parse_pepper(form.get("pepper", "")),
-                now(),
-                actor(),
-                reason,
-            )
-    except InvalidInput as exc:
-        errors = field_errors(exc.errors)
-        return _lookup_form(422, errors, which="id", id_kind=kind, id_reason=reason)
-    except tokens.TokensUnavailable as exc:
-        errors = {"id_value": str(exc)}
-        return _lookup_form(503, errors, which="id", id_kind=kind, id_reason=reason)
-    return _show_borrower(token, reason)
-
-
-@bp.get("/borrowers/<token>")
-@roles(ADMIN, ANALYST)
-def borrower(token: str) -> ResponseReturnValue:
-    """Where a link to a borrower lands (the inquiries page): the look-up form for that
-    token, asking for the reason; the record itself comes from the form's POST."""
-    try:
-        lookup.parse_token(token)
-    except InvalidInput as exc:
-        return _lookup_form(404, field_errors(exc.errors), token=token)
-    return _lookup_form(200, token=token.lower())
 
 
 def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from tests.console.helpers import audit_events, post
-from tests.helpers import loan, token, tokenize
+from tests.helpers import loan, token
 
 TOKEN = token(1)
 # page -> roles allowed to open it
@@ -364,63 +364,8 @@ def test_gunicorn_workers_compute_the_totals_as_they_start(app):
     assert totals.held is not None and totals.held.loans_open == 0
 
 
-PEPPER = bytes.fromhex("11" * 32)
-RESIDENT = "11010519491231002X"
-
-
-def test_lookup_by_id_finds_the_lenders_token_and_audits_no_id(
-    client, console_as, new_lender, token_key, engine
-):
-    alpha = new_lender("alpha")
-    [expected] = tokenize(client, alpha.api_key, PEPPER, [("cn_resident_id", RESIDENT)])
-    client.post("/v1/loans", json={"loans": [loan("A-1", expected)]}, headers=alpha.headers)
-    analyst = console_as("analyst")
-    form = {
-        "id_kind": "cn_resident_id",
-        "id_value": RESIDENT.lower(),
-        "pepper": PEPPER.hex(),
-        "reason": "dispute 42",
-    }
-    response = post(analyst, "/console/borrowers/by-id", form)
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert "alpha" in page and expected in page and "dispute 42" in page
-    [event] = audit_events(engine, "token_lookup")
-    assert event.target == f"borrower:{expected}" and event.details["reason"] == "dispute 42"
-    [shown] = audit_events(engine, "lookup")
-    assert shown.target == expected and shown.details["reason"] == "dispute 42"
-    assert event.details["id_kind"] == "cn_resident_id"
-    assert RESIDENT[:17] not in repr((event.details, event.target))
-    assert PEPPER.hex() not in repr(event.details)
-
-
-@pytest.mark.parametrize(
-    ("change", "field", "says"),
-    [
-        ({"id_value": RESIDENT[:-1] + "1"}, "id_value", "bad check digit"),
-        ({"pepper": "zz"}, "pepper", "64 hexadecimal"),
-        ({"reason": " "}, "reason", "why"),
-        ({"id_kind": "ssn"}, "id_kind", "choose a kind"),
-    ],
-)
-def test_lookup_by_id_refuses_bad_input_without_echoing_the_id(
-    console_as, token_key, change, field, says
-):
-    analyst = console_as("analyst")
-    form = {"id_kind": "cn_resident_id", "id_value": RESIDENT, "pepper": PEPPER.hex()}
-    form |= {"reason": "r", **change}
-    response = post(analyst, "/console/borrowers/by-id", form)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert f'id="{field}-error"' in html and says in html
-    assert RESIDENT[:17] not in html and PEPPER.hex() not in html
-
-
-def test_lookup_by_id_needs_csrf_and_the_role(console_as, token_key):
-    form = {"id_kind": "phone", "id_value": "+8613800138000", "pepper": PEPPER.hex()}
-    analyst = console_as("analyst")
-    assert analyst.post("/console/borrowers/by-id", data=form).status_code == 400
-    assert post(console_as("auditor"), "/console/borrowers/by-id", form).status_code == 403
+# The look-up by ID (made in the browser) is tested in test_lookup_by_id.py and
+# test_lookup_browser.py.
 
 
 @pytest.mark.committed

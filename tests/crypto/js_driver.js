@@ -8,6 +8,11 @@
 
 const path = require("path");
 
+// WebCrypto is global from node 19; node 18 (Debian's) has it as crypto.webcrypto.
+if (!globalThis.crypto || !globalThis.crypto.subtle) {
+  Object.defineProperty(globalThis, "crypto", { value: require("crypto").webcrypto });
+}
+
 const folder = process.argv[2];
 for (const name of ["ristretto255.js", "borrower_ids.js", "voprf.js", "borrower_token.js"]) {
   require(path.join(folder, name));

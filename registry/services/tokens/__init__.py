@@ -1,6 +1,6 @@
 """Borrower tokens, registry side (RFC 9497 VOPRF): the published key (`keys`), batched
 evaluation (`evaluation`) under a daily quota (`quota`), rotation windows (`rotation`) and
-an operator's look-up of one ID (`id_lookup`).
+the one blinded element an operator's browser sends for a look-up by ID (`id_lookup`).
 
 Like every service, these work inside the caller's unit of work and flush; the caller (a
 request, a command) begins and ends it with `registry.db.transaction`.
@@ -14,7 +14,10 @@ from registry.services.tokens.evaluation import (
     decode_elements,
     evaluate,
 )
-from registry.services.tokens.id_lookup import lookup_id, lookup_token, parse_pepper
+from registry.services.tokens.id_lookup import (
+    OPERATOR_EVALUATIONS_PER_DAY,
+    charge_operator_evaluation,
+)
 from registry.services.tokens.keys import (
     MODE,
     KeyInfo,
@@ -42,6 +45,7 @@ from registry.services.tokens.rotation import (
 __all__ = [
     "MAX_ELEMENTS",
     "MODE",
+    "OPERATOR_EVALUATIONS_PER_DAY",
     "WRONG_PEPPER_OR_KEY",
     "Batch",
     "Evaluation",
@@ -54,15 +58,13 @@ __all__ = [
     "TokensUnavailable",
     "cancel_rotation",
     "charge_batch",
+    "charge_operator_evaluation",
     "decode_elements",
     "evaluate",
     "has_current_key",
     "init_key",
     "key_info",
-    "lookup_id",
-    "lookup_token",
     "open_rotation",
-    "parse_pepper",
     "pepper_fingerprints",
     "retire_rotation",
     "rotation_progress",
