@@ -3,24 +3,25 @@ another lender's record without ever learning whose it is or its `loan_ref`.
 
 A report hides each lender behind a label (`A`, `B`, ...; see `report/tradelines.py`) and does
 not store what the labels stood for. The labels are made again from the book as it stood at
-the inquiry: the borrower's loans first reported at or before it, labelled at its moment, as
-the inquiry labelled them. The stored report's tradelines under that label must then match
-the remade ones one for one on what a later report does not change (product, currency,
-opening month, credit limit); the n-th of them is the n-th loan. When the book changed since
-in a way that breaks the match (a loan retracted, a correction of an opening date), the one
-loan matching the tradeline's details is taken if there is exactly one; otherwise the
-dispute cannot be placed and the operator opens it from the borrower page instead.
+the inquiry: the borrower's loans first reported at or before it, with the provisional loans
+(approved applications) it showed, labelled at its moment as the inquiry labelled them. The
+stored report's tradelines under that label must then match the remade ones one for one on
+what a later report does not change (product, currency, opening month, credit limit); the
+n-th of them is the n-th loan. When the book changed since in a way that breaks the match (a
+loan retracted, a correction of an opening date), the one loan matching the tradeline's
+details is taken if there is exactly one; otherwise the dispute cannot be placed and the
+operator opens it from the borrower page instead.
 
 A label names every tradeline of one lender in the report: `B` alone is enough when lender
 B has one tradeline there; with several, `B/2` names the second under B, in the report's
-order.
+order. A provisional loan is no record yet (an approval not reported): it cannot be disputed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -28,8 +29,10 @@ from sqlalchemy.orm import Session
 
 from registry.models import Inquiry, Loan
 from registry.services.errors import Conflict, FieldError, InvalidInput
+from registry.services.policy import load_policy
+from registry.services.report.applications import provisional_loans, read_applications
 from registry.services.report.book import read_book
-from registry.services.report.tradelines import Tradeline, build_tradelines
+from registry.services.report.tradelines import PROVISIONAL, Tradeline, build_tradelines
 
 __all__ = ["PlacedTradeline", "parse_label", "place"]
 
@@ -115,8 +118,26 @@ def place(session: Session, inquiry: Inquiry, text: str) -> PlacedTradeline:
         for loan in read_book(session, inquiry.borrower)
         if first_reported[(loan.lender_id, loan.loan_ref)] <= at
     ]
+    policy = load_policy(session)
+    # The applications as they stood: an outcome recorded after the inquiry was not known.
+    applications = [
+        app
+        if app.recorded_at is None or app.recorded_at <= at
+        else replace(app, outcome=None, loan_ref=None, recorded_at=None)
+        for app in read_applications(
+            session, inquiry.borrower, inquiry.lender_id, at, policy.provisional_days
+        )
+    ]
+    provisional = provisional_loans(applications, known, at, policy.provisional_days)
     # Freshness plays no part in labels or in the match.
-    lines = build_tradelines(known, inquiry.borrower, inquiry.lender_id, at, 0)
+    lines = build_tradelines(
+        [*known, *provisional],
+        inquiry.borrower,
+        inquiry.lender_id,
+        at,
+        0,
+        policy.retention_closed_months,
+    )
     remade = [line for line in lines if line.lender == label]
     if [_line_signature(line) for line in remade] == [_signature(line) for line in named]:
         chosen = remade[(index or 1) - 1]
@@ -129,4 +150,15 @@ def place(session: Session, inquiry: Inquiry, text: str) -> PlacedTradeline:
         if len(alike) != 1:
             raise Conflict(NOT_PLACED)
         chosen = alike[0]
+    if chosen.status == PROVISIONAL:
+        raise InvalidInput(
+            "the tradeline is invalid",
+            [
+                FieldError(
+                    "tradeline",
+                    "a provisional loan is an approved application not reported yet: there is "
+                    "no record to dispute",
+                )
+            ],
+        )
     return PlacedTradeline(text.strip(), chosen.lender_id, chosen.loan.loan_ref)

@@ -333,3 +333,28 @@ def test_dispute_days_comes_from_the_policy_at_opening(client, book, db_session)
         policy.set_threshold(db_session, "dispute_days", 5, NOW, actor=audit.CLI)
     body = _open(client, asker, inquiry_id).get_json()
     assert body["due_at"] == iso(NOW + timedelta(days=5))
+
+
+def test_a_provisional_loan_is_no_record_to_dispute(client, new_lender):
+    owner, approver, asker = new_lender("owner"), new_lender("approver"), new_lender("asker")
+    _report(client, owner, loan("O-1", B, opened_on="2026-06-01"))
+    _report(client, approver, loan("X-1", token("someone else")))  # a member that reports
+    application = _inquire(client, approver)
+    approved = client.post(
+        f"/v1/inquiries/{application['inquiry_id']}/outcome",
+        json={"outcome": "approved", "loan_ref": "P-1", "amount": 300_000, "currency": "CNY"},
+        headers=approver.headers,
+    )
+    assert approved.status_code == 201, approved.get_json()
+    report = _inquire(client, asker)
+    assert [(t["lender"], t["status"]) for t in report["tradelines"]] == [
+        ("A", "open"),
+        ("B", "provisional"),
+    ]
+    refused = _open(client, asker, report["inquiry_id"], tradeline="B")
+    assert refused.status_code == 422 and "provisional" in _errors(refused)["tradeline"]
+    # The approved loan reported since replaces the provisional one; A is still the owner's.
+    _report(client, approver, loan("P-1", B, opened_on=NOW.date().isoformat()))
+    assert _open(client, asker, report["inquiry_id"], tradeline="A").status_code == 201
+    [item] = client.get("/v1/disputes", headers=owner.headers).get_json()["data"]
+    assert item["loan_ref"] == "O-1"
