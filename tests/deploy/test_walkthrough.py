@@ -1,7 +1,9 @@
 """The README walk-through, its commands run as printed against a live server at a fixed
 moment: onboard a lender, upload the example CSV, inquire about the demo applicant (MULTI_LENDER)
-and about the applicant with a cured delinquency (PAST_DUE_HISTORY); the report tables the
-README prints are the ones the commands print."""
+and about the applicant with a cured delinquency (PAST_DUE_HISTORY); then two lenders approve a
+new applicant within the hour and a third lender's inquiry shows APPLICATION_BURST and
+PENDING_ELSEWHERE before any loan is uploaded. The report tables the README prints are the
+ones the commands print."""
 
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ from typing import Any
 
 import requests
 from click.testing import CliRunner
+from sqlalchemy import select
 
 import registry.cli as registry_cli_module
 from registry.cli import main as registry_cli
 from registry.clock import FrozenClock
+from registry.db import make_session_factory
 from registry.migrations import upgrade
+from registry.models import BorrowerPhone
 from registry.services.demo import CURED_BORROWER, DEMO_PEPPER, demo_id
+from registry_protocol.ids import normalize_id
 from tests.conftest import create_token_key
 from tests.console.browser import serve
 from tests.helpers import bearer
@@ -31,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APPLICANT = "11010519491231002X"
 CURED = demo_id(CURED_BORROWER)
+HURRIED = "320106199203150025"  # the applicant approved twice within the hour
+HURRIED_PHONE = "139 0000 2026"
 DEMO_CACHE = "var/demo-token-cache.sqlite3"
 
 
@@ -115,6 +123,10 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
             value = {"REGISTRY_URL": live_server.url, "REGISTRY_API_KEY": key}.get(name, value)
             env[name] = value
         elif words[0] == "lender-client":
+            if words[1] == "outcome":
+                # The README's stand-in for the inquiry id the report above printed.
+                assert "..." in words[2], words
+                words = [*words[:2], last_inquiry_id(ran), *words[3:]]
             run = subprocess.run(
                 [str(BIN / words[0]), *words[1:]],  # as printed (no terminal: no progress bar)
                 env=env,
@@ -132,7 +144,13 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
             ]
     [upload] = [run for words, run in ran if words[1] == "upload"]
     inquiries = [(words, run) for words, run in ran if words[1] == "inquire"]
-    assert [words[words.index("--id") + 1] for words, _ in inquiries] == [APPLICANT, CURED]
+    assert [words[words.index("--id") + 1] for words, _ in inquiries] == [
+        APPLICANT,
+        CURED,
+        HURRIED,
+        HURRIED,
+        HURRIED,
+    ]
 
     assert upload.returncode == 1, upload.stdout + upload.stderr  # one row rejected
     assert re.search(r"Accepted\D+4", upload.stdout)
@@ -159,6 +177,8 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     assert all(line["days_past_due"] == 0 for line in report["tradelines"])
     assert any("3" in line["status_24m"] for line in report["tradelines"])
 
+    check_the_burst(readme, ran, inquiries[2:], env, tmp_path, live_server)
+
     again = subprocess.run(
         [str(BIN / "lender-client"), *upload_words(ran), "--no-progress"],
         env=env,
@@ -179,6 +199,79 @@ def test_readme_walkthrough(live_server, database_url, monkeypatch, tmp_path):
     ).stdout.strip()
     first_report = lender_client_json(inquiries[0][0], env, tmp_path)
     assert token == first_report["borrower"]
+
+
+Ran = list[tuple[list[str], subprocess.CompletedProcess[str]]]
+
+
+def last_inquiry_id(ran: Ran) -> str:
+    """The inquiry id on the first line of the last `lender-client inquire`'s printout."""
+    run = next(run for words, run in reversed(ran) if words[1] == "inquire")
+    assert run.returncode == 0, run.stdout + run.stderr
+    match = re.match(r"Inquiry (\S+)", run.stdout)
+    assert match, run.stdout
+    return match.group(1)
+
+
+def check_the_burst(
+    readme: str, ran: Ran, hurried: Ran, env: dict[str, str], cwd: Path, live_server: Any
+) -> None:
+    """5-7: Lendwell and QuickCash approve the applicant within the hour (their reports say
+    nothing alarming); Acme's inquiry then shows both provisional loans, APPLICATION_BURST and
+    PENDING_ELSEWHERE, with no loan of the applicant uploaded anywhere."""
+    outcomes = [(words, run) for words, run in ran if words[1] == "outcome"]
+    assert [words[words.index("--loan-ref") + 1] for words, _ in outcomes] == [
+        "LW-0815",
+        "QC-4711",
+    ]
+    for (words, run), (_, inquiry) in zip(outcomes, hurried, strict=False):
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert words[2] in inquiry.stdout.splitlines()[0]  # the id the report printed
+        assert "approved" in run.stdout and "Provisional until" in run.stdout
+        loan_ref = words[words.index("--loan-ref") + 1]
+        assert f"provisional loan until you report {loan_ref}" in run.stdout
+    for _, inquiry in hurried[:2]:
+        assert inquiry.returncode == 0, inquiry.stderr
+        assert "No flags." in inquiry.stdout, inquiry.stdout  # nothing alarming yet
+        assert "lender-client outcome" in inquiry.stdout  # how to say what came of it
+    words, third = hurried[2]
+    assert third.returncode == 0, third.stderr
+    assert_shows(third.stdout, printed_excerpt(readme, "--consent-ref APP-2026-0003"))
+    report = lender_client_json(words, env, cwd)
+    summary = report["summary"]
+    assert [flag["code"] for flag in report["flags"]] == ["APPLICATION_BURST", "PENDING_ELSEWHERE"]
+    assert summary["open_loans"] == 0 and summary["outstanding"] == {}
+    assert summary["other_lenders_inquiring"]["1h"] == 2
+    assert summary["other_lenders_inquiring"]["24h"] == 2
+    assert summary["pending_applications"] == 0  # both have an outcome
+    assert summary["provisional_loans"] == 2
+    assert summary["provisional_amount"] == {"CNY": 600_000}
+    assert sorted(
+        (line["status"], line["product"], line["outstanding"]) for line in report["tradelines"]
+    ) == [("provisional", None, 300_000), ("provisional", None, 300_000)]
+    assert report["identity"] == {"phones_90d": 1, "max_borrowers_per_phone": 1}
+    # The phone reached the registry as a token only, and no answer carries even that.
+    phone_token = subprocess.run(
+        [str(BIN / "lender-client"), "tokenize", "phone", HURRIED_PHONE],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.strip()
+    assert len(phone_token) == 64
+    canonical = normalize_id("phone", HURRIED_PHONE)
+    for _, run in ran:
+        assert phone_token not in run.stdout and "phone_token" not in run.stdout
+        assert canonical not in run.stdout + run.stderr
+    state = live_server.app.extensions["registry"]
+    with make_session_factory(state.engine)() as session:
+        stored = session.scalars(
+            select(BorrowerPhone.phone).where(
+                BorrowerPhone.borrower == bytes.fromhex(report["borrower"])
+            )
+        ).all()
+    assert [phone.hex() for phone in stored] == [phone_token]
 
 
 def upload_words(ran: list[tuple[list[str], subprocess.CompletedProcess[str]]]) -> list[str]:
