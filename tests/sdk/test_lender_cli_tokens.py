@@ -176,7 +176,13 @@ def test_trust_key_and_token_key(
 def test_retokenize(run: Callable[..., Result], live_server: Any, tmp_path: Path) -> None:
     book = tmp_path / "open-book.csv"
     book.write_text(
-        "\n".join([ID_HEADER, id_line("L-1", "phone", phone(1)), id_line("L-2", "phone", phone(2))])
+        "\n".join(
+            [
+                ID_HEADER,
+                id_line("L-1", "cn_resident_id", resident_id(1)),
+                id_line("L-2", "cn_resident_id", resident_id(2)),
+            ]
+        )
         + "\n"
     )
     assert run("upload", str(book)).exit_code == 0
