@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,16 +242,26 @@ def db_session(bind: Engine | Connection) -> Iterator[Any]:
     session.close()
 
 
+# A test lender's onboarding exemption from give to get (`services/reciprocity`): long enough
+# for the live server's real clock too. Tests of give to get make lenders with exempt=False.
+EXEMPT_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 @pytest.fixture
 def new_lender(bind: Engine | Connection) -> Callable[..., LenderCredentials]:
-    """`new_lender(code=None)`: an active lender with one API key."""
+    """`new_lender(code=None)`: an active lender with one API key, exempt from give to get
+    (as `registry lenders add` onboards one) unless `exempt=False`."""
     counter = iter(range(1, 10_000))
 
-    def make(code: str | None = None, name: str | None = None) -> LenderCredentials:
+    def make(
+        code: str | None = None, name: str | None = None, *, exempt: bool = True
+    ) -> LenderCredentials:
         code = code or f"lender{next(counter)}"
         session = make_session_factory(bind)()
         try:
             lender, key = lenders.create_lender(session, code, name or code.title(), NOW)
+            if exempt:
+                lender.reciprocity_exempt_until = EXEMPT_UNTIL
             session.commit()
             return LenderCredentials(lender.id, lender.code, lender.name, key.secret)
         finally:

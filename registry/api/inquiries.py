@@ -14,7 +14,7 @@ from registry.extensions import db, now
 from registry.models import Purpose
 from registry.problems import Problem, invalid
 from registry.schemas.inquiries import InquiryBody, OutcomeBody, OutcomeOut
-from registry.services import applications, inquiries, request_quotas
+from registry.services import applications, inquiries, reciprocity, request_quotas
 from registry.services.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 bp = Blueprint("inquiries", __name__)
@@ -36,6 +36,7 @@ def inquire() -> Response:
     try:
         key = idempotency_key()
         with transaction(db()):
+            reciprocity.check(db(), current_lender(), request.purpose, now())  # give to get
             outcome = inquiries.inquire(
                 db(), current_lender().id, request, now(), idempotency_key=key
             )
@@ -45,6 +46,8 @@ def inquire() -> Response:
         raise invalid(exc.errors, str(exc)) from None
     except Conflict as exc:
         raise Problem(409, str(exc), "idempotency-conflict") from None
+    except reciprocity.ReciprocityRefused as exc:
+        raise Problem(403, str(exc), reciprocity.PROBLEM_SLUG) from None
     except NotPermitted as exc:
         raise Problem(403, str(exc), "forbidden") from None
     except request_quotas.QuotaExceeded as exc:

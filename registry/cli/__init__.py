@@ -1,4 +1,5 @@
-"""The `registry` command: database, lenders, policy, keys, tokens, operators, serve, demo.
+"""The `registry` command: database, lenders, policy, keys, tokens, operators, retention,
+serve, demo.
 
 Each group lives in its own module; this one assembles them.
 """
@@ -19,6 +20,7 @@ from registry.cli.keys import keys_group
 from registry.cli.lenders import lenders_group
 from registry.cli.operators import operators_group
 from registry.cli.policy import policy_group
+from registry.cli.retention import retention_group
 from registry.cli.tokens import tokens_group
 from registry.config import ConfigError
 from registry_protocol import __version__
@@ -161,4 +163,5 @@ main.add_command(policy_group)
 main.add_command(operators_group)
 main.add_command(keys_group)
 main.add_command(tokens_group)
+main.add_command(retention_group)
 main.add_command(borrowers_group)

@@ -1,17 +1,23 @@
 """`registry lenders ...`: onboard lenders, suspend them, mark them exited, issue and revoke
-their keys.
+their keys, exempt them from give to get.
 
 Each command is one unit of work (`session_scope`): a new key is printed only once its
 transaction has committed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import click
 from rich.table import Table
 
 from registry.cli.common import clock, console, session_scope
+from registry.clock import iso
 from registry.models import LenderStatus
-from registry.services import audit, lenders
+from registry.services import audit, lenders, reciprocity
+
+# A new member's give-to-get exemption: a month to connect and upload its book.
+ONBOARDING_EXEMPT_DAYS = 30
 
 
 @click.group("lenders")
@@ -27,13 +33,33 @@ def _print_key(code: str, secret: str) -> None:
 @lenders_group.command("add")
 @click.argument("code")
 @click.argument("name")
-def lenders_add(code: str, name: str) -> None:
+@click.option(
+    "--exempt-days",
+    type=click.IntRange(0, 3650),
+    default=ONBOARDING_EXEMPT_DAYS,
+    show_default=True,
+    help="Days the new lender may make new_credit inquiries before it has reported (give to "
+    "get: onboarding). 0: none, it must upload its book first.",
+)
+def lenders_add(code: str, name: str, exempt_days: int) -> None:
     """Onboard a lender; prints its first API key once.
 
-    CODE is short and lower-case (e.g. acme); NAME is the full name."""
+    CODE is short and lower-case (e.g. acme); NAME is the full name. Give to get: a lender may
+    make new_credit inquiries only while it reports (an accepted upload within reciprocity_days,
+    policy, and a loan on file); a new lender is exempt for --exempt-days while it onboards
+    ('registry lenders exempt' changes or ends that)."""
+    now = clock.now()
+    until = now + timedelta(days=exempt_days) if exempt_days else None
     with session_scope() as session:
-        lender, key = lenders.create_lender(session, code, name, clock.now(), actor=audit.CLI)
+        lender, key = lenders.create_lender(session, code, name, now, actor=audit.CLI)
+        if until is not None:
+            reciprocity.set_exemption(session, lender, until, now, actor=audit.CLI)
     _print_key(lender.code, key.secret)
+    if until is not None:
+        click.echo(
+            f"{lender.code} may make new_credit inquiries until {iso(until)} (onboarding); "
+            "after that only while it reports its loans"
+        )
 
 
 @lenders_group.command("list")
@@ -163,3 +189,51 @@ def lenders_quota(
         }
     for what, value in shown.items():
         click.echo(f"{what:<22} {value if value is not None else 'default'}")
+
+
+@lenders_group.command("exempt")
+@click.argument("code")
+@click.option(
+    "--until",
+    "until",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+    help="Exempt CODE until this UTC date (its start: 00:00) or time, e.g. 2027-01-31.",
+)
+@click.option("--clear", is_flag=True, help="End CODE's exemption now.")
+def lenders_exempt(code: str, until: datetime | None, clear: bool) -> None:
+    """Exempt CODE from give to get until a date (--until), end its exemption (--clear), or,
+    without options, show where it stands.
+
+    Give to get: a lender may make new_credit inquiries only if it has at least one loan on
+    file and an upload accepted within reciprocity_days (policy, 35); while exempt, it may
+    anyway (onboarding). Audited."""
+    if until is not None and clear:
+        raise click.UsageError("give either --until or --clear, not both")
+    now = clock.now()
+    with session_scope() as session:
+        lender = lenders.get_lender(session, code)
+        if until is not None or clear:
+            ends = until.replace(tzinfo=UTC) if until is not None else None
+            changed = reciprocity.set_exemption(session, lender, ends, now, actor=audit.CLI)
+            if not changed:
+                click.echo(f"{lender.code}: nothing to change")
+        position = reciprocity.standing(session, lender, now)
+    _print_standing(lender.code, position)
+
+
+def _print_standing(code: str, position: reciprocity.Standing) -> None:
+    exempt = (
+        f"exempt until {iso(position.exempt_until)}"
+        if position.exempt and position.exempt_until is not None
+        else "not exempt"
+    )
+    last = iso(position.last_reported_at) if position.last_reported_at else "never"
+    click.echo(f"{code}: {exempt}")
+    click.echo(f"  last accepted upload  {last} (reciprocity_days {position.reciprocity_days})")
+    click.echo(f"  loans on file         {'yes' if position.has_loans else 'none'}")
+    refusal = position.refusal(code)
+    click.echo(
+        "  new_credit inquiries  allowed"
+        if refusal is None
+        else f"  new_credit inquiries  refused: {refusal}"
+    )
