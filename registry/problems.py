@@ -34,6 +34,7 @@ PROBLEM_TITLES = {
     "invalid-element": "Invalid blinded element",
     "token-quota-exceeded": "Daily token quota exceeded",
     "quota-exceeded": "Quota exceeded",
+    "reciprocity": "Give to get: report your loans first",
     "tokens-unavailable": "Tokenisation is not available yet",
     "internal": "Internal error",
     "unavailable": "Service unavailable",
