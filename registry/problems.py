@@ -36,6 +36,7 @@ PROBLEM_TITLES = {
     "quota-exceeded": "Quota exceeded",
     "reciprocity": "Give to get: report your loans first",
     "tokens-unavailable": "Tokenisation is not available yet",
+    "no-rotation-window": "No token rotation window is open",
     "internal": "Internal error",
     "unavailable": "Service unavailable",
     "insufficient-storage": "Insufficient storage",
