@@ -138,9 +138,12 @@ def stacked_chart(
     days: Sequence[date],
     series: Mapping[str, Sequence[int]],
     width: int = WIDTH,
+    classes: Sequence[str] | None = None,
 ) -> Markup:
-    """A stacked bar per day, one segment per series (class "series-<n>"). A chart that
-    spans the page gets a wider `width`, so that its text keeps the size of the others'."""
+    """A stacked bar per day, one segment per series (class "series-<n>", or the series'
+    entry in `classes` when a chart's colours mean something). Each segment carries its
+    series, day and value as data attributes. A chart that spans the page gets a wider
+    `width`, so that its text keeps the size of the others'."""
     totals = ", ".join(f"{name}: {sum(values):,}" for name, values in series.items())
     desc = f"Per day from {days[0]} to {days[-1]}; totals {totals}" if days else title
     plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -149,6 +152,7 @@ def stacked_chart(
     slot = plot_w / max(len(days), 1)
     x_of = [LEFT + slot * n + slot / 2 for n in range(len(days))]
     parts = [_open(chart_id, title, desc, width), *_axis(top_value, tick, plot_h, width)]
+    names = [f"series-{index}" for index in range(len(series))] if classes is None else classes
     for n, day in enumerate(days):
         y: float = TOP + plot_h
         for index, (name, values) in enumerate(series.items()):
@@ -157,8 +161,10 @@ def stacked_chart(
             h = plot_h * values[n] / top_value
             y -= h
             parts.append(
-                f'<rect class="segment series-{index}" x="{x_of[n] - slot * 0.35:.1f}" '
-                f'y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}">'
+                f'<rect class="segment {escape(names[index])}" x="{x_of[n] - slot * 0.35:.1f}" '
+                f'y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+                f'data-series="{escape(name)}" data-day="{day.isoformat()}" '
+                f'data-value="{values[n]}">'
                 f"<title>{escape(name)} {day.isoformat()}: {values[n]:,}</title></rect>"
             )
     parts.extend(_day_labels(days, x_of))

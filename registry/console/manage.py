@@ -115,6 +115,7 @@ def lender(code: str) -> ResponseReturnValue:
     found = _lender_or_404(code)
     stats = dashboard.lender_stats(db(), found, now(), page_number())
     by_purpose = dashboard.inquiries_by_purpose(db(), found.id, now())
+    outcomes = dashboard.lender_outcome_rate(db(), found.id, now())
     # Only an operator who may issue keys can have one waiting to be shown.
     new_key = _take_new_key(found.code) if can_open("console.lender_issue_key", "POST") else None
     return render_template(
@@ -127,6 +128,8 @@ def lender(code: str) -> ResponseReturnValue:
         page=page_number(),
         settings=state().settings,
         by_purpose=by_purpose,
+        outcomes=outcomes,
+        outcome_days=dashboard.OUTCOME_RATE_DAYS,
     )
 
 

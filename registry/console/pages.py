@@ -42,6 +42,21 @@ def field_errors(errors: list[FieldError]) -> dict[str, str]:
     return {e.field: e.message for e in errors}
 
 
+# The applications chart's series: their words and colours (approved teal, declined red).
+OUTCOME_LABELS = {
+    "approved": "Approved",
+    "declined": "Declined",
+    "withdrawn": "Withdrawn",
+    dashboard.NO_OUTCOME: "No outcome yet",
+}
+OUTCOME_CLASSES = {
+    "approved": "series-2",
+    "declined": "series-3",
+    "withdrawn": "series-1",
+    dashboard.NO_OUTCOME: "series-5",
+}
+
+
 @bp.get("/", endpoint="dashboard")
 @roles(ADMIN, ANALYST, others_to="console.audit_log")
 def dashboard_page() -> ResponseReturnValue:
@@ -68,12 +83,26 @@ def dashboard_page() -> ResponseReturnValue:
         figures.flags_per_day,
         width=2 * charts.WIDTH,  # it spans both columns
     )
+    applications = charts.stacked_chart(
+        "chart-applications",
+        "Applications (new_credit inquiries) per day by outcome",
+        figures.days,
+        {
+            OUTCOME_LABELS[name]: figures.applications_per_day[name]
+            for name in dashboard.OUTCOME_SERIES
+        },
+        width=2 * charts.WIDTH,
+        classes=[OUTCOME_CLASSES[name] for name in dashboard.OUTCOME_SERIES],
+    )
     return render_template(
         "console/dashboard.html",
         figures=figures,
         distribution=distribution,
         activity=activity,
         flags=flags,
+        applications=applications,
+        outcome_labels=OUTCOME_LABELS,
+        outcome_classes=OUTCOME_CLASSES,
         spikes=spikes,
         review_days=dashboard.REVIEW_WINDOW_DAYS,
         refresh_seconds=int(totals.max_age.total_seconds()),
@@ -95,11 +124,12 @@ def inquiries() -> ResponseReturnValue:
         "console/inquiries.html",
         result=result,
         filters=filters,
-        args=pager_args("lender", "purpose", "since", "until", "flag"),
+        args=pager_args("lender", "purpose", "since", "until", "flag", "outcome"),
         errors=errors,
         lenders=lenders,
         purposes=inquiry_log.PURPOSES,
         flag_filters=inquiry_log.FLAG_FILTERS,
+        outcome_filters=inquiry_log.OUTCOME_FILTERS,
     ), (422 if errors else 200)
 
 

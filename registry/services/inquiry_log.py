@@ -1,7 +1,8 @@
 """The inquiry log for operators: filtered, paginated, and exported as CSV.
 
-Reads only. Filters become WHERE clauses (lender, purpose, time range, flag); the lender's
-code comes from a join, so a page is two statements (the rows and the count).
+Reads only. Filters become WHERE clauses (lender, purpose, time range, flag, outcome); the
+lender's code and the application's outcome come from joins, so a page is two statements (the
+rows and the count).
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy import Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
-from registry.models import Inquiry, Lender
+from registry.models import ApplicationOutcome, Inquiry, Lender, Outcome, Purpose
 from registry.services.errors import FieldError, InvalidInput
 from registry.services.paging import Paginated
 from registry.services.policy import RULE_CODES
 
 PURPOSES = ("new_credit", "account_review")
 FLAG_FILTERS = ("any", "none", *RULE_CODES)
+# An application's outcome, or "none": a new_credit inquiry with no outcome yet.
+OUTCOME_FILTERS = (*(o.value for o in Outcome), "none")
 MAX_PER_PAGE = 200
 # The dates a filter may name: the day after LAST_DAY must still be a date.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
@@ -37,6 +40,10 @@ CSV_COLUMNS = (
     "amount_requested",
     "currency",
     "flags",
+    "outcome",
+    "outcome_loan_ref",
+    "outcome_amount",
+    "outcome_currency",
 )
 
 
@@ -47,6 +54,7 @@ class InquiryFilter:
     since: date | None = None  # first day included (UTC)
     until: date | None = None  # last day included (UTC)
     flag: str | None = None  # a flag code, "any" (some flag) or "none"
+    outcome: str | None = None  # one of OUTCOME_FILTERS
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> InquiryFilter:
@@ -58,6 +66,9 @@ class InquiryFilter:
         flag = args.get("flag") or None
         if flag is not None and flag not in FLAG_FILTERS:
             errors.append(FieldError("flag", "a flag code, 'any' or 'none'"))
+        outcome = args.get("outcome") or None
+        if outcome is not None and outcome not in OUTCOME_FILTERS:
+            errors.append(FieldError("outcome", f"one of {', '.join(OUTCOME_FILTERS)}"))
         days: dict[str, date | None] = {}
         for name in ("since", "until"):
             raw = args.get(name) or None
@@ -75,7 +86,7 @@ class InquiryFilter:
         if errors:
             raise InvalidInput("the filter is invalid", errors)
         lender = (args.get("lender") or "").strip().lower() or None
-        return cls(lender, purpose, days["since"], days["until"], flag)
+        return cls(lender, purpose, days["since"], days["until"], flag, outcome)
 
     def query_args(self) -> dict[str, str]:
         values = {
@@ -84,6 +95,7 @@ class InquiryFilter:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "flag": self.flag,
+            "outcome": self.outcome,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -99,6 +111,12 @@ class InquiryRow:
     amount_requested: int | None
     currency: str | None
     flags: list[str]
+    # What came of it (new_credit only): approved (with the loan's ref and amount), declined,
+    # withdrawn, or None (no outcome yet, or not an application).
+    outcome: str | None = None
+    outcome_loan_ref: str | None = None
+    outcome_amount: int | None = None
+    outcome_currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +144,24 @@ def _filtered(statement: Select[Any], f: InquiryFilter) -> Select[Any]:
             statement = statement.where(flags != "[]")
         else:
             statement = statement.where(flags.contains(f'"{f.flag}"'))
+    if f.outcome == "none":
+        statement = statement.where(
+            Inquiry.purpose == Purpose.NEW_CREDIT, ApplicationOutcome.outcome.is_(None)
+        )
+    elif f.outcome:
+        statement = statement.where(ApplicationOutcome.outcome == f.outcome)
     return statement
+
+
+def _with_outcome(statement: Select[Any]) -> Select[Any]:
+    """The inquiry's outcome, if any (keyed by token first, like the inquiry)."""
+    return statement.outerjoin(
+        ApplicationOutcome,
+        and_(
+            ApplicationOutcome.borrower == Inquiry.borrower,
+            ApplicationOutcome.inquiry_id == Inquiry.id,
+        ),
+    )
 
 
 def _start_of(day: date) -> datetime:
@@ -134,7 +169,7 @@ def _start_of(day: date) -> datetime:
 
 
 def _rows(statement: Select[Any]) -> Select[Any]:
-    return statement.join(Lender, Lender.id == Inquiry.lender_id).order_by(
+    return _with_outcome(statement.join(Lender, Lender.id == Inquiry.lender_id)).order_by(
         Inquiry.created_at.desc(), Inquiry.id.desc()
     )
 
@@ -149,13 +184,26 @@ _COLUMNS = (
     Inquiry.amount_requested,
     Inquiry.currency,
     Inquiry.flags,
+    ApplicationOutcome.outcome,
+    ApplicationOutcome.loan_ref,
+    ApplicationOutcome.amount,
+    ApplicationOutcome.currency,
 )
 
 
 def _row(values: Any) -> InquiryRow:
-    id_, created_at, code, purpose, borrower, consent, amount, currency, flags = values
+    id_, created_at, code, purpose, borrower, consent, amount, currency, flags, *outcome = values
     return InquiryRow(
-        id_, created_at, code, purpose, borrower.hex(), consent, amount, currency, list(flags)
+        id_,
+        created_at,
+        code,
+        purpose,
+        borrower.hex(),
+        consent,
+        amount,
+        currency,
+        list(flags),
+        *outcome,
     )
 
 
@@ -169,6 +217,8 @@ def search(session: Session, f: InquiryFilter, page: int = 1, per_page: int = 50
     count = select(func.count()).select_from(Inquiry)
     if f.lender:
         count = count.join(Lender, Lender.id == Inquiry.lender_id)
+    if f.outcome:
+        count = _with_outcome(count)
     total = session.scalar(_filtered(count, f)) or 0
     return InquiryPage([_row(r) for r in rows], total, page, per_page)
 
@@ -218,6 +268,10 @@ def export_csv(session: Session, f: InquiryFilter, batch: int = 2_000) -> Iterat
                 "" if row.amount_requested is None else row.amount_requested,
                 row.currency or "",
                 " ".join(row.flags),
+                row.outcome or "",
+                _cell(row.outcome_loan_ref or ""),
+                "" if row.outcome_amount is None else row.outcome_amount,
+                row.outcome_currency or "",
             )
         )
         if n % batch == 0:

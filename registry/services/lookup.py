@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from registry.db import exact_total, split_sum
 from registry.models import Lender, Loan, LoanStatus
 from registry.services import audit
+from registry.services.dashboard.applications import ProvisionalLoan, borrower_provisional_loans
 from registry.services.errors import FieldError, InvalidInput
 from registry.services.inquiries import Flag, Summary, Tradeline, evaluate_flags, summarise
 from registry.services.inquiry_log import InquiryRow, for_borrower
@@ -31,11 +32,12 @@ TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
 NO_LENDER = 0  # lender ids start at 1: every lender is "other"
 MAX_REASON = 200
 # The report's words for `other_lenders_inquiring` (the lender-client table says the same).
-INQUIRING_LABEL = "Other lenders inquiring (1d/7d/30d/90d)"
+INQUIRING_LABEL = "Other lenders inquiring (1h/24h/7d/30d/90d)"
 INQUIRING_NOTE = (
     "Lenders, not inquiries: distinct lenders that asked with purpose new_credit in the last "
-    "1, 7, 30 and 90 days. A lender's report leaves out the lender that asks; this look-up "
-    "is made by no lender, so every lender that asked is counted."
+    "hour, 24 hours, 7, 30 and 90 days (each boundary included). A lender's report leaves out "
+    "the lender that asks; this look-up is made by no lender, so every lender that asked is "
+    "counted."
 )
 
 
@@ -70,6 +72,8 @@ class BorrowerLookup:
     inquiries: list[InquiryRow]
     tradelines: list[NamedTradeline] = field(default_factory=list)
     months: list[str] = field(default_factory=list)  # the 24-month strings' months, oldest first
+    # Every approval of the borrower's applications, provisional, reported or expired.
+    provisional: list[ProvisionalLoan] = field(default_factory=list)
 
 
 def parse_token(raw: str) -> bytes:
@@ -175,4 +179,5 @@ def look_up(
         inquiries,
         named,
         string_months(now.date()),
+        borrower_provisional_loans(session, borrower, now, policy.provisional_days),
     )

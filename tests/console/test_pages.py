@@ -130,7 +130,7 @@ def test_lender_list_and_page_show_statistics(client, console_as, new_lender):
     assert "due_on" in page and "must not be before opened_on" in page
     assert "score = 100 x" in page
     # gamma: 2 records, 1 rejected, reported today, its one open loan neither warned nor
-    # stale: 100 x (0.5 x 0.5 + 0.15 x 1 + 0.15 x 1 + 0.1 x 1 + 0.1 x 1) = 75
+    # stale, no approval: 100 x (0.5 x 0.5 + 0.1 x 1 + 0.1 x 1 + 0.1 x 1 + 0.1 x 1 + 0.1 x 1) = 75
     assert re.search(r'<span class="big">75</span>', page)
     assert "0 of 1 open loans with a consistency warning" in page
     assert "0 of 1 open loans stale" in page
@@ -250,6 +250,9 @@ def test_inquiries_page_links_each_borrower_to_the_lookup(client, console_as, ne
     assert f'title="{token(1)}"' in auditor_html
 
 
+WINDOWS = ("1h", "24h", "1d", "7d", "30d", "90d")  # the report's other_lenders_inquiring
+
+
 def test_lookup_counts_inquiring_lenders_as_the_report_does(client, console_as, new_lender):
     """Same definition and words as the report: distinct lenders (not inquiries) that asked
     for new credit; the report leaves out the lender that asks, the operator is none."""
@@ -261,18 +264,18 @@ def test_lookup_counts_inquiring_lenders_as_the_report_does(client, console_as, 
         json={"borrower": token(1), "purpose": "account_review"},
         headers=a.headers,
     ).get_json()
-    assert report["summary"]["other_lenders_inquiring"] == {"1d": 0, "7d": 0, "30d": 0, "90d": 0}
+    assert report["summary"]["other_lenders_inquiring"] == dict.fromkeys(WINDOWS, 0)
     report = client.post(
         "/v1/inquiries",
         json={"borrower": token(1), "purpose": "account_review"},
         headers=b.headers,
     ).get_json()
-    assert report["summary"]["other_lenders_inquiring"] == {"1d": 1, "7d": 1, "30d": 1, "90d": 1}
+    assert report["summary"]["other_lenders_inquiring"] == dict.fromkeys(WINDOWS, 1)
     html = look_up(console_as("analyst"), token(1)).get_data(as_text=True)
     row = re.search(r'<tr id="other-lenders-inquiring">(.*?)</tr>', html, re.S)
     assert row, "no inquiring-lenders row"
-    assert "Other lenders inquiring (1d/7d/30d/90d)" in row[1]
-    assert "<td>1/1/1/1</td>" in row[1]  # one lender, two inquiries
+    assert "Other lenders inquiring (1h/24h/7d/30d/90d)" in row[1]
+    assert "<td>1/1/1/1/1</td>" in row[1]  # one lender, two inquiries
     assert "Lenders, not inquiries" in html and "every lender that asked is counted" in html
 
 

@@ -280,7 +280,7 @@ def test_inquire_readable_and_json(
     assert "37,037.01 CNY" in out  # 3 x 12,345.67
     assert "3 (3 other)" in out
     # The console's words for the same figure: lenders, not inquiries (issue 13, item 3).
-    assert table_value(out, INQUIRING_LABEL) == "0/0/0/0"
+    assert table_value(out, INQUIRING_LABEL) == "0/0/0/0/0"
     assert "Requested 5,000.00 CNY" in out
     assert table_value(out, "Open loans") == "3"
     assert table_value(out, "MULTI_LENDER")  # a row of the flags table, with its detail

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import ApiKey, Inquiry, Lender, Loan, LoanStatus, Submission
+from registry.services.dashboard.applications import ExpiredProvisional, expired_provisional
 from registry.services.lenders import open_loans_by_lender
 from registry.services.loan_report import OVERDUE_GRACE_DAYS
 from registry.services.policy import load_policy
@@ -22,16 +23,19 @@ QUALITY_WINDOW_DAYS = 30
 REJECTION_SAMPLE = 200
 
 QUALITY_FORMULA = (
-    "score = 100 x (0.5 x A + 0.15 x (1 - S) + 0.15 x F + 0.1 x (1 - W) + 0.1 x (1 - T)), "
+    "score = 100 x (0.5 x A + 0.1 x (1 - S) + 0.1 x F + 0.1 x (1 - W) + 0.1 x (1 - T) "
+    "+ 0.1 x (1 - P)), "
     f"where, over the submissions of the last {QUALITY_WINDOW_DAYS} days, A = 1 - rejected / "
     "records (the share of records not rejected), S = stale / records (the share of records "
     "older than what the registry holds), F = max(0, 1 - days since the last report / "
     f"{QUALITY_WINDOW_DAYS}) (freshness); and, over the lender's open loans now, W = the "
     f"share whose latest report is more than {OVERDUE_GRACE_DAYS} days past its due_on with "
     "no day past due and no 'extended' event (the ingest's consistency warning), T = the "
-    "share whose latest report is older than the policy's stale_after_days (stale loans). "
-    "A rejected record identical to one the lender had rejected before counts once. No "
-    "submission in the window: no score."
+    "share whose latest report is older than the policy's stale_after_days (stale loans); "
+    "and, over the lender's approved applications whose provisional_days (policy) are over, "
+    "P = the share it never followed with a loan of that loan_ref for that borrower (expired "
+    "provisional loans; 0 when none is due). A rejected record identical to one the lender "
+    "had rejected before counts once. No submission in the window: no score."
 )
 
 
@@ -122,6 +126,8 @@ class Quality:
     open_loans: int = 0
     warned_open_loans: int = 0  # open loans whose latest report draws the overdue warning
     stale_open_loans: int = 0  # open loans whose latest report is older than the policy says
+    approvals_due: int = 0  # approved applications whose provisional days are over
+    expired_provisional: int = 0  # of those, the ones never followed by their loan
     score: int | None = None
     parts: dict[str, float] = field(default_factory=dict)
 
@@ -136,6 +142,7 @@ class LenderStats:
     history: list[SubmissionRow]
     history_total: int
     rejections_by_field: list[tuple[str, int, str]]  # field, count, an example message
+    provisional: ExpiredProvisional | None = None
 
 
 def lender_stats(
@@ -177,7 +184,10 @@ def lender_stats(
     )
     if last_report_at is not None:
         quality.days_since_last_report = max(0, (now - last_report_at).days)
-    _open_loan_quality(session, lender, now, quality)
+    policy = load_policy(session)
+    _open_loan_quality(session, lender, now, quality, policy.stale_after_days)
+    provisional = expired_provisional(session, lender.id, now, policy.provisional_days)
+    quality.approvals_due, quality.expired_provisional = provisional.due, provisional.expired
     quality.score, quality.parts = data_quality_score(quality)
 
     history_total = (
@@ -202,11 +212,12 @@ def lender_stats(
         history=history,
         history_total=history_total,
         rejections_by_field=_rejections_by_field(session, lender, since),
+        provisional=provisional,
     )
 
 
 def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
-    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F, W, T)."""
+    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F, W, T, P)."""
     if quality.submissions == 0 or quality.records == 0:
         return None, {}
     a = 1 - quality.rejected / quality.records
@@ -215,16 +226,19 @@ def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
     f = max(0.0, 1 - days / QUALITY_WINDOW_DAYS)
     w = quality.warned_open_loans / quality.open_loans if quality.open_loans else 0.0
     t = quality.stale_open_loans / quality.open_loans if quality.open_loans else 0.0
-    score = 0.5 * a + 0.15 * (1 - s) + 0.15 * f + 0.1 * (1 - w) + 0.1 * (1 - t)
-    return round(100 * score), {"A": a, "S": s, "F": f, "W": w, "T": t}
+    p = quality.expired_provisional / quality.approvals_due if quality.approvals_due else 0.0
+    score = 0.5 * a + 0.1 * (1 - s) + 0.1 * f + 0.1 * (1 - w) + 0.1 * (1 - t) + 0.1 * (1 - p)
+    return round(100 * score), {"A": a, "S": s, "F": f, "W": w, "T": t, "P": p}
 
 
-def _open_loan_quality(session: Session, lender: Lender, now: datetime, quality: Quality) -> None:
+def _open_loan_quality(
+    session: Session, lender: Lender, now: datetime, quality: Quality, stale_after_days: int
+) -> None:
     """The lender's open loans now: how many, how many stale (latest as_of older than the
     policy's stale_after_days) and how many whose latest report draws the ingest's overdue
     warning. Two reads: one count, and the few open loans past their due date with no day
     past due (the warning's test is then the ingest's own, in Python, on both backends)."""
-    stale_before = now - timedelta(days=load_policy(session).stale_after_days)
+    stale_before = now - timedelta(days=stale_after_days)
     is_stale = case((Loan.as_of < stale_before, 1), else_=0)
     opened, stale = session.execute(
         select(func.count(), func.coalesce(func.sum(is_stale), 0)).where(

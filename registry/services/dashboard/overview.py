@@ -7,7 +7,7 @@ that a page costs the same handful of statements with a thousand loans or a mill
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.db import exact_total, split_sum
 from registry.models import Inquiry, Lender, LenderStatus, Loan, LoanStatus, Submission
+from registry.services.dashboard.applications import applications_per_day
 from registry.services.policy import RULE_CODES
 
 ACTIVITY_DAYS = 30
@@ -60,6 +61,8 @@ class Overview:
     submissions_per_day: list[int]
     inquiries_per_day: list[int]
     flags_per_day: dict[str, list[int]]  # flag code -> count per day, same order as days
+    # new_credit inquiries per day by outcome (OUTCOME_SERIES), same order as days
+    applications_per_day: dict[str, list[int]] = field(default_factory=dict)
 
     # The templates' names for the book figures.
     @property
@@ -163,4 +166,5 @@ def overview(session: Session, now: datetime, totals: BookTotals | None = None) 
         submissions_per_day=submissions,
         inquiries_per_day=inquiries,
         flags_per_day=flags,
+        applications_per_day=applications_per_day(session, days, since, inq_day),
     )
