@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.models import ApiKey, KeyState, Lender, Loan, Purpose, TokenKey
-from registry.services import audit, inquiries, lenders, reporting, tokens
+from registry.models import ApiKey, KeyState, Lender, Loan, TokenKey
+from registry.services import audit, lenders, reporting, tokens
+from registry.services.demo_applications import demo_phone, seed_applications
 from registry.signer import Signer
 from registry_protocol.ids import complete_resident_id, normalize_id
 from registry_protocol.pepper import inner_token_input, pepper_fingerprint
@@ -75,14 +76,20 @@ class DemoTokens:
             fingerprint = pepper_fingerprint(DEMO_PEPPER)
             tokens.set_pepper_fingerprint(session, fingerprint, now, audit.Actor("demo"))
         self._key_id, self._signer = key.key_id, signer
-        self._cache: dict[int, str] = {}
+        self._cache: dict[tuple[str, int], str] = {}
 
     def __call__(self, number: int) -> str:
-        if number not in self._cache:
-            kind = "cn_resident_id"
-            inner = inner_token_input(DEMO_PEPPER, kind, normalize_id(kind, demo_id(number)))
-            self._cache[number] = self._signer.evaluate(self._key_id, inner)[:32].hex()
-        return self._cache[number]
+        return self._token("cn_resident_id", demo_id(number), number)
+
+    def phone(self, number: int) -> str:
+        """The token of demo borrower `number`'s phone (kind phone: a secondary identifier)."""
+        return self._token("phone", demo_phone(number), number)
+
+    def _token(self, kind: str, value: str, number: int) -> str:
+        if (kind, number) not in self._cache:
+            inner = inner_token_input(DEMO_PEPPER, kind, normalize_id(kind, value))
+            self._cache[kind, number] = self._signer.evaluate(self._key_id, inner)[:32].hex()
+        return self._cache[kind, number]
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class _Plan:
     peak: int = 0  # the worst days past due of a LATE, CURED or written-off story
     fixed_share: float | None = None  # outstanding as this share of principal, whatever the day
     points: list[datetime] | None = None  # report times, oldest first (the last is the latest)
+    phone_token: str | None = None  # the phone the borrower gave (kind phone), if any
 
     @property
     def due(self) -> date | None:
@@ -215,6 +223,8 @@ class _Plan:
             record["closed_on"] = closed_on.isoformat()
         if event is not None:
             record["special_event"] = event
+        if self.phone_token is not None:
+            record["phone_token"] = self.phone_token
         return record
 
 
@@ -383,6 +393,8 @@ def _seed_loans_and_inquiries(
                 report_times[lender.id, days_ago] = at
             final_at = report_times[lender.id, days_ago]
             plan = _plan(rng, demo_token(number), number, seq, today, final_at)
+            if number != WALKTHROUGH_BORROWER:  # the README's applicant gave no phone
+                plan.phone_token = demo_token.phone(number)
             assert plan.points is not None
             if (
                 number > 40
@@ -404,16 +416,9 @@ def _seed_loans_and_inquiries(
                 session, lender_id, batch[start : start + reporting.MAX_BATCH], at
             )
 
-    # Application sprees: the most indebted borrowers were asked about by many lenders lately.
-    for number in range(2, 41):
-        askers = rng.sample(demo_lenders, rng.randint(1, len(demo_lenders)))
-        for lender in askers:
-            at = now - timedelta(hours=rng.randint(1, 24 * 20))
-            request = inquiries.InquiryRequest(
-                borrower=demo_token(number),
-                purpose=Purpose.NEW_CREDIT,
-                consent_ref=f"demo-consent-{number}-{lender.code}",
-                amount_requested=rng.choice([100_000, 300_000, 500_000]),
-                currency="CNY",
-            )
-            inquiries.inquire(session, lender.id, request, at)
+    # Application sprees: the most indebted borrowers were asked about by many lenders lately;
+    # most of those applications have an outcome since.
+    held = {
+        (lender_id, plan.borrower): (plan.loan_ref, plan.principal) for lender_id, plan in plans
+    }
+    seed_applications(session, rng, demo_lenders, demo_token, demo_token.phone, held, now)

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import registry.cli as registry_cli_module
 from registry.cli import main as registry_cli
@@ -379,3 +379,44 @@ def test_readme_sdk_example_runs(live_server, new_lender, monkeypatch, capsys, t
     monkeypatch.setenv("REGISTRY_API_KEY", lender.api_key)
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines()[-1] == "1 0 0 0"
+
+
+def test_the_demo_has_applications_with_outcomes_and_phones(live_server, database_url, monkeypatch):
+    """What `make run` loads for issue 10: most demo applications have an outcome (approved,
+    declined, withdrawn), a few recent ones are pending, approvals not reported are
+    provisional loans in other lenders' reports, and three demo borrowers share a phone
+    (SHARED_PHONE). Every demo borrower is named by resident ID, never by phone."""
+    from registry.models import ApplicationOutcome, Inquiry, PhoneBorrower
+    from registry.services.demo import DemoTokens
+    from registry.services.demo_applications import SHARED_PHONE_BORROWERS
+
+    state = live_server.app.extensions["registry"]
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_OPRF_KEY_DIR", state.settings.oprf_key_dir)
+    monkeypatch.setattr(state, "clock", FrozenClock(NOW))
+    monkeypatch.setattr(registry_cli_module, "clock", FrozenClock(NOW))
+    demo = CliRunner().invoke(registry_cli, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    key = re.findall(r"^\s+lendwell\s+(rk_\S+)", demo.output, re.M)[0]
+    with make_session_factory(state.engine)() as session:
+        outcomes = session.scalars(select(ApplicationOutcome.outcome)).all()
+        inquiries = session.scalar(select(func.count()).select_from(Inquiry)) or 0
+        shared = session.execute(
+            select(PhoneBorrower.phone, func.count())
+            .group_by(PhoneBorrower.phone)
+            .having(func.count() >= 3)
+        ).all()
+        tokens = DemoTokens(session, state.signer, NOW)
+        ring = [tokens(number) for number in SHARED_PHONE_BORROWERS]
+        session.rollback()
+    assert set(outcomes) == {"approved", "declined", "withdrawn"}
+    assert 0 < inquiries - len(outcomes) < inquiries // 10  # a few still pending
+    assert [count for _, count in shared] == [3]
+    report = requests.post(
+        f"{live_server.url}/v1/inquiries",
+        headers=bearer(key),
+        json={"borrower": ring[1], "purpose": "new_credit", "consent_ref": "demo-ring"},
+        timeout=30,
+    ).json()
+    assert report["identity"]["max_borrowers_per_phone"] == 3
+    assert "SHARED_PHONE" in [flag["code"] for flag in report["flags"]]
