@@ -76,8 +76,20 @@ def image_command() -> str:
 
 
 def test_compose_has_the_database_the_migrations_and_the_registry():
-    assert set(compose()["services"]) == {"db", "migrate", "registry"}
+    assert set(compose()["services"]) == {"db", "migrate", "registry", "retention"}
     assert set(compose()["volumes"]) == {"pgdata", "oprfkeys"}
+
+
+def test_compose_retention_is_a_one_off_job_as_the_app_role():
+    """`docker compose run --rm retention`, daily from the host's scheduler; `up` leaves it."""
+    retention = compose()["services"]["retention"]
+    assert retention["profiles"] == ["jobs"] and retention["restart"] == "no"
+    assert retention["command"] == ["registry", "retention", "run"]
+    assert retention["image"] == compose()["services"]["registry"]["image"]
+    env = retention["environment"]
+    assert env["REGISTRY_ENV"] == "production"
+    assert env["REGISTRY_DATABASE_URL"].startswith("postgresql://registry_app:")
+    assert retention["depends_on"]["db"]["condition"] == "service_healthy"
 
 
 def test_compose_database_is_postgres_16_with_a_pg_isready_health_check_and_a_volume():
