@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry import http_security, metrics, problems
@@ -83,6 +84,7 @@ def _database_error(exc: SQLAlchemyError) -> Response:
     """A database that is down, full, read-only or overloaded is the registry's trouble, not a
     bug: a 503 problem with ``Retry-After`` (507 for a full disk) that says what is wrong.
     Any other database error is an internal error like any other exception."""
+    _drain_request_body()
     trouble = database_trouble(exc)
     if trouble is None:
         current_app.logger.exception("unhandled database error")
@@ -98,3 +100,14 @@ def _database_error(exc: SQLAlchemyError) -> Response:
     return problems.Problem(
         trouble.status, trouble.detail, trouble.slug, headers=headers
     ).to_response()
+
+
+def _drain_request_body() -> None:
+    """Read what the request's body still holds. The error came before the route read it
+    (authentication needs the database first); gunicorn's threaded worker would otherwise
+    read it only once the client sends again, holding a worker thread for as long as a
+    retrying client waits: during an outage every thread would soon be held."""
+    stream = request.stream
+    with contextlib.suppress(Exception):  # a client gone already: nothing to drain
+        while stream.read(64 * 1024):
+            pass
