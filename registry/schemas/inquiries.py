@@ -140,6 +140,10 @@ class SummaryOut(BaseModel):
     provisional_amount: PerCurrency = Field(
         description="the provisional loans' approved amounts, per currency"
     )
+    # Default: reports recorded before disputes existed replay without it.
+    disputed_tradelines: int = Field(
+        default=0, description="tradelines with an open dispute (disputed: true)"
+    )
 
 
 class TradelineOut(BaseModel):
@@ -175,6 +179,11 @@ class TradelineOut(BaseModel):
         default=None,
         description="a provisional loan's last day (UTC) unless reported first; null for a "
         "reported loan",
+    )
+    disputed: bool = Field(
+        default=False,
+        description="the borrower disputes this record and its lender has not answered yet; "
+        "past the answer's deadline it counts towards no flag",
     )
 
 
@@ -234,3 +243,8 @@ class InquiryReportOut(BaseModel):
     )
     identity: IdentityOut
     flags: list[FlagOut]
+    statement: str | None = Field(
+        default=None,
+        description="the borrower's own statement about their record (at most 200 "
+        "characters), null when they have none",
+    )

@@ -1,9 +1,10 @@
 """The over-indebtedness report: exact aggregates over every lender's loans for one token,
 with one tradeline per loan (see `registry.services.report` for each part's rules).
 
-Three reads by token (the token's loans with their lenders' exit and their stored months of
+Four reads by token (the token's loans with their lenders' exit and their stored months of
 the 24-month strings, in one statement; other lenders' applications with their outcomes; the
-borrower's phones, and their borrowers when there are phones), then the writes: the phone
+borrower's open disputes and statement; the borrower's phones, and their borrowers when there
+are phones), then the writes: the phone
 sighting an inquiry brings (before the reads, so that the identity figures count it) and the
 inquiry itself. A borrower has a handful of loans, so the figures are computed in Python from
 the rows, which keeps every rule readable and exact. The caller owns the transaction
@@ -47,6 +48,7 @@ from registry.services.report.book import read_book
 from registry.services.report.figures import RECENT_OPENING_DAYS, OwnPart, Summary, compute
 from registry.services.report.flags import Flag, evaluate_flags
 from registry.services.report.identity import read_identity
+from registry.services.report.obligations import finish_summary, mark_tradelines, read_marks
 from registry.services.report.tradelines import Tradeline, build_tradelines
 from registry.services.reporting import NO_ROTATION
 from registry.services.retention_loans import brought_current_days
@@ -107,6 +109,7 @@ def tradeline_out(line: Tradeline) -> TradelineOut:
         stale=line.stale,
         status_24m=line.status_24m,
         provisional_until=line.provisional_until,
+        disputed=line.disputed,
     )
 
 
@@ -139,6 +142,7 @@ def summary_out(summary: Summary) -> SummaryOut:
         pending_amount=dict(sorted(summary.pending_amount.items())),
         provisional_loans=summary.provisional_loans,
         provisional_amount=dict(sorted(summary.provisional_amount.items())),
+        disputed_tradelines=summary.disputed_tradelines,
     )
 
 
@@ -165,6 +169,7 @@ def build_report(
             max_borrowers_per_phone=summary.max_borrowers_per_phone,
         ),
         flags=[FlagOut(code=f.code, detail=f.detail) for f in flags],
+        statement=summary.statement,
     )
 
 
@@ -199,6 +204,8 @@ def summarise(
         policy.retention_closed_months,
         cured,
     )
+    marks = read_marks(session, borrower)
+    lines = mark_tradelines(lines, marks, now, policy.overdue_disputes_ignored)
     summary, own = compute(lines, caller_id, now, requested)
     own.holds_loans = any(loan.lender_id == caller_id for loan in book)
     summary.other_lenders_inquiring = inquiring(applications, now)
@@ -206,6 +213,7 @@ def summarise(
     identity = read_identity(session, borrower, now)
     summary.phones_90d = identity.phones_90d
     summary.max_borrowers_per_phone = identity.max_borrowers_per_phone
+    finish_summary(summary, marks, caller_id, now, requested)  # last: it copies the figures
     return summary, own
 
 

@@ -81,8 +81,10 @@ def test_unknown_borrower_gets_an_empty_report(client, new_lender):
         "pending_amount": {},
         "provisional_loans": 0,
         "provisional_amount": {},
+        "disputed_tradelines": 0,
     }
     assert result["identity"] == {"phones_90d": 0, "max_borrowers_per_phone": 0}
+    assert result["statement"] is None
     assert result["own"] == {"open_loans": 0, "outstanding": {}}
     assert result["tradelines"] == []
     assert result["flags"] == []

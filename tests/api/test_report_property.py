@@ -273,6 +273,7 @@ def brute_force(
                 "stale": age > stale_after,
                 "status_24m": "".join(by_month.get(m, "N") for m in months_24),
                 "provisional_until": None,
+                "disputed": False,  # no disputes in these books (tests/api/test_disputes*)
                 "_lender": lender,
                 "_states": states,
             }
@@ -366,6 +367,7 @@ def brute_force(
         "pending_amount": {},
         "provisional_loans": 0,
         "provisional_amount": {},
+        "disputed_tradelines": 0,
     }
     elsewhere = max(
         [t["days_past_due"] for t in open_lines if t["_lender"] != caller_id], default=0

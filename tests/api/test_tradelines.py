@@ -106,6 +106,7 @@ def test_a_tradeline_carries_every_field(client, new_lender):
         "stale": False,
         "status_24m": "N" * 23 + "1",
         "provisional_until": None,
+        "disputed": False,
     }
 
 
@@ -596,7 +597,7 @@ def test_openapi_names_the_tradeline_fields(client):
         "lender", "own", "product", "currency", "credit_limit", "outstanding",
         "amount_past_due", "days_past_due", "status", "special_event", "opened_month",
         "closed_month", "last_reported_on", "age_days", "stale", "status_24m",
-        "provisional_until",
+        "provisional_until", "disputed",
     }  # fmt: skip
     summary = schemas["SummaryOut"]["properties"]
     assert {"worst_days_past_due_12m", "utilisation", "stale_open_loans"} <= set(summary)

@@ -4,7 +4,9 @@
   month of the 24-month strings) into plain `LoanRow`s;
 - `tradelines.py`: retention, freshness, lender labels and one tradeline per loan;
 - `figures.py`: the summary's figures (negative history, debt burden, velocity, freshness);
-- `flags.py`: the policy's flags from those figures.
+- `flags.py`: the policy's flags from those figures;
+- `obligations.py`: the open disputes marked on the tradelines (an overdue one takes its
+  tradeline out of the flags) and the borrower's statement, read by token in one statement.
 
 Everything below `book.py` is pure: rows and a clock in, figures out, so that a test can
 recompute each of them by brute force. `registry.services.inquiries` assembles the report.

@@ -104,6 +104,11 @@ class Summary:
     fresh_opened_30d_lenders: set[int] = field(default_factory=set)
     provisional_lenders: set[int] = field(default_factory=set)
     provisional_lenders_30d: set[int] = field(default_factory=set)  # approved in 30 days
+    # The borrower's statement, shown with the report (`report.obligations`).
+    statement: str | None = None
+    # What the flags measure when some tradelines count towards no flag (an overdue dispute):
+    # this summary with the tradelines' figures computed without them; None when all count.
+    flag_basis: Summary | None = None
 
 
 @dataclass

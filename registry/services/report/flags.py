@@ -104,7 +104,8 @@ def _measures(summary: Summary, policy: Policy) -> dict[str, tuple[int | Fractio
 
 def evaluate_flags(summary: Summary, policy: Policy) -> list[Flag]:
     """The policy's flags that this summary raises, in the policy's order."""
-    measured = _measures(summary, policy)
+    # A tradeline whose dispute went unanswered past its deadline counts towards no flag.
+    measured = _measures(summary.flag_basis or summary, policy)
     flags = []
     for code in RULE_CODES:
         threshold = policy.thresholds.get(code)

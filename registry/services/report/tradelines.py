@@ -143,6 +143,10 @@ class Tradeline:
     lender_id: int
     loan: LoanRow
     provisional_until: date | None = None  # a provisional loan's last day (UTC)
+    # Set by `report.obligations`: an open dispute of the loan; and whether the tradeline
+    # counts towards the flags (not when its dispute is past its deadline unanswered).
+    disputed: bool = False
+    counted: bool = True
 
 
 def _status_24m(loan: LoanRow, this_month: date) -> str:
