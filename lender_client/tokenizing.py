@@ -127,7 +127,9 @@ class TokenizingTransport(Transport):
 
         ``kind`` is one of ``cn_resident_id``, ``phone``, ``passport``, ``cn_uscc``; the value
         is normalised first (:class:`InvalidIdError` if it is not valid, without the value in
-        the message). The ID is blinded before anything is sent.
+        the message). The ID is blinded before anything is sent. A phone's token is a
+        ``phone_token`` (a secondary identifier), never a borrower's: borrowers are named by
+        the other kinds (``BORROWER_KINDS``).
         """
         return self.tokenizer.tokenize([(kind, value)])[0].borrower
 
