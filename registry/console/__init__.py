@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from registry.console import auth, formatting, lookup, manage, pages
+from registry.console import auth, disputes, formatting, lookup, manage, pages
 from registry.console.blueprint import bp
 from registry.problems import error_headers, http_problem, status_title
 
@@ -38,7 +38,7 @@ TITLES = {
     500: "Something went wrong",
 }
 
-__all__ = ["auth", "init_app", "lookup", "manage", "pages"]
+__all__ = ["auth", "disputes", "init_app", "lookup", "manage", "pages"]
 
 
 def _is_console() -> bool:

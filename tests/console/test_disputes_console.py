@@ -207,3 +207,13 @@ def test_a_disclosure_needs_the_identity_confirmed_and_is_audited(
         "inquiries": 1,
         "disputes": 0,
     }
+
+
+def test_the_borrower_page_marks_a_disputed_tradeline(client, console_as, new_lender):
+    owner = new_lender("owner")
+    _report(client, owner, loan("O-1", B))
+    admin = console_as("admin")
+    assert 'badge-disputed">disputed<' not in _look_up(admin)
+    form = {"token": B, "tradeline": "owner:A:O-1", "reason": "not mine"}
+    assert post(admin, "/console/disputes", form).status_code == 303
+    assert "disputed</span>" in _look_up(admin).split('id="borrower-disputes"')[0]
