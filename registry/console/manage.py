@@ -7,6 +7,7 @@ service records the audit event in the same transaction as the change.
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time
 
 import segno
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -27,7 +28,7 @@ from registry.console.pages import field_errors, page_number
 from registry.db import transaction
 from registry.extensions import db, now, state
 from registry.models import Lender, LenderStatus, OperatorStatus
-from registry.services import dashboard, lenders, operators, policy, request_quotas
+from registry.services import dashboard, lenders, operators, policy, reciprocity, request_quotas
 from registry.services.errors import Conflict, InvalidInput, NotFound
 
 # --- a new API key, shown once ------------------------------------------------------------
@@ -130,6 +131,7 @@ def lender(code: str) -> ResponseReturnValue:
         by_purpose=by_purpose,
         outcomes=outcomes,
         outcome_days=dashboard.OUTCOME_RATE_DAYS,
+        reciprocity=reciprocity.lender_reciprocity(db(), found, now()),
     )
 
 
@@ -181,6 +183,31 @@ def lender_quotas(code: str) -> ResponseReturnValue:
         flash("; ".join(f"{e.field}: {e.message}" for e in exc.errors), "error")
     else:
         flash(f"Quotas of {found.code} saved.", "success")
+    return redirect(url_for("console.lender", code=found.code))
+
+
+@bp.post("/lenders/<code>/exemption")
+@roles(ADMIN)
+def lender_exemption(code: str) -> ResponseReturnValue:
+    """Give to get: exempt the lender until the start of a UTC date, or end its exemption
+    (`clear`); audited."""
+    found = _lender_or_404(code)
+    until: datetime | None = None
+    if not request.form.get("clear"):
+        try:
+            day = date.fromisoformat(request.form.get("until", "").strip())
+        except ValueError:
+            flash("until: a date, YYYY-MM-DD", "error")
+            return redirect(url_for("console.lender", code=found.code))
+        until = datetime.combine(day, time.min, tzinfo=UTC)
+    try:
+        with transaction(db()):
+            reciprocity.set_exemption(db(), found, until, now(), actor())
+    except InvalidInput as exc:
+        flash("; ".join(f"{e.field}: {e.message}" for e in exc.errors), "error")
+    else:
+        ends = f"exempt until {until.date().isoformat()}" if until else "no longer exempt"
+        flash(f"{found.code} is {ends} (give to get).", "success")
     return redirect(url_for("console.lender", code=found.code))
 
 
