@@ -149,6 +149,7 @@ PROVISIONAL_LINE = {
     "stale": False,
     "status_24m": "",
     "provisional_until": "2026-12-09",
+    "disputed": False,
 }
 
 
