@@ -27,6 +27,7 @@ PROBLEM_TITLES = {
     "method-not-allowed": "Method not allowed",
     "idempotency-conflict": "Idempotency key reused with a different request",
     "outcome-conflict": "The application already has another outcome",
+    "dispute-conflict": "The dispute is answered already, or open with another reason",
     "payload-too-large": "Request body too large",
     "unsupported-media-type": "Unsupported media type",
     "validation": "Invalid request",

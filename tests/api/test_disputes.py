@@ -358,3 +358,24 @@ def test_a_provisional_loan_is_no_record_to_dispute(client, new_lender):
     assert _open(client, asker, report["inquiry_id"], tradeline="A").status_code == 201
     [item] = client.get("/v1/disputes", headers=owner.headers).get_json()["data"]
     assert item["loan_ref"] == "O-1"
+
+
+def test_an_overdue_dispute_costs_its_lender_data_quality_points(client, book, clock, db_session):
+    from dataclasses import replace
+
+    from registry.services import dashboard, lenders
+
+    _owner, asker, _other, inquiry_id = book
+    _open(client, asker, inquiry_id)
+
+    def quality(offset: timedelta) -> dashboard.Quality:
+        lender = lenders.get_lender(db_session, "owner")
+        return dashboard.lender_stats(db_session, lender, NOW + offset).quality
+
+    on_time = quality(timedelta(days=20))
+    assert on_time.overdue_disputes == 0 and on_time.parts["D"] == 0
+    late = quality(timedelta(days=21))
+    assert late.overdue_disputes == 1 and late.parts["D"] == 1
+    unpenalised, _ = dashboard.data_quality_score(replace(late, overdue_disputes=0))
+    assert late.score == max(0, (unpenalised or 0) - 10)
+    assert "points off" in dashboard.QUALITY_FORMULA

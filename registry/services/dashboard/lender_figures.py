@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import ApiKey, Inquiry, Lender, Loan, LoanStatus, Submission
 from registry.services.dashboard.applications import ExpiredProvisional, expired_provisional
+from registry.services.disputes import overdue_disputes
 from registry.services.lenders import open_loans_by_lender
 from registry.services.loan_report import OVERDUE_GRACE_DAYS
 from registry.services.policy import load_policy
@@ -22,6 +23,8 @@ QUALITY_WINDOW_DAYS = 30
 # Rejection details are read from at most this many recent submissions of one lender.
 REJECTION_SAMPLE = 200
 
+# Points off the score for each dispute past its deadline unanswered.
+OVERDUE_DISPUTE_POINTS = 10
 QUALITY_FORMULA = (
     "score = 100 x (0.5 x A + 0.1 x (1 - S) + 0.1 x F + 0.1 x (1 - W) + 0.1 x (1 - T) "
     "+ 0.1 x (1 - P)), "
@@ -35,7 +38,9 @@ QUALITY_FORMULA = (
     "and, over the lender's approved applications whose provisional_days (policy) are over, "
     "P = the share it never followed with a loan of that loan_ref for that borrower (expired "
     "provisional loans; 0 when none is due). A rejected record identical to one the lender "
-    "had rejected before counts once. No submission in the window: no score."
+    "had rejected before counts once. Then, for each dispute of its records past its deadline "
+    f"unanswered (D), {OVERDUE_DISPUTE_POINTS} points off (never below 0). No submission in "
+    "the window: no score."
 )
 
 
@@ -128,6 +133,7 @@ class Quality:
     stale_open_loans: int = 0  # open loans whose latest report is older than the policy says
     approvals_due: int = 0  # approved applications whose provisional days are over
     expired_provisional: int = 0  # of those, the ones never followed by their loan
+    overdue_disputes: int = 0  # disputes of its records past their deadline unanswered
     score: int | None = None
     parts: dict[str, float] = field(default_factory=dict)
 
@@ -188,6 +194,7 @@ def lender_stats(
     _open_loan_quality(session, lender, now, quality, policy.stale_after_days)
     provisional = expired_provisional(session, lender.id, now, policy.provisional_days)
     quality.approvals_due, quality.expired_provisional = provisional.due, provisional.expired
+    quality.overdue_disputes = overdue_disputes(session, lender.id, now)
     quality.score, quality.parts = data_quality_score(quality)
 
     history_total = (
@@ -217,7 +224,8 @@ def lender_stats(
 
 
 def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
-    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F, W, T, P)."""
+    """The score of QUALITY_FORMULA, 0-100, and its parts (A, S, F, W, T, P; D the count of
+    overdue disputes)."""
     if quality.submissions == 0 or quality.records == 0:
         return None, {}
     a = 1 - quality.rejected / quality.records
@@ -228,7 +236,9 @@ def data_quality_score(quality: Quality) -> tuple[int | None, dict[str, float]]:
     t = quality.stale_open_loans / quality.open_loans if quality.open_loans else 0.0
     p = quality.expired_provisional / quality.approvals_due if quality.approvals_due else 0.0
     score = 0.5 * a + 0.1 * (1 - s) + 0.1 * f + 0.1 * (1 - w) + 0.1 * (1 - t) + 0.1 * (1 - p)
-    return round(100 * score), {"A": a, "S": s, "F": f, "W": w, "T": t, "P": p}
+    overdue = quality.overdue_disputes
+    parts = {"A": a, "S": s, "F": f, "W": w, "T": t, "P": p, "D": float(overdue)}
+    return max(0, round(100 * score) - OVERDUE_DISPUTE_POINTS * overdue), parts
 
 
 def _open_loan_quality(
