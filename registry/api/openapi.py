@@ -237,7 +237,19 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": body(InquiryBody),
                     "responses": {
                         "200": _json(InquiryReportOut, "the report"),
-                        **_problems(400, *_AUTH_ERRORS, 409, 413, 415, 422, 429),
+                        **_problems(
+                            400,
+                            *_AUTH_ERRORS,
+                            409,
+                            413,
+                            415,
+                            422,
+                            429,
+                            _403="the lender is suspended, or may not ask: account_review about a "
+                            "borrower it holds no loan with, or new_credit without giving back "
+                            "(type /problems/reciprocity: no loan on file, or no upload accepted "
+                            "within the policy's reciprocity_days, and no exemption)",
+                        ),
                     },
                 },
             },
