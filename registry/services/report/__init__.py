@@ -5,6 +5,10 @@
 - `tradelines.py`: retention, freshness, lender labels and one tradeline per loan;
 - `figures.py`: the summary's figures (negative history, debt burden, velocity, freshness);
 - `flags.py`: the policy's flags from those figures;
+- `applications.py`: other lenders' new_credit inquiries with their outcomes, read by token
+  in one statement: the inquiry windows, pending applications, and the approvals still
+  provisional as `LoanRow`s (status `provisional`) that become tradelines like loans;
+- `identity.py`: the identity figures from the borrower's phone tokens (never shown);
 - `obligations.py`: the open disputes marked on the tradelines (an overdue one takes its
   tradeline out of the flags) and the borrower's statement, read by token in one statement.
 
