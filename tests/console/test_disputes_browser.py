@@ -11,6 +11,7 @@ It runs once, on its own SQLite database (the browser adds nothing per backend).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _lender(database_url: str, code: str, name: str) -> str:
     return match[0]
 
 
-def _post(base: str, path: str, key: str, body: dict[str, object]) -> requests.Response:
+def _post(base: str, path: str, key: str, body: Mapping[str, object]) -> requests.Response:
     return requests.post(f"{base}{path}", json=body, headers=bearer(key), timeout=HTTP_TIMEOUT)
 
 
