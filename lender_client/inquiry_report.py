@@ -93,6 +93,8 @@ class InquirySummary:
     #: ...and approved applications not yet reported as loans (provisional loans).
     provisional_loans: int | None = None
     provisional_amount: dict[str, int] | None = None
+    #: Tradelines whose record the borrower disputes, not answered yet (``disputed``).
+    disputed_tradelines: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,9 @@ class Tradeline:
     stale: bool
     status_24m: str
     provisional_until: date | None = None
+    #: The borrower disputes this record and its lender has not answered yet (past the
+    #: deadline it counts towards no flag).
+    disputed: bool = False
 
     @property
     def provisional(self) -> bool:
@@ -182,6 +187,7 @@ class Tradeline:
             stale=bool(data.get("stale", False)),
             status_24m=str(data.get("status_24m") or ""),
             provisional_until=_opt_date(data, "provisional_until"),
+            disputed=bool(data.get("disputed", False)),
         )
 
 
@@ -221,6 +227,8 @@ class InquiryReport:
     tradelines: list[Tradeline] = field(default_factory=list)
     #: Identity signals from phones (``None`` from a registry that does not send them).
     identity: Identity | None = None
+    #: The borrower's own statement about their record (个人声明), if they attached one.
+    statement: str | None = None
 
     @property
     def tradelines_known(self) -> bool:
@@ -280,6 +288,7 @@ class InquiryReport:
                 pending_amount=_opt_money(s, "pending_amount"),
                 provisional_loans=_opt(s, "provisional_loans", int),
                 provisional_amount=_opt_money(s, "provisional_amount"),
+                disputed_tradelines=_opt(s, "disputed_tradelines", int),
             )
             lines = data.get("tradelines")
             if lines is not None and not isinstance(lines, list):
@@ -307,6 +316,7 @@ class InquiryReport:
                 requested=_requested(data.get("requested")),
                 tradelines=tradelines,
                 identity=_identity(data.get("identity")),
+                statement=_opt(data, "statement", str),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable inquiry response: {exc}") from exc

@@ -69,6 +69,10 @@ def test_a_dispute_through_the_sdk_and_the_command(live_server: Any, new_lender:
         with pytest.raises(ValidationError) as refused:
             client.open_dispute(report.inquiry_id, "Q", "no such tradeline")
         assert "tradeline" in {e.field for e in refused.value.field_errors}
+        # Reports mark the disputed record from now on.
+        marked = client.inquire(BORROWER, consent_ref="APP-9")
+        assert [t.disputed for t in marked.tradelines] == [True]
+        assert marked.summary.disputed_tradelines == 1 and marked.statement is None
 
     with _client(url, owner.api_key) as client:
         [mine] = client.list_disputes(status="open")
