@@ -197,7 +197,8 @@ def lenders_quota(
     "--until",
     "until",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-    help="Exempt CODE until this UTC date (its start: 00:00) or time, e.g. 2027-01-31.",
+    help="Exempt CODE until this UTC date (its start: 00:00) or time, e.g. 2027-01-31; a "
+    "date already past ends a current exemption.",
 )
 @click.option("--clear", is_flag=True, help="End CODE's exemption now.")
 def lenders_exempt(code: str, until: datetime | None, clear: bool) -> None:

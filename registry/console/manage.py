@@ -190,7 +190,7 @@ def lender_quotas(code: str) -> ResponseReturnValue:
 @roles(ADMIN)
 def lender_exemption(code: str) -> ResponseReturnValue:
     """Give to get: exempt the lender until the start of a UTC date, or end its exemption
-    (`clear`); audited."""
+    (`clear`, or a date already past); audited."""
     found = _lender_or_404(code)
     until: datetime | None = None
     if not request.form.get("clear"):
@@ -200,14 +200,14 @@ def lender_exemption(code: str) -> ResponseReturnValue:
             flash("until: a date, YYYY-MM-DD", "error")
             return redirect(url_for("console.lender", code=found.code))
         until = datetime.combine(day, time.min, tzinfo=UTC)
-    try:
-        with transaction(db()):
-            reciprocity.set_exemption(db(), found, until, now(), actor())
-    except InvalidInput as exc:
-        flash("; ".join(f"{e.field}: {e.message}" for e in exc.errors), "error")
+    with transaction(db()):
+        changed = reciprocity.set_exemption(db(), found, until, now(), actor())
+    if not changed:
+        flash(f"Nothing to change: {found.code} is not exempt.", "info")
+    elif until is not None and until > now():
+        flash(f"{found.code} is exempt until {until.date().isoformat()} (give to get).", "success")
     else:
-        ends = f"exempt until {until.date().isoformat()}" if until else "no longer exempt"
-        flash(f"{found.code} is {ends} (give to get).", "success")
+        flash(f"{found.code} is no longer exempt (give to get).", "success")
     return redirect(url_for("console.lender", code=found.code))
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Inquiry, Lender, Loan, PolicyRule, Purpose, Submission
 from registry.services import audit
-from registry.services.errors import FieldError, InvalidInput, NotPermitted
+from registry.services.errors import NotPermitted
 from registry.services.policy import RECIPROCITY_DAYS, spec_for
 
 PROBLEM_SLUG = "reciprocity"
@@ -135,20 +135,16 @@ def set_exemption(
     now: datetime,
     actor: audit.Actor | None = None,
 ) -> bool:
-    """Exempt `lender` from give to get until `until` (None ends an exemption now). Audited
-    when given an `actor`; False (and no event) when nothing changes."""
+    """Exempt `lender` from give to get until `until`. None, or a moment already past, ends a
+    current exemption (None: now). Audited when given an `actor`; False (and no event) when
+    nothing changes."""
     if until is not None and until.tzinfo is None:
         raise ValueError("an exemption ends at an aware datetime")
-    if until is not None and until <= now:
-        raise InvalidInput(
-            "an exemption must end in the future",
-            [FieldError("until", "must be later than now (to end an exemption, clear it)")],
-        )
     before = _utc(lender.reciprocity_exempt_until)
-    if until is None and (before is None or before <= now):
-        return False  # nothing to end
-    if before == until:
-        return False
+    exempt_now = before is not None and now < before
+    ending = until is None or until <= now
+    if (ending and not exempt_now) or before == until:
+        return False  # nothing to end, or no change
     lender.reciprocity_exempt_until = until
     lender.updated_at = now
     session.flush()
@@ -156,7 +152,7 @@ def set_exemption(
         audit.record(
             session,
             actor,
-            "lender_exempted" if until is not None else "lender_exemption_ended",
+            "lender_exemption_ended" if ending else "lender_exempted",
             now,
             lender.code,
             {
