@@ -78,6 +78,16 @@ def loan_row(i: int, step: int = 0, prefix: str = "F") -> dict[str, str]:
     return row
 
 
+_INTEGERS = ("principal", "outstanding", "days_past_due", "credit_limit", "amount_past_due")
+
+
+def as_record(row: dict[str, str]) -> dict[str, Any]:
+    """A row of the file as the API takes it (numbers as numbers, an empty cell left out)."""
+    return {
+        name: int(value) if name in _INTEGERS else value for name, value in row.items() if value
+    }
+
+
 def write_book(path: Path, rows: Iterable[dict[str, str]]) -> int:
     count = 0
     with path.open("w", newline="") as out:
@@ -94,7 +104,7 @@ def read_book(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
-def _normal(values: dict[str, Any]) -> str:
+def book_line(values: dict[str, Any]) -> str:
     """One loan as one line: every field, in one spelling whatever its source."""
 
     def text(value: Any) -> str:
@@ -119,7 +129,7 @@ def checksum(lines: Iterable[str]) -> str:
 
 
 def file_checksum(path: Path) -> tuple[int, str]:
-    lines = [_normal(row) for row in read_book(path)]
+    lines = [book_line(row) for row in read_book(path)]
     return len(lines), checksum(lines)
 
 
@@ -142,7 +152,7 @@ def stored_book(database_url: str, lender_code: str) -> StoredBook:
         with make_session_factory(engine)() as session:
             lender_id = session.scalar(select(Lender.id).where(Lender.code == lender_code))
             loans = session.scalars(select(Loan).where(Loan.lender_id == lender_id)).all()
-            lines = [_normal({name: getattr(loan, name) for name in COLUMNS}) for loan in loans]
+            lines = [book_line({name: getattr(loan, name) for name in COLUMNS}) for loan in loans]
             newest: dict[str, datetime] = {
                 ref: when
                 for ref, when in session.execute(

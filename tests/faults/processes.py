@@ -60,8 +60,7 @@ class RegistryServer:
 
     ``kind`` is ``"gunicorn"`` (one worker, four threads: production's server) or
     ``"serve"`` (`registry serve`, one process). ``preexec`` runs in the child before the
-    server (resource limits); ``user`` runs it as another user (a read-only file is read-only
-    to root only through another user).
+    server: resource limits, capabilities given up.
     """
 
     def __init__(
@@ -72,7 +71,6 @@ class RegistryServer:
         kind: str = "gunicorn",
         env: Mapping[str, str] | None = None,
         preexec: Callable[[], None] | None = None,
-        user: int | None = None,
     ) -> None:
         self.database_url = database_url
         self.workdir = workdir
@@ -80,7 +78,6 @@ class RegistryServer:
         self.port = free_port()
         self.extra_env = dict(env or {})
         self.preexec = preexec
-        self.user = user
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"registry-{self.port}.log"
         self._log: IO[bytes] | None = None
@@ -128,9 +125,6 @@ class RegistryServer:
             stderr=self._log,
             start_new_session=True,  # its own process group: killed as one
             preexec_fn=self.preexec,  # resource limits, set in the child before exec
-            user=self.user,
-            group=self.user,
-            extra_groups=[] if self.user is not None else None,
         )
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
