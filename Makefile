@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install lint format typecheck check lock bench bench-console bench-tokenise postgres clean
+.PHONY: run test faults install lint format typecheck check lock bench bench-console bench-tokenise postgres clean
 
 # Two distributions from this repository: the SDK (sdk/: lender_client, registry_protocol,
 # rfc9497) and the registry (.), both editable, at the versions pinned in requirements-dev.lock.
@@ -35,6 +35,12 @@ postgres:
 
 test: $(STAMP) postgres
 	$(BIN)/pytest
+
+# The fault tests alone (make test runs them with the rest; about two minutes): the registry
+# killed mid-upload, PostgreSQL stopped, a faulty network, races, a full or read-only SQLite
+# file. What they measure: docs/reliability.md.
+faults: $(STAMP) postgres
+	$(BIN)/pytest -m faults tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,11 +7,12 @@ from contextlib import contextmanager
 
 import click
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry.clock import SystemClock
 from registry.config import ConfigError, Settings
-from registry.db import make_engine, make_session_factory, transaction
+from registry.db import database_trouble, make_engine, make_session_factory, transaction
 from registry.services.errors import InvalidInput, ServiceError
 
 console = Console()
@@ -40,6 +41,11 @@ def session_scope(*, write: bool = True) -> Iterator[Session]:
         if isinstance(exc, InvalidInput) and exc.errors:
             message += ": " + "; ".join(f"{e.field} {e.message}" for e in exc.errors)
         raise click.ClickException(message) from None
+    except SQLAlchemyError as exc:
+        trouble = database_trouble(exc)  # down, full, read-only: said plainly, no traceback
+        if trouble is None:
+            raise
+        raise click.ClickException(f"database: {trouble.detail}") from None
     finally:
         session.close()
         engine.dispose()

@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from tests.faults.book import (
     stored_book,
     write_book,
 )
-from tests.faults.processes import RegistryServer, figure, lender_client
+from tests.faults.processes import BIN, RegistryServer, figure, lender_client
 
 pytestmark = pytest.mark.faults
 
@@ -107,6 +108,19 @@ def test_a_read_only_database_file(sqlite_template: Path, tmp_path: Path) -> Non
     assert status == 3, output
     assert "HTTP 503" in output and "database is read-only" in output, output
     assert "Traceback" not in server.log()
+    # The operator's command says it as plainly.
+    command = subprocess.run(
+        [str(BIN / "registry"), "lenders", "add", "newcomer", "Newcomer"],
+        env={**os.environ, "REGISTRY_DATABASE_URL": url},
+        preexec_fn=_as_plain_owner,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert command.returncode == 1, command.stderr
+    assert "Error: database: the registry's database is read-only" in command.stderr
+    assert "Traceback" not in command.stderr
 
     # Recovery: writable again, the refused batch sent again.
     database.chmod(0o644)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from click.testing import CliRunner
 
 from lender_client import (
     APIConnectionError,
@@ -29,6 +30,7 @@ from lender_client import (
     is_retryable,
     parse_retry_after,
 )
+from lender_client.cli import cli
 from lender_client.retries import RetryBudget
 from tests.sdk.scripted import (
     API_KEY,
@@ -441,3 +443,32 @@ def test_an_unreadable_answer_after_the_budget_is_an_unexpected_response() -> No
             client.get_loan("L-1")
     finally:
         raw.close()
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ["--retry-for", "0.6", "loan", "L-1"],  # the group's option
+        ["loan", "L-1", "--retry-for", "0.6"],  # after the command's name
+    ],
+)
+def test_the_cli_retries_for_retry_for_seconds(where: list[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["--url", url, "--api-key", API_KEY, *where])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 3
+    assert "could not reach" in result.stderr and "attempts in" in result.stderr
+    assert 0.5 <= elapsed < 5
+
+
+def test_the_cli_retry_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_RETRY_FOR", "0")
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli, ["--url", url, "--api-key", API_KEY, "loan", "L-1"])
+    assert result.exit_code == 3
+    assert "could not reach" in result.stderr and "attempts" not in result.stderr
+    assert "--retry-for SECONDS" in CliRunner().invoke(cli, ["upload", "--help"]).output
