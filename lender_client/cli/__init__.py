@@ -15,7 +15,7 @@ from lender_client._version import __version__
 from lender_client.cli.disputes import disputes
 from lender_client.cli.inquire import inquire
 from lender_client.cli.loans import loan, loans
-from lender_client.cli.options import RETRY_FOR_HELP, Settings, retry_for_option
+from lender_client.cli.options import RETRY_FOR_HELP, Settings, add_retry_for
 from lender_client.cli.outcome import outcome
 from lender_client.cli.retokenize import retokenize
 from lender_client.cli.retract import retract
@@ -195,7 +195,7 @@ for command in (
     disputes,
 ):
     # `lender-client upload --retry-for 120 ...` as well as `lender-client --retry-for 120 ...`.
-    command.params.append(retry_for_option())
+    add_retry_for(command)
     cli.add_command(command)
 
 

@@ -111,6 +111,14 @@ def retry_for_option() -> click.Option:
     )
 
 
+def add_retry_for(command: click.Command) -> None:
+    """`--retry-for` on a command, and on every command of a group."""
+    command.params.append(retry_for_option())
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            add_retry_for(subcommand)
+
+
 def get_settings(ctx: click.Context) -> Settings:
     obj = ctx.find_object(Settings)
     if obj is None:  # pragma: no cover - the group always sets it

@@ -453,6 +453,7 @@ def test_an_unreadable_answer_after_the_budget_is_an_unexpected_response() -> No
     [
         ["--retry-for", "0.6", "loan", "L-1"],  # the group's option
         ["loan", "L-1", "--retry-for", "0.6"],  # after the command's name
+        ["disputes", "list", "--retry-for", "0.6"],  # a group's command
     ],
 )
 def test_the_cli_retries_for_retry_for_seconds(where: list[str]) -> None:
