@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from registry.console import auth, disputes, formatting, lookup, manage, pages
 from registry.console.blueprint import bp
+from registry.db import UNAVAILABLE_RETRY_AFTER, database_trouble
 from registry.problems import error_headers, http_problem, status_title
 
 CONSOLE_PREFIX = "/console"
@@ -68,6 +70,20 @@ def _console_http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
     message = exc.description if code in (400, 404, 422) else _default_message(code)
     return error_page(code, message or _default_message(code), error_headers(exc))
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _console_database_error(exc: SQLAlchemyError) -> Response:
+    """A database outage, a full disk or a read-only file is said as such (503 or 507), as the
+    API says it; anything else is an internal error."""
+    trouble = database_trouble(exc)
+    if trouble is None:
+        return _console_unexpected(exc)
+    from flask import current_app
+
+    current_app.logger.warning("database trouble on a console page (%d)", trouble.status)
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)} if trouble.status == 503 else None
+    return error_page(trouble.status, trouble.detail[0].upper() + trouble.detail[1:] + ".", headers)
 
 
 @bp.errorhandler(Exception)
