@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from registry.console import pages
+from registry.services import dashboard
 
 
 def _sqlite_error(name: str) -> OperationalError:
@@ -33,7 +33,7 @@ def test_a_database_in_trouble_gives_a_page_that_says_so(
     def fail(*args: object, **kwargs: object) -> None:
         raise _sqlite_error(name)
 
-    monkeypatch.setattr(pages.dashboard, "overview", fail)
+    monkeypatch.setattr(dashboard, "overview", fail)
     response = client.get("/console/")
     assert response.status_code == status
     assert response.mimetype == "text/html"
@@ -48,7 +48,7 @@ def test_any_other_database_error_is_still_an_internal_error(console_as, monkeyp
     def fail(*args: object, **kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, original) from None
 
-    monkeypatch.setattr(pages.dashboard, "overview", fail)
+    monkeypatch.setattr(dashboard, "overview", fail)
     response = client.get("/console/")
     assert response.status_code == 500
     assert "internal error" in response.get_data(as_text=True)
