@@ -33,6 +33,7 @@ from registry.services.policy import load_policy
 from registry.services.report.book import read_book
 from registry.services.report.tradelines import string_months
 from registry.services.retention import RECORD_RETENTION_MONTHS, first_kept_day, retained
+from registry.services.retention_loans import brought_current_days
 from registry.services.statements import get_statement
 from registry_protocol.payment_status import month_of, status_string
 
@@ -110,7 +111,15 @@ def _tradelines(
 ) -> list[DisclosedTradeline]:
     today = now.date()
     policy = load_policy(session)
-    loans = [loan for loan in read_book(session, borrower) if retained(loan, now, policy)]
+    book = read_book(session, borrower)
+    # As reports do: where the months cannot tell when a loan was brought current, its
+    # history does, so the disclosure hides a loan exactly when the retention run removes it.
+    cured = brought_current_days(session, borrower, book, now, policy.retention_closed_months)
+    loans = [
+        loan
+        for loan in book
+        if retained(loan, now, policy, cured.get((loan.lender_id, loan.loan_ref)))
+    ]
     names = {
         lender_id: (code, name)
         for lender_id, code, name in session.execute(

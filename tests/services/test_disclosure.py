@@ -347,3 +347,19 @@ def test_the_cli_attaches_shows_and_removes_a_statement(database_url, monkeypatc
     finally:
         session.close()
     assert actions == ["statement_set", "statement_removed"]
+
+
+def test_a_loan_brought_current_goes_from_the_disclosure_when_the_run_removes_it(
+    client, new_lender, db_session
+):
+    """Past due, brought current on 2021-11-25, closed 2025-06-30: kept 5 years from being
+    brought current (through NOW's day), which only its history tells."""
+    from tests.api.test_retention import STORIES, report
+
+    borrower = STORIES["brought_current"][0]["borrower"]
+    report(client, new_lender("holder"), *STORIES["brought_current"])
+    with transaction(db_session):
+        kept = to_json(disclose(db_session, bytes.fromhex(borrower), NOW, DESK))
+        gone = to_json(disclose(db_session, bytes.fromhex(borrower), NOW + timedelta(days=1), DESK))
+    assert [line["loan_ref"] for line in kept["tradelines"]] == ["C"]
+    assert gone["tradelines"] == []
