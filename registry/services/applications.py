@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from registry.db import upsert
 from registry.models import ApplicationOutcome, Inquiry, Loan, Outcome, Purpose
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotFound
+from registry.services.lenders import hold_lender
 from registry.services.policy import load_policy
 
 __all__ = [
@@ -115,6 +116,7 @@ def record_outcome(
         provisional_days = load_policy(session).provisional_days
     if not 1 <= len(inquiry_id) <= 36 or not inquiry_id.isprintable():
         raise NotFound(_NOT_FOUND)
+    hold_lender(session, caller_id)  # read the inquiry's token after any retire, not during
     inquiry = session.execute(
         select(Inquiry.borrower, Inquiry.purpose, Inquiry.created_at, Inquiry.borrower_next).where(
             Inquiry.lender_id == caller_id, Inquiry.id == inquiry_id

@@ -41,6 +41,7 @@ from registry.models import (
 from registry.services import audit
 from registry.services.dispute_tradelines import place
 from registry.services.errors import Conflict, FieldError, InvalidInput, NotFound
+from registry.services.lenders import hold_lender
 from registry.services.policy import load_policy
 
 __all__ = [
@@ -185,6 +186,7 @@ def open_by_lender(
     """A lender relays a borrower's dispute of tradeline `tradeline` of its inquiry's report."""
     reason = check_text(raw_reason, "reason", MAX_REASON, required=True)
     assert reason is not None
+    hold_lender(session, caller_id)  # read the inquiry's token after any retire, not during
     inquiry = session.scalar(
         select(Inquiry).where(Inquiry.lender_id == caller_id, Inquiry.id == inquiry_id)
     )
@@ -234,6 +236,7 @@ def open_by_operator(
     reason = check_text(raw_reason, "reason", MAX_REASON, required=True)
     assert reason is not None
     lender_id = session.scalar(select(Lender.id).where(Lender.code == lender_code))
+    hold_lender(session, lender_id)
     held = lender_id is not None and (
         session.scalar(
             select(Loan.loan_ref).where(

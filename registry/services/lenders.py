@@ -56,6 +56,18 @@ class LenderOverview:
     exited_at: datetime | None = None
 
 
+def hold_lender(session: Session, lender_id: int | None = None) -> None:
+    """Share-lock a lender's row (any one lender's when `lender_id` is None) before writing a
+    row keyed by a borrower token. A token rotation's retire locks every lender row while it
+    moves each table to the next tokens: a write that holds this lock either finishes before
+    the retire starts or reads the tokens after it ends, never lands under a retired token.
+    (PostgreSQL; on SQLite the write lock already serialises them.)"""
+    chosen = select(Lender.id).order_by(Lender.id).limit(1)
+    if lender_id is not None:
+        chosen = select(Lender.id).where(Lender.id == lender_id)
+    session.execute(chosen.with_for_update(key_share=True))
+
+
 def _hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
