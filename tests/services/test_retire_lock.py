@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from registry.db import make_session_factory, transaction
-from registry.models import ApplicationOutcome, Inquiry, Lender
+from registry.models import ApplicationOutcome, Inquiry, Lender, Outcome
 from registry.services.applications import OutcomeRequest, record_outcome
 from tests.helpers import NOW, token
 
@@ -34,7 +34,7 @@ def test_an_outcome_waits_for_the_retire_and_lands_under_the_next_token(
         session = sessions()
         try:
             with transaction(session):
-                request = OutcomeRequest("approved", "L-1", 100_000, "CNY")
+                request = OutcomeRequest(Outcome.APPROVED, "L-1", 100_000, "CNY")
                 record_outcome(session, lender.id, inquiry_id, request, NOW)
         finally:
             session.close()
