@@ -210,6 +210,10 @@ def test_a_lender_with_only_closed_loans_and_inquiries_loses_nothing(client, app
     assert event.details["expired"] == {"inquiries": 1}
     assert event.details["phones_dropped"] == {"borrower_phones": 1, "phone_borrowers": 1}
     assert event.details["forced"] is False and event.details["dropped"] == {}
+    # What the retire says it rewrote is what it moved, per table, on both backends.
+    moved = {table: len(after[table]) for table in before if after[table]}
+    assert {t: n for t, n in result.rewritten.items() if n} == moved
+    assert event.details["rewritten"] == result.rewritten
 
 
 def test_conflicts_are_listed_with_lenders_and_settled_by_dropping_a_mapping(

@@ -139,9 +139,12 @@ def _rewrite(session: Session, table: Table, token_map: Table) -> int:
         else:
             columns.append(column)
     source = select(*columns).join_from(table, token_map, token_map.c.old == table.c.borrower)
-    inserted = session.execute(insert(table).from_select([c.name for c in table.c], source))
-    session.execute(delete(table).where(table.c.borrower.in_(select(token_map.c.old))))
-    return _rowcount(inserted)
+    session.execute(insert(table).from_select([c.name for c in table.c], source))
+    # Counted by the delete: psycopg reports no row count for an INSERT ... SELECT here (-1),
+    # and every row moved is one old row deleted.
+    return _rowcount(
+        session.execute(delete(table).where(table.c.borrower.in_(select(token_map.c.old))))
+    )
 
 
 def _kept(table: Table) -> ColumnElement[bool]:
