@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, literal_column
 from sqlalchemy.orm import Session
 
-from registry.db import upsert
 from registry.models import LoanMonth
+from registry.services.bulk import insert_rows
 from registry_protocol.payment_status import SEVERITY, month_of, month_status, worse
 
 # (borrower, loan_ref, first day of the month) within one lender's batch.
@@ -71,11 +71,10 @@ class Months:
     def write(self, session: Session, lender_id: int) -> None:
         """One upsert merging the batch's months into the stored ones (the worse wins), and
         one replacing the corrected months. None for a batch that touched no month."""
-        if self.merged:
-            session.execute(_merge(session), _rows(lender_id, self.merged))
+        table = LoanMonth.__table__
+        insert_rows(session, table, _rows(lender_id, self.merged), _merge)  # type: ignore[arg-type]
         recomputed = {key: row for key, row in self.recomputed.items() if row.status != "N"}
-        if recomputed:
-            session.execute(_replace(session), _rows(lender_id, recomputed))
+        insert_rows(session, table, _rows(lender_id, recomputed), _replace)  # type: ignore[arg-type]
 
 
 def _rows(lender_id: int, months: dict[MonthKey, MonthRow]) -> list[dict[str, Any]]:
@@ -105,8 +104,7 @@ def _rank(column: Any) -> ColumnElement[int]:
     )
 
 
-def _merge(session: Session) -> Any:
-    statement = upsert(session, LoanMonth.__table__)  # type: ignore[arg-type]
+def _merge(statement: Any) -> Any:
     new, stored = statement.excluded, LoanMonth.__table__.c
     return statement.on_conflict_do_update(
         index_elements=_KEY,
@@ -131,8 +129,7 @@ def _merge(session: Session) -> Any:
     )
 
 
-def _replace(session: Session) -> Any:
-    statement = upsert(session, LoanMonth.__table__)  # type: ignore[arg-type]
+def _replace(statement: Any) -> Any:
     return statement.on_conflict_do_update(
         index_elements=_KEY,
         set_={

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from registry.db import upsert
 from registry.models import BorrowerPhone, Loan, LoanRef, PhoneBorrower
 from registry.schemas.loans import RejectedRecord
+from registry.services.bulk import Conflict, insert_rows
 from registry.services.errors import NotFound
 from registry.services.fields import is_loan_ref
 from registry.services.loan_report import LoanReport
@@ -56,20 +57,26 @@ def list_loans(
     return loans, None
 
 
-def _sighting_upsert(session: Session, table: Table, key: tuple[str, str]) -> Any:
-    """Insert a sighting, or move its `last_seen_at` forward (never back)."""
-    statement = upsert(session, table)
-    latest = statement.excluded.last_seen_at
-    return statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={
-            "last_seen_at": case(
-                (latest > table.c.last_seen_at, latest), else_=table.c.last_seen_at
-            )
-        },
-    )
+def _on_sighting_conflict(table: Table) -> Conflict:
+    """A sighting already stored moves its `last_seen_at` forward (never back)."""
+    key = [column.name for column in table.primary_key.columns]
+
+    def conflict(statement: Any) -> Any:
+        latest = statement.excluded.last_seen_at
+        return statement.on_conflict_do_update(
+            index_elements=key,
+            set_={
+                "last_seen_at": case(
+                    (latest > table.c.last_seen_at, latest), else_=table.c.last_seen_at
+                )
+            },
+        )
+
+    return conflict
 
 
+_BY_BORROWER: Table = BorrowerPhone.__table__  # type: ignore[assignment]
+_BY_PHONE: Table = PhoneBorrower.__table__  # type: ignore[assignment]
 _SIGHTINGS: dict[str, tuple[Any, Any]] = {}  # by dialect: built once, used on every inquiry
 
 
@@ -81,20 +88,25 @@ def record_phones(
     pairs = sorted(set(sightings))
     if not pairs:
         return
-    dialect = session.get_bind().dialect.name
-    statements = _SIGHTINGS.get(dialect)
-    if statements is None:
-        statements = _SIGHTINGS[dialect] = (
-            _sighting_upsert(session, BorrowerPhone.__table__, ("borrower", "phone")),  # type: ignore[arg-type]
-            _sighting_upsert(session, PhoneBorrower.__table__, ("phone", "borrower")),  # type: ignore[arg-type]
-        )
-    by_borrower, by_phone = statements
     rows = [
         {"borrower": borrower, "phone": phone, "first_seen_at": now, "last_seen_at": now}
         for borrower, phone in pairs
     ]
-    session.execute(by_borrower, rows)
-    session.execute(by_phone, sorted(rows, key=lambda row: (row["phone"], row["borrower"])))
+    by_phone = sorted(rows, key=lambda row: (row["phone"], row["borrower"]))
+    if len(rows) > 1:  # a batch of loan reports: one set-based statement per table
+        insert_rows(session, _BY_BORROWER, rows, _on_sighting_conflict(_BY_BORROWER))
+        insert_rows(session, _BY_PHONE, by_phone, _on_sighting_conflict(_BY_PHONE))
+        return
+    # One pair (an inquiry): statements built once per dialect.
+    dialect = session.get_bind().dialect.name
+    statements = _SIGHTINGS.get(dialect)
+    if statements is None:
+        statements = _SIGHTINGS[dialect] = (
+            _on_sighting_conflict(_BY_BORROWER)(upsert(session, _BY_BORROWER)),
+            _on_sighting_conflict(_BY_PHONE)(upsert(session, _BY_PHONE)),
+        )
+    session.execute(statements[0], rows)
+    session.execute(statements[1], by_phone)
 
 
 def record_reported_phones(

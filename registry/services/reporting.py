@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.db import upsert
 from registry.models import (
     STATE_FIELDS,
     Lender,
@@ -33,6 +32,7 @@ from registry.schemas.common import FieldErrorOut
 from registry.schemas.loans import MAX_BATCH as MAX_BATCH  # re-exported: callers batch by it
 from registry.schemas.loans import RecordWarning, RejectedRecord, SubmissionOut
 from registry.services import corrections
+from registry.services.bulk import insert_rows, one_of
 from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_months import Months
@@ -384,10 +384,7 @@ def _write(
     """A fixed handful of set-based statements, whatever the batch size: the new references,
     the loans, the history rows, the months; and in a batch with corrections, the rewritten
     history rows, their trail and the recomputed months."""
-    # render_nulls: one executemany per insert, whatever the mix of NULLs in the rows (the
-    # ORM would otherwise split the batch by which columns are None).
-    if decided.new_refs:
-        session.execute(insert(LoanRef).execution_options(render_nulls=True), decided.new_refs)
+    insert_rows(session, LoanRef.__table__, decided.new_refs)  # type: ignore[arg-type]
     upserts = [
         {
             "borrower": loan.borrower,
@@ -405,10 +402,8 @@ def _write(
         for ref, loan in current.items()
         if loan.touched
     ]
-    if upserts:
-        session.execute(_upsert_loans(session), upserts)
-    if decided.history:
-        session.execute(insert(LoanHistory).execution_options(render_nulls=True), decided.history)
+    insert_rows(session, Loan.__table__, upserts, _on_loan_conflict)  # type: ignore[arg-type]
+    insert_rows(session, LoanHistory.__table__, decided.history)  # type: ignore[arg-type]
     corrections.write(session, lender_id, list(decided.corrected.values()), decided.trail)
     decided.months.write(session, lender_id)
 
@@ -430,7 +425,7 @@ def _remember_rejections(
         session.scalars(
             select(RejectedFingerprint.fingerprint).where(
                 RejectedFingerprint.lender_id == lender_id,
-                RejectedFingerprint.fingerprint.in_(set(prints)),
+                one_of(session, RejectedFingerprint.fingerprint, set(prints)),
             )
         )
     )
@@ -440,8 +435,9 @@ def _remember_rejections(
             known.add(print_)
             new.append(print_)
     if new:
-        session.execute(
-            insert(RejectedFingerprint),
+        insert_rows(
+            session,
+            RejectedFingerprint.__table__,  # type: ignore[arg-type]
             [{"lender_id": lender_id, "fingerprint": p, "first_rejected_at": now} for p in new],
         )
     return len(prints) - len(new)
@@ -456,7 +452,7 @@ def _load_current(
     known = dict(
         session.execute(
             select(LoanRef.loan_ref, LoanRef.borrower).where(
-                LoanRef.lender_id == lender_id, LoanRef.loan_ref.in_(refs)
+                LoanRef.lender_id == lender_id, one_of(session, LoanRef.loan_ref, refs)
             )
         )
         .tuples()
@@ -469,9 +465,9 @@ def _load_current(
         select(
             Loan.loan_ref, Loan.as_of, Loan.first_reported_at, Loan.borrower_next, *columns
         ).where(
-            Loan.borrower.in_(set(known.values())),
+            one_of(session, Loan.borrower, set(known.values())),
             Loan.lender_id == lender_id,
-            Loan.loan_ref.in_(known.keys()),
+            one_of(session, Loan.loan_ref, known.keys()),
         )
     )
     current = {}
@@ -494,8 +490,8 @@ def _history_row(
     }
 
 
-def _upsert_loans(session: Session) -> Any:
-    statement = upsert(session, Loan.__table__)  # type: ignore[arg-type]
+def _on_loan_conflict(statement: Any) -> Any:
+    """A loan already stored takes the new state; its first write-off stays."""
     updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id", "borrower_next")
     stored = Loan.__table__.c
     return statement.on_conflict_do_update(

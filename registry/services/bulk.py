@@ -1,0 +1,79 @@
+"""Many rows in one statement: how a batch of loan reports reaches the tables.
+
+On PostgreSQL a batch's rows are COPYed into a temporary staging table and moved into the
+table by one ``INSERT ... SELECT`` with its ON CONFLICT clause: a fixed number of statements
+whatever the number of rows, where an executemany had the server execute one INSERT per row
+(most of a batch's time), and COPY's rows are formatted by psycopg's C code. SQLite keeps
+the plain executemany: it runs in process, so a statement per row costs no round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, any_, bindparam, column, select
+from sqlalchemy import table as sql_table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+# Adds an ON CONFLICT clause (or anything else) to the insert it is given.
+Conflict = Callable[[Any], Any]
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: Conflict | None = None,
+) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``, ``conflict`` deciding what
+    a clash with a stored row does. No statement for no rows."""
+    if not rows:
+        return
+    if not is_postgresql(session):
+        statement: Any = sqlite.insert(table)
+        session.execute(conflict(statement) if conflict else statement, list(rows))
+        return
+    _copy_then_insert(session, table, rows, conflict)
+
+
+def _copy_then_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], conflict: Conflict | None
+) -> None:
+    """COPY the rows into a temporary staging table of the same columns, then move them with
+    one INSERT ... SELECT (and its ON CONFLICT clause)."""
+    names = list(rows[0])
+    # One staging table per connection and column list: created once, emptied at each commit.
+    stage = f"stage_{table.name}_{hashlib.sha256(','.join(names).encode()).hexdigest()[:8]}"
+    columns = ", ".join(f'"{name}"' for name in names)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "  # noqa: S608
+            f"AS SELECT {columns} FROM {table.name} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")  # rows staged earlier in this transaction
+        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+    staged = sql_table(stage, *[column(name) for name in names])
+    statement: Any = postgresql.insert(table).from_select(
+        names, select(*[staged.c[name] for name in names])
+    )
+    session.execute(conflict(statement) if conflict else statement)
+
+
+def one_of(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``, a single parameter that
+    neither grows the statement nor its planning with the number of values."""
+    if not is_postgresql(session):
+        return column.in_(values)  # type: ignore[no-any-return]
+    values_type = postgresql.ARRAY(column.type)
+    return column == any_(bindparam(None, list(values), type_=values_type))  # type: ignore[no-any-return]
