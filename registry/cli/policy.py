@@ -31,14 +31,36 @@ def policy_list() -> None:
         console.print(table)
 
 
-@policy_group.command("set")
+_SETTING_CODES = ", ".join(spec.code for spec in policy.SETTINGS)
+
+
+@policy_group.command(
+    "set",
+    help=(
+        "Set flag CODE's THRESHOLD and enable it (--disable keeps the flag's threshold, or sets "
+        f"THRESHOLD, and raises it no more), or set a setting CODE ({_SETTING_CODES}) to "
+        "THRESHOLD, its value. `registry policy list` shows each one's meaning and range. "
+        "Applies to the next inquiry.\n\n"
+        "Examples:\n\n"
+        "  registry policy set MULTI_LENDER 4\n\n"
+        "  registry policy set APPLICATION_BURST --disable\n\n"
+        "  registry policy set provisional_days 7"
+    ),
+)
 @click.argument("code", type=click.Choice(policy.ENTRY_CODES, case_sensitive=False))
-@click.argument("threshold", type=click.IntRange(0, policy.MAX_THRESHOLD))
+@click.argument("threshold", type=click.IntRange(0, policy.MAX_THRESHOLD), required=False)
 @click.option("--disable", is_flag=True, help="Keep the threshold but raise the flag no more.")
-def policy_set(code: str, threshold: int, disable: bool) -> None:
-    """Set flag CODE's THRESHOLD (and enable it, unless --disable), or setting CODE
-    (stale_after_days, count_stale_loans) to THRESHOLD. Applies to the next inquiry."""
+def policy_set(code: str, threshold: int | None, disable: bool) -> None:
     code = next(c for c in policy.ENTRY_CODES if c.lower() == code.lower())
+    spec = policy.spec_for(code)
+    if disable and spec.setting:
+        raise click.UsageError(f"{code} is a setting, always in force: give it a value instead")
+    if threshold is None:
+        if not disable:
+            raise click.UsageError(f"give {code} a THRESHOLD (or --disable to turn a flag off)")
+        with session_scope(write=False) as session:
+            row = session.get(PolicyRule, code)
+            threshold = row.threshold if row is not None else spec.default
     problem = policy.threshold_problem(code, str(threshold))
     if problem is not None:
         raise click.BadParameter(f"{code}: {problem}", param_hint="THRESHOLD")

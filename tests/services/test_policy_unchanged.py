@@ -83,3 +83,18 @@ def test_cli_policy_set_to_the_current_value_says_unchanged(run, db_session):
     assert "->" in run("policy", "set", "MULTI_LENDER", "4", "--disable")
     assert "unchanged" in run("policy", "set", "MULTI_LENDER", "4", "--disable")
     assert len(_policy_events(db_session)) == 2
+
+
+@pytest.mark.committed
+def test_cli_disable_alone_keeps_the_threshold_and_settings_need_a_value(database_url, monkeypatch):
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.delenv("REGISTRY_ENV", raising=False)
+    runner = CliRunner()
+    disabled = runner.invoke(main, ["policy", "set", "APPLICATION_BURST", "--disable"])
+    assert disabled.exit_code == 0, disabled.output
+    assert "threshold 2 -> 2, disabled" in disabled.output
+    missing = runner.invoke(main, ["policy", "set", "provisional_days"])
+    assert missing.exit_code == 2 and "give provisional_days a THRESHOLD" in missing.output
+    setting = runner.invoke(main, ["policy", "set", "provisional_days", "7", "--disable"])
+    assert setting.exit_code == 2 and "always in force" in setting.output
+    assert "reciprocity_days" in runner.invoke(main, ["policy", "set", "--help"]).output
