@@ -61,6 +61,16 @@ def disclose_command(
     borrower = _token(token)
     with session_scope() as session:
         disclosure = disclose(session, borrower, clock.now(), audit.CLI, reference)
+    if not (disclosure.tradelines or disclosure.inquiries or disclosure.disputes) and (
+        disclosure.statement is None
+    ):
+        # Not an error (the answer is true), but a token mistyped or made with another ID kind
+        # or pepper looks just like this: say so where the desk will see it.
+        click.echo(
+            "nothing on file for this token: no account, inquiry, dispute or statement "
+            "(check the ID and its kind if the person expected records)",
+            err=True,
+        )
     if output_format == "html":
         from registry.console.disclosure_document import render_document
 

@@ -317,12 +317,20 @@ def test_the_cli_discloses_as_json_and_html(client, new_lender, database_url, mo
     assert "@media print" in as_html.output and "征信业管理条例" in as_html.output
     bad = runner.invoke(main, ["borrowers", "disclose", "not-a-token"])
     assert bad.exit_code == 2
+    assert "nothing on file" not in as_json.stderr
+    nobody = runner.invoke(main, ["borrowers", "disclose", token("nobody"), "--format", "json"])
+    assert nobody.exit_code == 0 and json.loads(nobody.stdout)["tradelines"] == []
+    assert "nothing on file for this token" in nobody.stderr
     session = make_session_factory(engine)()
     try:
         events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "disclosure")))
     finally:
         session.close()
-    assert [(e.actor, e.target) for e in events] == [("cli", B), ("cli", B)]
+    assert [(e.actor, e.target) for e in events] == [
+        ("cli", B),
+        ("cli", B),
+        ("cli", token("nobody")),
+    ]
 
 
 @pytest.mark.committed
