@@ -33,3 +33,19 @@ def tokens_quota(code: str, elements: int | None, use_default: bool) -> None:
             return
         tokens.set_quota(session, lender, None if use_default else elements, clock.now(), audit.CLI)
         click.echo(f"{lender.code}: daily token quota set to {elements or 'the default'}")
+
+
+@tokens_group.command(
+    "lookup",
+    context_settings={"ignore_unknown_options": True},
+    add_help_option=False,
+)
+@click.argument("ignored", nargs=-1, type=click.UNPROCESSED)
+def tokens_lookup(ignored: tuple[str, ...]) -> None:
+    """Retired: the registry never takes an ID or the pepper (see the message)."""
+    raise click.UsageError(
+        "a look-up by ID is no longer made by the registry, which never receives an ID or the "
+        "consortium pepper: use the console's look-up by ID (the token is computed in your "
+        "browser), or `lender-client tokenize KIND -` on a workstation that holds the pepper, "
+        "then look the token up in the console. Nothing was read or sent."
+    )
