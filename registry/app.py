@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry import http_security, metrics, problems
+from registry import hot_cache, http_security, metrics, problems
 from registry import logging as registry_logging
 from registry.api import init_app as init_api
 from registry.clock import Clock, SystemClock
@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             sessions, clock.now, timedelta(seconds=settings.dashboard_cache_seconds)
         ),
     )
+    hot_cache.init_app(app, settings.cache_seconds)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.teardown_appcontext(close_session)
 

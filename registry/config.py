@@ -53,6 +53,9 @@ class Settings:
     upload_records_per_day: int = DEFAULT_UPLOAD_RECORDS_PER_DAY
     # How old the console's whole-book totals may be before a background refresh; 0: live.
     dashboard_cache_seconds: int = 60
+    # How long a worker may answer from its copy of an API key's lender and of the policy
+    # (a change made through this process is seen at once); 0: read them on every request.
+    cache_seconds: int = 2
     # `/metrics` asks for this bearer token when set; unset, it is open in development and
     # closed (404) in production.
     metrics_token: str = field(default="", repr=False)
@@ -98,6 +101,7 @@ class Settings:
                 environ, "REGISTRY_TOKEN_QUOTA_PER_DAY", DEFAULT_TOKEN_QUOTA_PER_DAY
             ),
             dashboard_cache_seconds=_int(environ, "REGISTRY_DASHBOARD_CACHE_SECONDS", 60),
+            cache_seconds=_int(environ, "REGISTRY_CACHE_SECONDS", 2),
             inquiries_per_day=_int(
                 environ, "REGISTRY_INQUIRIES_PER_DAY", DEFAULT_INQUIRIES_PER_DAY
             ),
@@ -121,6 +125,8 @@ class Settings:
     def validated(self) -> Settings:
         if self.dashboard_cache_seconds < 0:
             raise ConfigError("REGISTRY_DASHBOARD_CACHE_SECONDS must be 0 or more")
+        if not 0 <= self.cache_seconds <= 60:
+            raise ConfigError("REGISTRY_CACHE_SECONDS must be 0 to 60")
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigError("REGISTRY_TRUSTED_PROXIES must be 0 to 5")
         for name, value in (

@@ -1,41 +1,44 @@
 """The over-indebtedness report: exact aggregates over every lender's loans for one token,
 with one tradeline per loan (see `registry.services.report` for each part's rules).
 
-Four reads by token (the token's loans with their lenders' exit and their stored months of
-the 24-month strings, in one statement; other lenders' applications with their outcomes; the
-borrower's open disputes and statement; the borrower's phones, and their borrowers when there
-are phones), then the writes: the phone
-sighting an inquiry brings (before the reads, so that the identity figures count it) and the
-inquiry itself. A borrower has a handful of loans, so the figures are computed in Python from
-the rows, which keeps every rule readable and exact. The caller owns the transaction
-(`registry.db.transaction`): this module flushes, never commits.
+An inquiry is read, then written. `prepare` reads by token (the token's loans with their
+lenders' exit and their stored months of the 24-month strings, in one statement; other
+lenders' applications with their outcomes; the borrower's open disputes and statement; the
+borrower's phones, and their borrowers when there are phones) and builds the answer, counting
+the phone sighting the request brings as if recorded; `inquiry_record.record` then writes the
+sighting and the inquiry. A borrower has a handful of loans, so the figures are computed in
+Python from the rows, which keeps every rule readable and exact. The caller owns the
+transactions (`registry.db.transaction`): this module flushes, never commits.
 """
 
 from __future__ import annotations
 
 import uuid
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from registry.models import Inquiry, InquiryKey, Lender, Loan, LoanHistory, LoanStatus, Purpose
+from registry.models import InquiryKey, Loan, LoanHistory, LoanStatus, Purpose
 from registry.schemas.inquiries import (
     FlagOut,
     IdentityOut,
     InquiryReportOut,
     OwnOut,
-    RequestedOut,
     SummaryOut,
     TradelineOut,
 )
-from registry.services.errors import Conflict, FieldError, InvalidInput, NotPermitted
-from registry.services.idempotency import REUSED_KEY, fingerprint
-from registry.services.loans import record_phones
+from registry.services.errors import FieldError, InvalidInput, NotPermitted
+from registry.services.idempotency import fingerprint
+from registry.services.inquiry_record import (
+    InquiryOutcome,
+    PreparedInquiry,
+    record,
+    replay,
+    requested_out,
+)
 from registry.services.policy import Policy, load_policy
 from registry.services.report.applications import (
     WINDOWS,
@@ -50,9 +53,7 @@ from registry.services.report.flags import Flag, evaluate_flags
 from registry.services.report.identity import read_identity
 from registry.services.report.obligations import finish_summary, mark_tradelines, read_marks
 from registry.services.report.tradelines import Tradeline, build_tradelines
-from registry.services.reporting import NO_ROTATION
 from registry.services.retention_loans import brought_current_days
-from registry.services.tokens import open_rotation
 
 __all__ = [
     "RECENT_OPENING_DAYS",
@@ -61,22 +62,17 @@ __all__ = [
     "InquiryOutcome",
     "InquiryRequest",
     "OwnPart",
+    "PreparedInquiry",
     "Summary",
     "Tradeline",
     "build_report",
     "check_request",
     "evaluate_flags",
     "inquire",
+    "prepare",
+    "record",
     "summarise",
 ]
-
-# A report recorded before a figure existed is replayed with the figure's empty value.
-_NEUTRAL_SUMMARY: dict[str, Any] = {
-    name: value
-    for name, value in asdict(Summary()).items()
-    if name in SummaryOut.model_fields and not isinstance(value, list)
-}
-_NEUTRAL_IDENTITY = IdentityOut(phones_90d=0, max_borrowers_per_phone=0).model_dump()
 
 
 @dataclass(frozen=True)
@@ -160,7 +156,7 @@ def build_report(
         borrower=request.borrower,
         generated_at=generated_at,
         purpose=request.purpose,
-        requested=_requested(request.amount_requested, request.currency),
+        requested=requested_out(request.amount_requested, request.currency),
         summary=summary_out(summary),
         own=OwnOut(open_loans=own.open_loans, outstanding=dict(sorted(own.outstanding.items()))),
         tradelines=[tradeline_out(line) for line in summary.tradelines],
@@ -173,12 +169,6 @@ def build_report(
     )
 
 
-def _requested(amount: int | None, currency: str | None) -> RequestedOut | None:
-    if amount is None or currency is None:
-        return None
-    return RequestedOut(amount=amount, currency=currency)
-
-
 def summarise(
     session: Session,
     borrower: bytes,
@@ -186,9 +176,11 @@ def summarise(
     now: datetime,
     policy: Policy | None = None,
     requested: tuple[int, str] | None = None,
+    phone: bytes | None = None,
 ) -> tuple[Summary, OwnPart]:
     """The report's figures and tradelines for `borrower` as seen by lender `caller_id` at
-    `now` (`requested`: the inquiry's amount and currency, if it named one)."""
+    `now` (`requested`: the inquiry's amount and currency, if it named one; `phone`: a phone
+    token the inquiry brings, counted as seen with the borrower at `now`)."""
     if policy is None:
         policy = load_policy(session)
     book = read_book(session, borrower)
@@ -210,7 +202,7 @@ def summarise(
     own.holds_loans = any(loan.lender_id == caller_id for loan in book)
     summary.other_lenders_inquiring = inquiring(applications, now)
     summary.pending_applications, summary.pending_amount = pending(applications, now)
-    identity = read_identity(session, borrower, now)
+    identity = read_identity(session, borrower, now, phone)
     summary.phones_90d = identity.phones_90d
     summary.max_borrowers_per_phone = identity.max_borrowers_per_phone
     finish_summary(summary, marks, caller_id, now, requested)  # last: it copies the figures
@@ -257,14 +249,62 @@ def check_request(request: InquiryRequest) -> list[FieldError]:
     return errors
 
 
-@dataclass(frozen=True)
-class InquiryOutcome:
-    answer: InquiryReportOut  # the report as answered
-    replayed: bool = False  # the stored answer to an earlier request with the same key
-
-    @property
-    def flag_codes(self) -> list[str]:
-        return [flag.code for flag in self.answer.flags]
+def prepare(
+    session: Session,
+    caller_id: int,
+    request: InquiryRequest,
+    now: datetime,
+    idempotency_key: str | None = None,
+    policy: Policy | None = None,
+) -> PreparedInquiry:
+    """Every read of an inquiry, and its answer: the report as of `now`, counting the phone
+    sighting the request brings as if already recorded (`inquiry_record.record` writes it).
+    With an idempotency key already used, the recorded answer (or a Conflict)."""
+    errors = check_request(request)
+    if errors:
+        raise InvalidInput("the inquiry is invalid", errors)
+    borrower = bytes.fromhex(request.borrower)
+    # Fields added later are left out when absent, so that an earlier key's hash still holds.
+    fields = {
+        k: v
+        for k, v in asdict(request).items()
+        if v is not None or k not in ("borrower_next", "phone_token")
+    }
+    request_hash = fingerprint({**fields, "purpose": request.purpose.value})
+    phone = bytes.fromhex(request.phone_token) if request.phone_token is not None else None
+    prepared = partial(
+        PreparedInquiry,
+        caller_id=caller_id,
+        now=now,
+        borrower=borrower,
+        borrower_next=bytes.fromhex(request.borrower_next) if request.borrower_next else None,
+        phone=phone,
+        consent_ref=request.consent_ref,
+        request_hash=request_hash,
+        idempotency_key=idempotency_key,
+    )
+    if idempotency_key is not None:
+        earlier = session.get(InquiryKey, (caller_id, idempotency_key))
+        if earlier is not None:
+            return prepared(answer=replay(session, earlier, request_hash).answer, replay=True)
+    if policy is None:
+        policy = load_policy(session)
+    requested = (
+        (request.amount_requested, request.currency)
+        if request.amount_requested is not None and request.currency is not None
+        else None
+    )
+    summary, own = summarise(session, borrower, caller_id, now, policy, requested, phone)
+    if request.purpose == Purpose.ACCOUNT_REVIEW and not may_review(
+        session, borrower, caller_id, now, policy.account_review_days
+    ):
+        raise NotPermitted(
+            "account_review is for borrowers you hold an open loan with, or one closed within "
+            f"{policy.account_review_days} days (never one first reported already closed); "
+            "for an applicant, ask with purpose new_credit and their consent_ref"
+        )
+    flags = evaluate_flags(summary, policy)
+    return prepared(answer=build_report(str(uuid.uuid4()), request, now, summary, own, flags))
 
 
 def inquire(
@@ -277,113 +317,4 @@ def inquire(
     """Build the report and record the inquiry with it, inside the caller's (writing)
     transaction. With an idempotency key, a retry of the same request gets the recorded
     report back and records nothing."""
-    errors = check_request(request)
-    if errors:
-        raise InvalidInput("the inquiry is invalid", errors)
-    borrower = bytes.fromhex(request.borrower)
-    # Fields added later are left out when absent, so that an earlier key's hash still holds.
-    fields = {
-        k: v
-        for k, v in asdict(request).items()
-        if v is not None or k not in ("borrower_next", "phone_token")
-    }
-    request_hash = fingerprint({**fields, "purpose": request.purpose.value})
-    if request.borrower_next is not None:
-        # As uploads do: a rotation being retired holds every lender row until it is done.
-        session.execute(
-            select(Lender.id).where(Lender.id == caller_id).with_for_update(key_share=True)
-        )
-        if open_rotation(session) is None:
-            raise InvalidInput("the inquiry is invalid", [FieldError("borrower_next", NO_ROTATION)])
-    if idempotency_key is not None:
-        earlier = session.get(InquiryKey, (caller_id, idempotency_key))
-        if earlier is not None:
-            return _replay(session, earlier, request_hash)
-
-    if request.phone_token is not None:
-        record_phones(session, [(borrower, bytes.fromhex(request.phone_token))], now)
-    policy = load_policy(session)
-    requested = (
-        (request.amount_requested, request.currency)
-        if request.amount_requested is not None and request.currency is not None
-        else None
-    )
-    summary, own = summarise(session, borrower, caller_id, now, policy, requested)
-    if request.purpose == Purpose.ACCOUNT_REVIEW and not may_review(
-        session, borrower, caller_id, now, policy.account_review_days
-    ):
-        raise NotPermitted(
-            "account_review is for borrowers you hold an open loan with, or one closed within "
-            f"{policy.account_review_days} days (never one first reported already closed); "
-            "for an applicant, ask with purpose new_credit and their consent_ref"
-        )
-    flags = evaluate_flags(summary, policy)
-    inquiry_id = str(uuid.uuid4())
-    answer = build_report(inquiry_id, request, now, summary, own, flags)
-    recorded = answer.model_dump(mode="json", exclude={"borrower"})
-    # With a key, a concurrent request with the same key may get there first (PostgreSQL):
-    # a savepoint lets this one fall back to its answer without undoing the caller's work.
-    written: AbstractContextManager[Any] = (
-        session.begin_nested() if idempotency_key is not None else nullcontext()
-    )
-    try:
-        with written:
-            session.add(
-                Inquiry(
-                    borrower=borrower,
-                    id=inquiry_id,
-                    lender_id=caller_id,
-                    purpose=request.purpose.value,
-                    consent_ref=request.consent_ref,
-                    amount_requested=request.amount_requested,
-                    currency=request.currency,
-                    flags=[f.code for f in flags],
-                    created_at=now,
-                    # Without the token: the row's own column holds it, and a rotation
-                    # rewrites it.
-                    report=recorded,
-                    borrower_next=(
-                        bytes.fromhex(request.borrower_next) if request.borrower_next else None
-                    ),
-                )
-            )
-            if idempotency_key is not None:
-                session.add(
-                    InquiryKey(
-                        lender_id=caller_id,
-                        idempotency_key=idempotency_key,
-                        request_hash=request_hash,
-                        borrower=borrower,
-                        inquiry_id=inquiry_id,
-                        created_at=now,
-                    )
-                )
-            session.flush()
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        earlier = session.get(InquiryKey, (caller_id, idempotency_key))
-        if earlier is None:
-            raise
-        return _replay(session, earlier, request_hash)
-    return InquiryOutcome(answer)
-
-
-def _replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> InquiryOutcome:
-    if earlier.request_hash != request_hash:
-        raise Conflict(REUSED_KEY)
-    inquiry = session.get(Inquiry, (earlier.borrower, earlier.inquiry_id))
-    assert inquiry is not None  # written in the same transaction as its key
-    stored = dict(inquiry.report)
-    # Recorded before reports named the requested amount: the row's own columns hold it.
-    if "requested" not in stored:
-        requested = _requested(inquiry.amount_requested, inquiry.currency)
-        stored["requested"] = requested.model_dump() if requested else None
-    # Recorded before reports carried tradelines, applications or identity figures: the
-    # figures it had none of take their empty values.
-    stored.setdefault("tradelines", [])
-    stored["summary"] = {**_NEUTRAL_SUMMARY, **stored["summary"]}
-    stored.setdefault("identity", _NEUTRAL_IDENTITY)
-    # The answer as first given, with the borrower's token as it is stored now.
-    answer = InquiryReportOut.model_validate({**stored, "borrower": inquiry.borrower.hex()})
-    return InquiryOutcome(answer, replayed=True)
+    return record(session, prepare(session, caller_id, request, now, idempotency_key))

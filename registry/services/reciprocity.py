@@ -14,8 +14,10 @@ upload (the `(lender_id, created_at)` index, read backwards) and whether any loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.orm import Session
@@ -114,18 +116,37 @@ def standing(session: Session, lender: Lender, now: datetime) -> Standing:
     )
 
 
-def check(session: Session, lender: Lender, purpose: Purpose, now: datetime) -> None:
+class StandingCache(Protocol):
+    """Where `check` may keep a lender's good standing for a few seconds (`registry.hot_cache`)."""
+
+    def peek(self, key: Hashable) -> Standing | None: ...
+
+    def put(self, key: Hashable, value: Standing) -> None: ...
+
+
+def check(
+    session: Session,
+    lender: Lender,
+    purpose: Purpose,
+    now: datetime,
+    cache: StandingCache | None = None,
+) -> None:
     """Refuse (ReciprocityRefused) a `new_credit` inquiry from a lender not in good standing.
-    An exempt lender, or any other purpose, costs no statement."""
+    An exempt lender, or any other purpose, costs no statement. With a `cache`, a good
+    standing read a moment ago is judged again at `now` without a statement (only a good one
+    is kept: a refused lender that has just uploaded is let in at once)."""
     if purpose != Purpose.NEW_CREDIT:
         return
     until = _utc(lender.reciprocity_exempt_until)
     if until is not None and now < until:
         return
-    position = standing(session, lender, now)
+    kept = cache.peek(lender.id) if cache is not None else None
+    position = replace(kept, now=now) if kept is not None else standing(session, lender, now)
     refusal = position.refusal(lender.code)
     if refusal is not None:
         raise ReciprocityRefused(refusal)
+    if cache is not None and kept is None:
+        cache.put(lender.id, position)
 
 
 def set_exemption(

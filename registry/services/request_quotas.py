@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.orm import Session
 
 from registry.db import upsert
@@ -64,23 +64,48 @@ def _window(kind: str, now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+_CHARGES: dict[tuple[str, int], Any] = {}  # by dialect and row count: built once
+
+
+def _charge_statement(session: Session, rows: int) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _CHARGES.get((dialect, rows))
+    if statement is None:
+        table: Table = RequestUsage.__table__  # type: ignore[assignment]
+        insert = upsert(session, table).values(
+            [
+                {
+                    name: bindparam(f"{name}_{n}", type_=table.c[name].type)
+                    for name in ("lender_id", "kind", "window_start", "used")
+                }
+                for n in range(rows)
+            ]
+        )
+        statement = _CHARGES[(dialect, rows)] = insert.on_conflict_do_update(
+            index_elements=["lender_id", "kind", "window_start"],
+            set_={"used": table.c.used + insert.excluded.used},
+        ).returning(table.c.kind, table.c.used)
+    return statement
+
+
 def charge(
     session: Session, lender_id: int, charges: list[tuple[str, int, int]], now: datetime
 ) -> None:
     """Count each `(kind, amount, limit)` against the lender's quota of that kind in its
     current window, all in one statement (an inquiry's hot path pays one round trip);
     raises QuotaExceeded for the first one over its limit (the caller rolls back)."""
-    table: Table = RequestUsage.__table__  # type: ignore[assignment]
-    rows = [
-        {"lender_id": lender_id, "kind": kind, "window_start": _window(kind, now)[0], "used": n}
-        for kind, n, _limit in charges
-    ]
-    insert = upsert(session, table).values(rows)
-    statement = insert.on_conflict_do_update(
-        index_elements=["lender_id", "kind", "window_start"],
-        set_={"used": table.c.used + insert.excluded.used},
-    ).returning(table.c.kind, table.c.used)
-    used = dict(session.execute(statement).tuples().all())
+    values: dict[str, Any] = {}
+    for n, (kind, amount, _limit) in enumerate(charges):
+        values.update(
+            {
+                f"lender_id_{n}": lender_id,
+                f"kind_{n}": kind,
+                f"window_start_{n}": _window(kind, now)[0],
+                f"used_{n}": amount,
+            }
+        )
+    statement = _charge_statement(session, len(charges))
+    used = dict(session.execute(statement, values).tuples().all())
     for kind, _amount, limit in charges:
         if used[kind] > limit:
             end = _window(kind, now)[1]

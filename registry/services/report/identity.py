@@ -45,12 +45,23 @@ _BORROWERS_PER_PHONE = (
 )
 
 
-def read_identity(session: Session, borrower: bytes, now: datetime) -> Identity:
+def read_identity(
+    session: Session, borrower: bytes, now: datetime, phone: bytes | None = None
+) -> Identity:
+    """The figures at `now`; `phone`, when given, counts as seen with `borrower` at `now`
+    (the inquiry bringing it records the sighting after reading)."""
     since = now - IDENTITY_WINDOW
-    phones = list(session.scalars(_PHONES, {"borrower": borrower, "since": since}))
+    seen = set(session.scalars(_PHONES, {"borrower": borrower, "since": since}))
+    phones = seen | {phone} if phone is not None else seen
     if not phones:
         return Identity()
-    counts = session.execute(_BORROWERS_PER_PHONE, {"phones": phones, "since": since}).tuples()
+    counts = dict(
+        session.execute(_BORROWERS_PER_PHONE, {"phones": sorted(phones), "since": since})
+        .tuples()
+        .all()
+    )
+    if phone is not None and phone not in seen:  # this borrower is new to the phone's count
+        counts[phone] = counts.get(phone, 0) + 1
     # Both tables hold each sighting; at least 1 (this borrower) whatever the other says.
-    most = max((int(count) for _phone, count in counts), default=1)
+    most = max((int(count) for count in counts.values()), default=1)
     return Identity(phones_90d=len(phones), max_borrowers_per_phone=max(most, 1))
