@@ -120,8 +120,10 @@ def _upload(
     env.pop("REGISTRY_VERBOSE", None)
     command = [
         str(upload.CLI), "upload", str(path), "--no-progress", "--no-checkpoint",
-        "--batch-size", str(settings.batch_size), "--parallel", str(settings.parallel),
+        "--batch-size", str(settings.batch_size),
     ]  # fmt: skip
+    if settings.parallel > 1:  # (1: also runs the SDK of commits before --parallel, for A/B)
+        command += ["--parallel", str(settings.parallel)]
     before = cpu_snapshot(server.pids(), database.postgres_pids(url))
     started = time.perf_counter()
     done = subprocess.run(

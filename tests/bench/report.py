@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench.database import connect, database_url
+from tests.bench.section import targets_table
 
 
 def _cpu_model() -> str:
@@ -168,6 +169,10 @@ def markdown(results: dict[str, Any]) -> str:
             )
             + " |"
         )
+    figures = [f for section in results.get("sections", {}).values() for f in section["figures"]]
+    if figures:
+        lines += ["", "Issue 15's targets (each a ratio or a latency measured in this run):", ""]
+        lines += targets_table(figures)
     lines.append("")
     lines.append(f"Total wall time: {results.get('wall_seconds', 0):.0f} s")
     return "\n".join(lines)

@@ -4,7 +4,9 @@ upload by `lender-client` (new, then the same again). See docs/benchmarks.md.
 
 Knobs (environment): BENCH_LOANS, BENCH_LENDERS, BENCH_INQUIRY_HISTORY, BENCH_INQUIRIES,
 BENCH_WARMUP, BENCH_CONCURRENCY, BENCH_WORKERS, BENCH_UNKNOWN_SHARE, BENCH_UPLOAD,
-BENCH_UPLOAD_BATCH, BENCH_SEED, BENCH_PG_URL, BENCH_PHASE_TIMEOUT, BENCH_REQUEST_TIMEOUT.
+BENCH_UPLOAD_BATCH, BENCH_SEED, BENCH_PG_URL, BENCH_PHASE_TIMEOUT, BENCH_REQUEST_TIMEOUT,
+BENCH_WRK_SECONDS, BENCH_WRK_ROUNDS, BENCH_SQLITE_LOANS, BENCH_SECTIONS (e.g. "ratio,sqlite";
+"classic" is the Python load generator's phases; all by default).
 Results: printed as Markdown, and written to bench-output/results.json.
 """
 
@@ -24,9 +26,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import database, loadgen, sqlprobe, upload
+from tests.bench import (
+    database,
+    inquiry_ratio,
+    loadgen,
+    sqlite_inquiries,
+    sqlprobe,
+    upload,
+)
 from tests.bench.database import LenderKey, LoadResult
 from tests.bench.report import machine_info, markdown
+from tests.bench.section import BenchContext, Section, SectionResult
 from tests.bench.server import Gunicorn, cpu_snapshot, cpu_use, machine_busy_share
 from tests.bench.settings import BenchConfigError, BenchSettings
 
@@ -38,6 +48,13 @@ SQL_FLOOR_INQUIRIES = 2_000
 QUIET_CHECK_SECONDS = 2.0  # the machine's load is sampled this long before each phase
 QUIET_THRESHOLD = 0.15
 INQUIRIES_ROUTE = "/v1/inquiries"
+CLASSIC = "classic"  # the Python load generator's inquiries, the upload, the SQL probe
+# The sections after the classic phases, by the name BENCH_SECTIONS gives them: one module
+# each (tests/bench/section.py says what a section gets and returns). Add yours here.
+SECTIONS: dict[str, Section] = {
+    "ratio": inquiry_ratio,  # target 1: inquiries against /healthz, wrk
+    "sqlite": sqlite_inquiries,  # target 5: the SQLite default
+}
 LOANS_ROUTE = "/v1/loans"
 
 
@@ -303,6 +320,52 @@ def probe_sql(
     return [plan.summary() for plan in plans], floor.summary()
 
 
+def classic_phases(
+    settings: BenchSettings,
+    url: str,
+    lenders: list[LenderKey],
+    load: LoadResult,
+    rng: random.Random,
+    workdir: Path,
+    results: dict[str, Any],
+) -> None:
+    """Inquiries from the Python load generator at each worker count, then the upload."""
+    for index, workers in enumerate(settings.workers):
+        log(f"Server: gunicorn, {workers} workers")
+        with Gunicorn(
+            url, workers, OUTPUT / f"gunicorn-{workers}w.log", workdir / f"prom-{workers}"
+        ) as server:
+            log(f"  ready at {server.url}")
+            results["inquiries"].append(inquiry_phase(server, settings, lenders, load, rng))
+            if index == len(settings.workers) - 1 and settings.upload:
+                log(f"Upload of {settings.upload:,} loans with lender-client")
+                results["upload"] = upload_phase(
+                    server, settings, url, lenders[0], load, rng, workdir
+                )
+
+
+def wanted(settings: BenchSettings, name: str) -> bool:
+    return not settings.sections or name in settings.sections
+
+
+def run_sections(context: BenchContext) -> dict[str, Any]:
+    """Each section of SECTIONS that BENCH_SECTIONS asks for (all by default), in turn; one
+    that fails is reported as a problem and the next one runs."""
+    out: dict[str, Any] = {}
+    for name, section in SECTIONS.items():
+        if not wanted(context.settings, name):
+            continue
+        log(f"Section {name}: {section.NAME}")
+        started = time.perf_counter()
+        try:
+            result = section.run(context)
+        except Exception as exc:  # one broken section must not hide the others' figures
+            result = SectionResult(problems=[f"section {name} failed: {exc!r}"])
+            log(f"  FAILED: {exc!r}")
+        out[name] = {**result.to_json(), "seconds": round(time.perf_counter() - started, 1)}
+    return out
+
+
 def run(settings: BenchSettings) -> dict[str, Any]:
     wall = time.perf_counter()
     OUTPUT.mkdir(exist_ok=True)
@@ -340,20 +403,27 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         results["inquiries"] = []
         with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
             workdir = Path(tmp)
-            for index, workers in enumerate(settings.workers):
-                log(f"Server: gunicorn, {workers} workers")
-                with Gunicorn(
-                    url, workers, OUTPUT / f"gunicorn-{workers}w.log", workdir / f"prom-{workers}"
-                ) as server:
-                    log(f"  ready at {server.url}")
-                    results["inquiries"].append(inquiry_phase(server, settings, lenders, load, rng))
-                    if index == len(settings.workers) - 1 and settings.upload:
-                        log(f"Upload of {settings.upload:,} loans with lender-client")
-                        results["upload"] = upload_phase(
-                            server, settings, url, lenders[0], load, rng, workdir
-                        )
-        log("Where the time goes (EXPLAIN ANALYZE, and the SQL alone)")
-        results["explain"], results["sql_floor"] = probe_sql(url, lenders, load, settings, rng)
+            if wanted(settings, CLASSIC):
+                classic_phases(settings, url, lenders, load, rng, workdir, results)
+            context = BenchContext(
+                settings=settings,
+                database_url=url,
+                lenders=lenders,
+                load=load,
+                workdir=workdir,
+                output=OUTPUT,
+                log=log,
+                server=lambda workers: Gunicorn(
+                    url,
+                    workers,
+                    OUTPUT / f"gunicorn-{workers or 'default'}w-section.log",
+                    workdir / f"prom-section-{secrets.token_hex(3)}",
+                ),
+            )
+            results["sections"] = run_sections(context)
+        if wanted(settings, CLASSIC):
+            log("Where the time goes (EXPLAIN ANALYZE, and the SQL alone)")
+            results["explain"], results["sql_floor"] = probe_sql(url, lenders, load, settings, rng)
     finally:
         try:
             database.drop_database(settings.pg_url, name)
@@ -365,7 +435,9 @@ def run(settings: BenchSettings) -> dict[str, Any]:
 
 
 def _errors(results: dict[str, Any]) -> list[str]:
-    problems = []
+    problems: list[str] = []
+    for section in results.get("sections", {}).values():
+        problems += section["problems"]
     for phase in results.get("inquiries", []):
         if phase["result"]["errors"] or phase["result"]["timed_out"]:
             problems.append(f"inquiries with {phase['workers']} workers: errors or timeout")

@@ -21,6 +21,7 @@ import requests
 from tests.bench.settings import LOOPBACK
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -41,9 +42,21 @@ class Gunicorn:
     """`gunicorn -c python:registry.gunicorn_config -w N -b 127.0.0.1:PORT` in its own process
     group, which `stop()` (and leaving the `with` block, however) kills as a whole."""
 
-    def __init__(self, database_url: str, workers: int, log_path: Path, metrics_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workers: int,
+        log_path: Path,
+        metrics_dir: Path,
+        app: str = "registry:create_app()",
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
-        self.workers = workers
+        # 0: the configuration's own count (one a core: WEB_CONCURRENCY is not passed on).
+        self.configured_workers = workers <= 0
+        self.workers = (os.cpu_count() or 2) if workers <= 0 else workers
+        self.app = app  # the WSGI app gunicorn loads (the bench's bare Flask app, say)
+        self.environment = environment or {}
         self.log_path = log_path
         self.metrics_dir = metrics_dir
         self.metrics_token = secrets.token_urlsafe(24)
@@ -90,6 +103,7 @@ class Gunicorn:
             # As the Dockerfile runs it: metrics aggregated across workers.
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
         }
+        env.update(self.environment)
         env.pop("REGISTRY_BIND", None)
         env.pop("WEB_CONCURRENCY", None)
         self._log = self.log_path.open("wb")
@@ -98,9 +112,9 @@ class Gunicorn:
             command = [
                 str(BIN / "gunicorn"),
                 "-c", "python:registry.gunicorn_config",
-                "-w", str(self.workers),
+                *([] if self.configured_workers else ["-w", str(self.workers)]),
                 "-b", f"{LOOPBACK}:{self.port}",
-                "registry:create_app()",
+                self.app,
             ]  # fmt: skip
             self.process = subprocess.Popen(
                 command,
@@ -108,6 +122,7 @@ class Gunicorn:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
+                cwd=ROOT,  # so that gunicorn imports this checkout's modules
                 start_new_session=True,  # its own process group: killed as one
             )
             if self._wait_ready():
@@ -123,7 +138,8 @@ class Gunicorn:
             if self.process.poll() is not None:
                 return False
             try:
-                response = requests.get(f"{self.url}/readyz", timeout=2)
+                probe = "/readyz" if self.app.startswith("registry:") else "/healthz"
+                response = requests.get(f"{self.url}{probe}", timeout=2)
                 if response.status_code == 200 and self._all_workers_up():
                     return True
             except requests.RequestException:

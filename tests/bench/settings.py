@@ -80,6 +80,10 @@ class BenchSettings:
     pg_url: str  # server URL without a database
     phase_timeout: float  # seconds: a bound on each measured phase
     request_timeout: float  # seconds: a bound on each HTTP request
+    wrk_seconds: float = 5.0  # each wrk run of the targets' sections
+    wrk_rounds: int = 3  # alternating /healthz and inquiry runs (target 1)
+    sqlite_loans: int = 1_000_000  # loans in the SQLite file of target 5 (0: skip it)
+    sections: tuple[str, ...] = ()  # only these sections (names in run.SECTIONS); (): all
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BenchSettings:
@@ -99,4 +103,10 @@ class BenchSettings:
             pg_url=_pg_url(env),
             phase_timeout=_float(env, "BENCH_PHASE_TIMEOUT", 300.0, 10.0, 3_600.0),
             request_timeout=_float(env, "BENCH_REQUEST_TIMEOUT", 30.0, 1.0, 300.0),
+            wrk_seconds=_float(env, "BENCH_WRK_SECONDS", 5.0, 1.0, 600.0),
+            wrk_rounds=_int(env, "BENCH_WRK_ROUNDS", 3, 1, 50),
+            sqlite_loans=_int(env, "BENCH_SQLITE_LOANS", 1_000_000, 0, 20_000_000),
+            sections=tuple(
+                name.strip() for name in env.get("BENCH_SECTIONS", "").split(",") if name.strip()
+            ),
         )
