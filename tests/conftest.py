@@ -35,6 +35,7 @@ from registry.clock import FrozenClock, SystemClock
 from registry.db import WRITE_OPTION, make_engine, make_session_factory, transaction
 from registry.migrations import upgrade
 from registry.models import Base, LenderStatus, TokenKey
+from registry.partitioning import partition_schema
 from registry.services import audit, lenders
 from registry.services.policy import ENTRIES
 from registry.services.tokens import init_key
@@ -46,6 +47,8 @@ PG_ADMIN_URL = os.environ.get(
 BACKENDS = [
     b for b in os.environ.get("REGISTRY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
+# REGISTRY_TEST_PARTITIONED=1: PostgreSQL's per-borrower tables hash-partitioned by token.
+PARTITIONED = os.environ.get("REGISTRY_TEST_PARTITIONED", "") not in ("", "0")
 # Every table but the policy, children first (plain DELETE on SQLite must respect keys).
 TABLES = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "policy_rules"]
 
@@ -98,6 +101,8 @@ def database_url(
     name, url = _create_pg_database()
     try:
         upgrade(url)
+        if PARTITIONED:  # the Citus key rules, on one machine (registry/partitioning.py)
+            partition_schema(url)
         yield url
     finally:
         _drop_pg_database(name)

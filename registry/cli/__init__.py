@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
+from registry.cli.bench_data import bench_data
 from registry.cli.borrowers import borrowers_group
 from registry.cli.common import clock, console, session_scope, settings
 from registry.cli.database import db_group
@@ -165,3 +166,4 @@ main.add_command(keys_group)
 main.add_command(tokens_group)
 main.add_command(retention_group)
 main.add_command(borrowers_group)
+main.add_command(bench_data)

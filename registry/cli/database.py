@@ -1,4 +1,5 @@
-"""`registry db ...`: the schema (Alembic migrations) and the application's database role."""
+"""`registry db ...`: the schema (Alembic migrations), the application's database role, and the
+Citus distribution of the tables."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 import click
+from sqlalchemy import Connection
 
 from registry.cli.common import settings
 from registry.db import make_engine
@@ -91,3 +93,56 @@ def db_app_role(name: str, password_file: Path | None) -> None:
     `registry db upgrade --app-role NAME`): new tables need their grants.
     """
     _grant(settings().database_url, name, password_file)
+
+
+@db_group.command("distribute")
+@click.option(
+    "--apply",
+    is_flag=True,
+    help="Run the statements (on a Citus coordinator only: the citus extension must be "
+    "installed in the database); without it, print them.",
+)
+def db_distribute(apply: bool) -> None:
+    """Distribute the schema over Citus workers: each per-borrower table by its token
+    (co-located with loans), the phone index by phone, the lender-keyed tables by lender,
+    small shared tables as reference tables; the operators' tables stay on the coordinator.
+
+    \b
+    Without --apply it prints the SQL, to review or to run with psql:
+      registry db distribute > distribute.sql
+    Run it once, on the coordinator, after `registry db upgrade` and before loading data
+    (docs/scaling.md).
+    """
+    from registry.partitioning import TABLES, distribution_statements
+
+    statements = distribution_statements()
+    if not apply:
+        click.echo("-- Citus: distribute the registry's tables (registry db distribute)")
+        for place in TABLES:
+            column = f" ({place.column})" if place.column else ""
+            click.echo(f"-- {place.table}: {place.placement.value}{column}")
+        for statement in statements:
+            click.echo(statement)
+        return
+    url = settings().database_url
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name != "postgresql" or not _has_citus(connection):
+                raise click.ClickException(
+                    "--apply needs a Citus coordinator: this database has no citus extension "
+                    "(CREATE EXTENSION citus; see docs/scaling.md)"
+                )
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+                click.echo(f"done: {statement}")
+    finally:
+        engine.dispose()
+    click.echo(f"{len(statements)} tables distributed")
+
+
+def _has_citus(connection: Connection) -> bool:
+    found = connection.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+    ).scalar()
+    return bool(found)
