@@ -10,6 +10,7 @@ the plain executemany: it runs in process, so a statement per row costs no round
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -60,9 +61,10 @@ def _copy_then_insert(
             f"AS SELECT {columns} FROM {table.name} WITH NO DATA"
         )
         cursor.execute(f"TRUNCATE {stage}")  # rows staged earlier in this transaction
+        values = operator.itemgetter(*names)
         with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                copy.write_row(values(row))
     staged = sql_table(stage, *[column(name) for name in names])
     statement: Any = postgresql.insert(table).from_select(
         names, select(*[staged.c[name] for name in names])

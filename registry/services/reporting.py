@@ -271,9 +271,10 @@ def _decide(
             else:
                 _correct(index, report, loan, lender_id, tally, now, decided)
             continue
+        state = report.state()
         if loan is None:
             loan = current[report.loan_ref] = _Current(
-                token, report.state(), report.as_of, now, token_next, True, history={}
+                token, state, report.as_of, now, token_next, True, history={}
             )
             decided.new_refs.append(
                 {
@@ -290,7 +291,7 @@ def _decide(
             continue
         elif report.as_of < loan.as_of:
             tally.stale += 1
-        elif report.state() == loan.state:
+        elif state == loan.state:
             if report.as_of > loan.as_of:
                 loan.as_of, loan.touched = report.as_of, True
                 decided.months.report(
@@ -301,7 +302,7 @@ def _decide(
             tally.reject(index, report.loan_ref, "as_of", SAME_AS_OF_CONFLICT)
             continue
         else:
-            loan.state, loan.as_of, loan.touched = report.state(), report.as_of, True
+            loan.state, loan.as_of, loan.touched = state, report.as_of, True
             _accept(loan, report, lender_id, tally, now, decided)
         # A re-report during a rotation window brings the next token, whatever its state.
         if token_next is not None and token_next != loan.borrower_next:
@@ -317,7 +318,7 @@ def _accept(
     decided: _Decided,
 ) -> None:
     """A new state: its history row, its month, and a first write-off remembered."""
-    row = _history_row(lender_id, report, tally.submission_id, now)
+    row = _history_row(lender_id, report, loan.borrower, loan.state, tally.submission_id, now)
     decided.history.append(row)
     if loan.history is not None:
         loan.history[report.as_of] = row
@@ -477,17 +478,23 @@ def _load_current(
 
 
 def _history_row(
-    lender_id: int, report: LoanReport, submission_id: str, now: datetime
+    lender_id: int,
+    report: LoanReport,
+    token: bytes,
+    state: tuple[Any, ...],
+    submission_id: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    return {
-        "borrower": bytes.fromhex(report.borrower),
-        "lender_id": lender_id,
-        "loan_ref": report.loan_ref,
-        **dict(zip(STATE_FIELDS, report.state(), strict=True)),
-        "as_of": report.as_of,
-        "submission_id": submission_id,
-        "recorded_at": now,
-    }
+    row = dict(zip(STATE_FIELDS, state, strict=True))
+    row.update(
+        borrower=token,
+        lender_id=lender_id,
+        loan_ref=report.loan_ref,
+        as_of=report.as_of,
+        submission_id=submission_id,
+        recorded_at=now,
+    )
+    return row
 
 
 def _on_loan_conflict(statement: Any) -> Any:
