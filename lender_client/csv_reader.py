@@ -120,6 +120,7 @@ class CsvReader(RecordReader):
         rows = self._rows()
         self.columns = columns = self._header(rows)
         ref_column = columns.index("loan_ref")
+        kinds = _column_kinds(columns)
         for lineno, cells, problem in rows:
             if cells is None:
                 yield BadLine(lineno, problem)
@@ -130,22 +131,51 @@ class CsvReader(RecordReader):
             elif len(cells) != len(columns):
                 yield BadLine(lineno, f"expected {len(columns)} columns, found {len(cells)}", ref)
             else:
-                yield SourceRecord(lineno, _csv_record(columns, cells))
+                yield SourceRecord(lineno, _csv_record(kinds, cells))
 
 
-def _csv_record(columns: list[str], row: list[str]) -> dict[str, Any]:
+# How each column's cell becomes a value (decided once per file, from the header).
+_PLAIN, _INT, _CORRECTION, _OPTIONAL = range(4)
+
+
+def _column_kinds(columns: list[str]) -> list[tuple[str, bool, int]]:
+    """``(name, an empty cell is left out, conversion)`` for each column."""
+    kinds = []
+    for name in columns:
+        blank_left_out = name in EXTRA_FIELDS or name in PHONE_FIELDS
+        if name in INTEGER_FIELDS:
+            conversion = _INT
+        elif name == "correction":
+            conversion = _CORRECTION
+        elif name in OPTIONAL_FIELDS or blank_left_out:
+            conversion = _OPTIONAL
+        else:
+            conversion = _PLAIN  # taken as it is
+        kinds.append((name, blank_left_out, conversion))
+    return kinds
+
+
+def _csv_record(kinds: list[tuple[str, bool, int]], row: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
-    for name, cell in zip(columns, row, strict=True):
-        value: Any = cell
-        if (name in EXTRA_FIELDS or name in PHONE_FIELDS) and not cell.strip():
+    for (name, blank_left_out, conversion), cell in zip(kinds, row, strict=True):
+        if conversion == _PLAIN:
+            record[name] = cell
+            continue
+        blank = not cell.strip()
+        if blank and blank_left_out:
             continue  # not sent: the record is what it would be without the column
-        if name in INTEGER_FIELDS and _INTEGER.fullmatch(cell):
-            value = int(cell)
-        elif name == "correction" and cell.strip().lower() in _BOOLEANS:
+        value: Any = cell
+        if conversion == _INT:
+            # Plain digits (the common case) spare the pattern.
+            if (cell.isascii() and cell.isdigit()) or _INTEGER.fullmatch(cell):
+                value = int(cell)
+            elif blank and name in OPTIONAL_FIELDS:
+                value = None
+        elif conversion == _CORRECTION and cell.strip().lower() in _BOOLEANS:
             if not _BOOLEANS[cell.strip().lower()]:
                 continue  # not a correction: sent as an ordinary report
             value = True
-        elif name in OPTIONAL_FIELDS and not cell.strip():
+        elif blank and name in OPTIONAL_FIELDS:
             value = None
         record[name] = value
     return record
