@@ -75,9 +75,68 @@ def image_command() -> str:
     return only("CMD").exec_form()[-1]
 
 
+CITUS_SERVICES = {
+    "citus-coordinator", "citus-worker-1", "citus-worker-2", "citus-setup", "citus-migrate",
+    "registry-citus",
+}  # fmt: skip
+
+
 def test_compose_has_the_database_the_migrations_and_the_registry():
-    assert set(compose()["services"]) == {"db", "migrate", "registry", "retention"}
-    assert set(compose()["volumes"]) == {"pgdata", "oprfkeys"}
+    services = compose()["services"]
+    assert set(services) == {"db", "migrate", "registry", "retention"} | CITUS_SERVICES
+    assert set(compose()["volumes"]) == {
+        "pgdata", "oprfkeys", "citus-coordinator", "citus-worker-1", "citus-worker-2",
+        "oprfkeys-citus",
+    }  # fmt: skip
+    # A plain `up` starts the single-database registry only.
+    default = {name for name, service in services.items() if "profiles" not in service}
+    assert default == {"db", "migrate", "registry"}
+
+
+def test_compose_citus_profile_is_a_coordinator_and_two_workers():
+    services = compose()["services"]
+    for name in CITUS_SERVICES:
+        assert services[name]["profiles"] == ["citus"], name
+    nodes = ("citus-coordinator", "citus-worker-1", "citus-worker-2")
+    for name in nodes:
+        node = services[name]
+        assert node["image"].startswith("citusdata/citus:")
+        assert any("pg_isready" in part for part in node["healthcheck"]["test"])
+        assert node["environment"]["POSTGRES_USER"] == "registry_owner"
+        assert f"{name}:/var/lib/postgresql/data" in node["volumes"]
+        assert "ports" not in node, "the cluster is reachable from the registry only"
+    setup = services["citus-setup"]
+    assert {n: setup["depends_on"][n]["condition"] for n in nodes} == dict.fromkeys(
+        nodes, "service_healthy"
+    )
+    script = " ".join(setup["command"])
+    assert "citus_set_coordinator_host('citus-coordinator', 5432)" in script
+    for worker in nodes[1:]:
+        assert f"citus_add_node('{worker}', 5432)" in script
+    assert setup["restart"] == "no"
+
+
+def test_compose_citus_migrates_then_distributes_then_serves_as_the_app_role():
+    services = compose()["services"]
+    migrate, registry = services["citus-migrate"], services["registry-citus"]
+    assert migrate["depends_on"]["citus-setup"]["condition"] == "service_completed_successfully"
+    steps = [step.strip() for step in migrate["command"][2].split("&&")]
+    assert steps == [
+        "registry db upgrade --app-role registry_app",
+        "registry db distribute --apply",
+    ]
+    assert migrate["environment"]["REGISTRY_DATABASE_URL"].startswith(
+        "postgresql://registry_owner:"
+    )
+    assert "@citus-coordinator:5432/" in migrate["environment"]["REGISTRY_DATABASE_URL"]
+    assert registry["depends_on"]["citus-migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    url = registry["environment"]["REGISTRY_DATABASE_URL"]
+    assert url.startswith("postgresql://registry_app:") and "@citus-coordinator:5432/" in url
+    assert registry["command"] == services["registry"]["command"]
+    assert registry["image"] == services["registry"]["image"]
+    assert registry["ports"] == ["127.0.0.1:8001:8000"]
 
 
 def test_compose_retention_is_a_one_off_job_as_the_app_role():
