@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test faults install lint format typecheck check lock bench bench-console bench-tokenise postgres clean
+.PHONY: run test test-partitioned faults install lint format typecheck check lock bench bench-console bench-tokenise bench-scale postgres clean
 
 # Two distributions from this repository: the SDK (sdk/: lender_client, registry_protocol,
 # rfc9497) and the registry (.), both editable, at the versions pinned in requirements-dev.lock.
@@ -33,8 +33,14 @@ postgres:
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	} || echo "WARNING: could not start PostgreSQL; its tests will fail (REGISTRY_TEST_BACKENDS=sqlite runs SQLite only)"
 
+# Then the storage-layer tests once more on PostgreSQL with the per-borrower tables
+# hash-partitioned by token (registry/partitioning.py): the key rules Citus imposes.
 test: $(STAMP) postgres
 	$(BIN)/pytest
+	$(MAKE) test-partitioned
+
+test-partitioned: $(STAMP) postgres
+	REGISTRY_TEST_PARTITIONED=1 REGISTRY_TEST_BACKENDS=postgresql $(BIN)/pytest -q -m 'not faults' -n 2 tests/api tests/services
 
 # The fault tests alone (make test runs them with the rest; about two minutes): the registry
 # killed mid-upload, PostgreSQL stopped, a faulty network, races, a full or read-only SQLite
@@ -76,6 +82,12 @@ bench: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.console
 	$(BIN)/python -m tests.bench.tokenise
+	$(BIN)/python -m tests.bench.scale
+
+# Inquiry latency at 100 thousand, 1 million and 10 million loans, each built by
+# `registry bench-data` (bench-output/scale.json, docs/benchmarks/latency_vs_size.png).
+bench-scale: $(STAMP) postgres
+	$(BIN)/python -m tests.bench.scale
 
 # Server time of each console page, on a data set built as bench builds it (bench-output/console.json).
 bench-console: $(STAMP) postgres
