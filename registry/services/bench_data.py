@@ -181,10 +181,15 @@ def _stream(url: str, plan: BenchPlan, rows: BookRows, result: BenchResult) -> N
             connection = stack.enter_context(psycopg.connect(url))
             connection.execute("SET synchronous_commit = off")
             connection.execute(f"TRUNCATE {table}")  # in this transaction: COPY may FREEZE
+            # ... unless the table is hash-partitioned (registry/partitioning.py).
+            kind = connection.execute(
+                "SELECT relkind FROM pg_class WHERE oid = %s::regclass", (table,)
+            ).fetchone()
+            freeze = " WITH (FREEZE)" if kind == ("r",) else ""
             cursor = stack.enter_context(connection.cursor())
             copies[table] = stack.enter_context(
                 cursor.copy(
-                    f"COPY {table} ({columns}) FROM STDIN WITH (FREEZE)",
+                    f"COPY {table} ({columns}) FROM STDIN{freeze}",
                     writer=QueuedLibpqWriter(cursor),
                 )
             )
