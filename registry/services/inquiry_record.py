@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from registry.db import upsert
+from registry.db import core
 from registry.models import Inquiry, InquiryKey, Lender
 from registry.schemas.inquiries import IdentityOut, InquiryReportOut, RequestedOut, SummaryOut
 from registry.services.errors import Conflict, FieldError, InvalidInput
@@ -92,7 +92,7 @@ def record(session: Session, prepared: PreparedInquiry) -> InquiryOutcome:
         return replay(session, earlier, prepared.request_hash)
     if prepared.phone is not None:
         record_phones(session, [(prepared.borrower, prepared.phone)], prepared.now)
-    session.execute(
+    core(session).execute(
         _INSERT_INQUIRY,
         {
             "borrower": prepared.borrower,
@@ -120,21 +120,18 @@ _KEY_COLUMNS = (
     "inquiry_id",
     "created_at",
 )
-_CLAIMS: dict[str, Any] = {}  # by dialect: the claim statement, built once
+# As text: SQLAlchemy compiles its ON CONFLICT constructs again on every execution, text
+# once. Both backends spell it alike.
+_CLAIM = text(
+    f"INSERT INTO inquiry_keys ({', '.join(_KEY_COLUMNS)}) "  # noqa: S608 - our column names
+    f"VALUES ({', '.join(':' + name for name in _KEY_COLUMNS)}) "
+    "ON CONFLICT (lender_id, idempotency_key) DO NOTHING RETURNING inquiry_id"
+).bindparams(*(bindparam(name, type_=_KEYS.c[name].type) for name in _KEY_COLUMNS))
 
 
 def _claim_key(session: Session, prepared: PreparedInquiry) -> bool:
     """Insert the request's key unless another request has it (False then). PostgreSQL makes
     a concurrent claim of the same key wait for this one's transaction to end."""
-    dialect = session.get_bind().dialect.name
-    statement = _CLAIMS.get(dialect)
-    if statement is None:
-        statement = _CLAIMS[dialect] = (
-            upsert(session, _KEYS)
-            .values({name: bindparam(name, type_=_KEYS.c[name].type) for name in _KEY_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["lender_id", "idempotency_key"])
-            .returning(_KEYS.c.inquiry_id)
-        )
     values = {
         "lender_id": prepared.caller_id,
         "idempotency_key": prepared.idempotency_key,
@@ -143,7 +140,7 @@ def _claim_key(session: Session, prepared: PreparedInquiry) -> bool:
         "inquiry_id": prepared.answer.inquiry_id,
         "created_at": prepared.now,
     }
-    return session.execute(statement, values).first() is not None
+    return core(session).execute(_CLAIM, values).first() is not None
 
 
 def replay(session: Session, earlier: InquiryKey, request_hash: bytes) -> InquiryOutcome:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import PolicyRule
 from registry.services import audit
 from registry.services.errors import FieldError, InvalidInput
@@ -222,7 +223,7 @@ _POLICY_ROWS = select(PolicyRule.code, PolicyRule.threshold, PolicyRule.enabled)
 
 
 def load_policy(session: Session) -> Policy:
-    rows = session.execute(_POLICY_ROWS).tuples().all()
+    rows = core(session).execute(_POLICY_ROWS).tuples().all()
     if not rows:
         return Policy.defaults()
     stored = {code: threshold for code, threshold, _enabled in rows}

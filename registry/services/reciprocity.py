@@ -22,6 +22,7 @@ from typing import Protocol
 from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import Inquiry, Lender, Loan, PolicyRule, Purpose, Submission
 from registry.services import audit
 from registry.services.errors import NotPermitted
@@ -101,7 +102,7 @@ _STANDING = select(
 
 
 def _read(session: Session, lender_id: int) -> Row[tuple[int | None, datetime | None, bool]]:
-    return session.execute(_STANDING, {"lender_id": lender_id}).one()
+    return core(session).execute(_STANDING, {"lender_id": lender_id}).one()
 
 
 def standing(session: Session, lender: Lender, now: datetime) -> Standing:

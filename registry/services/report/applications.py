@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import ApplicationOutcome, Inquiry, Outcome, Purpose
 from registry.services.applications import OUTCOME_WINDOW_DAYS, provisional_until
 from registry.services.report.book import LoanRow
@@ -104,7 +105,8 @@ def read_applications(
     inquiring_since = now - WIDEST_WINDOW
     provisional_since = now - timedelta(days=provisional_days)
     since = min(inquiring_since, provisional_since - timedelta(days=OUTCOME_WINDOW_DAYS))
-    rows = session.execute(
+    connection = core(session)
+    rows = connection.execute(
         _APPLICATIONS,
         {
             "borrower": borrower,

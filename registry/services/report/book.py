@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import Lender, Loan, LoanMonth
 
 
@@ -99,7 +100,7 @@ def read_book(session: Session, borrower: bytes) -> list[LoanRow]:
     """Every stored loan of `borrower`, with its months (one statement: a row per month, or
     one row with no month for a loan without any)."""
     loans: dict[tuple[int, str], LoanRow] = {}
-    rows = session.execute(_BOOK, {"borrower": borrower}).tuples()
+    rows = core(session).execute(_BOOK, {"borrower": borrower}).tuples()
     for row in rows:
         (lender_id, loan_ref, product, currency, limit, outstanding, past_due, dpd) = row[:8]
         (status, event, opened_on, closed_on, as_of, scheduled, frequency) = row[8:15]

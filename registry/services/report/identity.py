@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import BorrowerPhone, PhoneBorrower
 
 IDENTITY_WINDOW = timedelta(days=90)
@@ -51,12 +52,13 @@ def read_identity(
     """The figures at `now`; `phone`, when given, counts as seen with `borrower` at `now`
     (the inquiry bringing it records the sighting after reading)."""
     since = now - IDENTITY_WINDOW
-    seen = set(session.scalars(_PHONES, {"borrower": borrower, "since": since}))
+    seen = set(core(session).scalars(_PHONES, {"borrower": borrower, "since": since}))
     phones = seen | {phone} if phone is not None else seen
     if not phones:
         return Identity()
     counts = dict(
-        session.execute(_BORROWERS_PER_PHONE, {"phones": sorted(phones), "since": since})
+        core(session)
+        .execute(_BORROWERS_PER_PHONE, {"phones": sorted(phones), "since": since})
         .tuples()
         .all()
     )

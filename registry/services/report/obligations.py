@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, Integer, String, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
+from registry.db import core
 from registry.models import BorrowerStatement, Dispute, DisputeStatus
 from registry.services.report.figures import Summary, compute
 from registry.services.report.tradelines import Tradeline
@@ -58,9 +59,9 @@ _MARKS = union_all(
 def read_marks(session: Session, borrower: bytes) -> Marks:
     open_disputes: dict[tuple[int, str], datetime] = {}
     statement = None
-    for kind, lender_id, loan_ref, due_at, text in session.execute(
-        _MARKS, {"borrower": borrower}
-    ).tuples():
+    for kind, lender_id, loan_ref, due_at, text in (
+        core(session).execute(_MARKS, {"borrower": borrower}).tuples()
+    ):
         if kind == "s":
             statement = text
             continue
