@@ -266,18 +266,21 @@ def test_a_batch_is_a_handful_of_statements(client, new_lender, db_session, cloc
     large = statements_for(book("T", 2000))
     # A savepoint and its release (the test's), the key, the lender's lock, the references'
     # read; then the references, the loans, the history, the months, the submission, and
-    # the records charged to the lender's daily quota.
-    assert large == small <= 11
+    # the records charged to the lender's daily quota. On PostgreSQL the references and the
+    # history are COPYed (no statement here) and the loans and months go through a staging
+    # table: create it if missing and empty it, COPY, one INSERT ... SELECT (two more each).
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    assert large == small <= (13 if postgres else 11)
     assert count(db_session, LoanMonth) == 2010  # one month row per loan
     # Updating existing loans is set-based too, and so is an unchanged report in a new month.
     updates = [
         {**record, "outstanding": 1, "as_of": iso(NOW + timedelta(seconds=1))}
         for record in book("T", 2000)
     ]
-    assert statements_for(updates) <= 11
+    assert statements_for(updates) <= (14 if postgres else 11)
     # Corrections of stored reports: the history read, its rewrite, the trail, the months.
     fixes = [{**record, "outstanding": 2, "correction": True} for record in updates]
-    assert statements_for(fixes) <= 13
+    assert statements_for(fixes) <= (17 if postgres else 13)
     clock.advance(timedelta(seconds=1))
     fixes_small = [{**record, "outstanding": 3, "correction": True} for record in updates[:5]]
     small_fix = statements_for(fixes_small)
