@@ -105,7 +105,11 @@ def _probe(base: str, api_key: str) -> list[tuple[str, int, float, requests.Resp
         ("GET", "/v1/loans", None),
         ("GET", "/v1/loans/F-000001", None),
         ("POST", "/v1/loans", {"loans": [record]}),
-        ("POST", "/v1/inquiries", {"borrower": token(1), "consent_ref": "PROBE-1"}),
+        (
+            "POST",
+            "/v1/inquiries",
+            {"borrower": token(1), "purpose": "new_credit", "consent_ref": "PROBE-1"},
+        ),
         ("GET", "/v1/tokens/key", None),
     ]
     out = []
