@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.bench import wrk
 from tests.bench.section import BenchContext, SectionResult, TargetFigure
-from tests.bench.server import Gunicorn
+from tests.bench.server import HARNESS_ROOT, Gunicorn
 from tests.bench.tokens import borrower_token, unknown_token
 
 NAME = "Inquiries against /healthz (wrk)"
@@ -71,6 +71,7 @@ def run(context: BenchContext) -> SectionResult:
     with Gunicorn(
         "", 0, context.output / "gunicorn-bare.log", context.workdir / "prom-bare",
         app="tests.bench.bare_app:app",
+        root=HARNESS_ROOT,
     ) as bare_server:  # fmt: skip
         bare = wrk.run(bare_server.url, "healthz", seconds * 2)
         log(f"  bare Flask: {bare.line()}")

@@ -21,7 +21,10 @@ import requests
 from tests.bench.settings import LOOPBACK
 
 BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[2]
+# The checkout whose registry gunicorn runs: this one, or another (an A/B against an earlier
+# commit: `git worktree add /tmp/before <commit>`, then BENCH_SERVER_ROOT=/tmp/before).
+HARNESS_ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(os.environ.get("BENCH_SERVER_ROOT") or HARNESS_ROOT)
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -50,7 +53,9 @@ class Gunicorn:
         metrics_dir: Path,
         app: str = "registry:create_app()",
         environment: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> None:
+        self.root = root  # the checkout gunicorn imports the app from
         self.database_url = database_url
         # 0: the configuration's own count (one a core: WEB_CONCURRENCY is not passed on).
         self.configured_workers = workers <= 0
@@ -104,6 +109,7 @@ class Gunicorn:
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
         }
         env.update(self.environment)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")]))
         env.pop("REGISTRY_BIND", None)
         env.pop("WEB_CONCURRENCY", None)
         self._log = self.log_path.open("wb")
@@ -122,7 +128,7 @@ class Gunicorn:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
-                cwd=ROOT,  # so that gunicorn imports this checkout's modules
+                cwd=self.root,  # so that gunicorn imports that checkout's modules
                 start_new_session=True,  # its own process group: killed as one
             )
             if self._wait_ready():
