@@ -5,8 +5,9 @@
 record by record through the ORM (`tests.bench.naive`, in process) on a sample of the file.
 Target: at least 25,000 records a second, and at least 4 times the naive baseline.
 
-    python -m tests.bench.ingest          # its own database and server; see IngestSettings
-    ingest.run(settings) -> list[Result]  # for the bench runner
+    python -m tests.bench.ingest              # its own database and server; see IngestSettings
+    ingest.measure(settings) -> list[Result]  # the same, from Python
+    ingest.run(context) -> SectionResult      # a section of `make bench` (the loaded book)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -25,9 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import database, upload
+from tests.bench.database import LenderKey
 from tests.bench.naive import ingest_one_by_one
+from tests.bench.section import BenchContext, SectionResult, TargetFigure
 from tests.bench.server import Gunicorn, cpu_snapshot, cpu_use, machine_busy_share
 from tests.bench.settings import BenchSettings
+
+NAME = "Ingest: lender-client upload against the naive per-record ORM (target 3)"
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "bench-output"
@@ -84,7 +90,7 @@ class IngestSettings:
         )
 
 
-def run(settings: IngestSettings, log: Any = print) -> list[Result]:
+def measure(settings: IngestSettings, log: Any = print) -> list[Result]:
     """Create a throwaway database and server, measure, drop them; the figures."""
     name = database.create_database(settings.pg_url)
     url = database.database_url(settings.pg_url, name)
@@ -93,18 +99,75 @@ def run(settings: IngestSettings, log: Any = print) -> list[Result]:
         fast_lender, naive_lender = database.create_lenders(url, 2)
         with tempfile.TemporaryDirectory(prefix="registry-ingest-") as tmp:
             workdir = Path(tmp)
-            path = workdir / "ingest.csv"
-            started = time.perf_counter()
-            upload.write_csv(path, settings.records, "I", 1, random.Random(settings.seed), 0.0)
-            log(f"  wrote {settings.records:,} records in {time.perf_counter() - started:.1f} s")
             with Gunicorn(
                 url, settings.workers, OUTPUT / "gunicorn-ingest.log", workdir / "prom"
             ) as server:
-                fast = _upload(server, url, fast_lender.key, path, settings, log)
-            naive = _naive(url, naive_lender.id, path, settings, log)
+                fast, naive = _measure_on(
+                    server, url, fast_lender, naive_lender, settings, workdir, "I", log
+                )
     finally:
         database.drop_database(settings.pg_url, name)
     return _results(fast, naive, settings)
+
+
+def run(context: BenchContext) -> SectionResult:
+    """The section of `make bench`: into the loaded book, as two of its lenders."""
+    settings = IngestSettings.from_env()
+    fast_lender, naive_lender = context.lenders[-1], context.lenders[-2]
+    prefix = f"I{secrets.token_hex(3)}"
+    with context.server(settings.workers) as server:
+        fast, naive = _measure_on(
+            server, context.database_url, fast_lender, naive_lender, settings,
+            context.workdir, prefix, context.log,
+        )  # fmt: skip
+    results = _results(fast, naive, settings)
+    data = f"into a book of {context.load.loans:,} loans"
+    load = (
+        f"client, {settings.workers} gunicorn workers and PostgreSQL on this machine; "
+        f"busy {fast['machine_busy_before']:.0%} before"
+    )
+    figures = [
+        TargetFigure(
+            "3. ingest",
+            f"**{results[0].value:,.0f} records/s** ({settings.records:,} new loans, batch "
+            f"{settings.batch_size:,}, --parallel {settings.parallel})",
+            f">= {TARGET_PER_SECOND:,.0f} /s",
+            results[0].met,
+            data,
+            load,
+        ),
+        TargetFigure(
+            "3. ingest / naive per-record ORM",
+            f"**{results[2].value:,.1f} x** (naive {results[1].value:,.0f} records/s on "
+            f"{naive['records']:,} of the same records)",
+            f">= {TARGET_RATIO:.0f} x",
+            results[2].met,
+            data,
+            load,
+        ),
+    ]
+    problems = [] if fast["all_accepted"] else [f"ingest: not all accepted: {fast['counts']}"]
+    return SectionResult(figures, {"fast": fast, "naive": naive}, problems)
+
+
+def _measure_on(
+    server: Gunicorn,
+    url: str,
+    fast_lender: LenderKey,
+    naive_lender: LenderKey,
+    settings: IngestSettings,
+    workdir: Path,
+    prefix: str,
+    log: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    path = workdir / "ingest.csv"
+    started = time.perf_counter()
+    upload.write_csv(path, settings.records, prefix, 1, random.Random(settings.seed), 0.0)
+    log(f"  wrote {settings.records:,} records in {time.perf_counter() - started:.1f} s")
+    fast = _upload(server, url, fast_lender.key, path, settings, log)
+    naive = _naive(url, naive_lender.id, path, settings, prefix, log)
+    path.unlink()
+    return fast, naive
 
 
 def _upload(
@@ -165,14 +228,14 @@ def _wire_records(path: Path, limit: int) -> list[dict[str, Any]]:
 
 
 def _naive(
-    url: str, lender_id: int, path: Path, settings: IngestSettings, log: Any
+    url: str, lender_id: int, path: Path, settings: IngestSettings, prefix: str, log: Any
 ) -> dict[str, Any]:
     """The same file's first records, in the same batch size, stored one by one."""
     records = _wire_records(path, settings.naive_records)
     size = settings.batch_size
     batches = [records[i : i + size] for i in range(0, len(records), size)]
     seconds = ingest_one_by_one(url, lender_id, batches)
-    stored = database.count_upload(url, lender_id, "I-")
+    stored = database.count_upload(url, lender_id, f"{prefix}-")
     rate = len(records) / seconds
     log(f"  naive per-record ORM: {len(records):,} in {seconds:.1f} s = {rate:,.0f} records/s")
     return {
@@ -215,7 +278,7 @@ def _results(fast: dict[str, Any], naive: dict[str, Any], settings: IngestSettin
 
 def main() -> int:
     settings = IngestSettings.from_env()
-    results = run(settings)
+    results = measure(settings)
     OUTPUT.mkdir(exist_ok=True)
     (OUTPUT / "ingest.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     print("| figure | value |\n|---|---|")

@@ -28,8 +28,10 @@ from typing import Any
 
 from tests.bench import (
     database,
+    ingest,
     inquiry_ratio,
     loadgen,
+    mixed,
     sqlite_inquiries,
     sqlprobe,
     upload,
@@ -54,6 +56,8 @@ CLASSIC = "classic"  # the Python load generator's inquiries, the upload, the SQ
 SECTIONS: dict[str, Section] = {
     "ratio": inquiry_ratio,  # target 1: inquiries against /healthz, wrk
     "sqlite": sqlite_inquiries,  # target 5: the SQLite default
+    "ingest": ingest,  # target 3: lender-client upload against the naive ORM baseline
+    "mixed": mixed,  # target 4: inquiries and uploads at once
 }
 LOANS_ROUTE = "/v1/loans"
 
