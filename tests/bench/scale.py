@@ -3,6 +3,7 @@ million loans, each book built by `registry bench-data` (as many earlier inquiri
 in its own throwaway database, then measured over HTTP against gunicorn.
 
     .venv/bin/python -m tests.bench.scale          # make bench-scale
+    .venv/bin/python -m tests.bench.scale --replot # the figure again, from scale.json
 
 Knobs (environment): BENCH_SCALE_SIZES (loans, comma-separated; default
 100000,1000000,10000000), BENCH_SCALE_INQUIRIES (measured per size, 3000),
@@ -122,26 +123,45 @@ def measure(pg_url: str, loans: int, seed: int, workdir: Path) -> dict[str, Any]
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Left: the client's p50 and p99 over HTTP. Right: the database's own time for the
+    inquiry's statements (EXPLAIN ANALYZE, warm), by kind of token: what grows with size if
+    a query is not flat, without the machine's noise."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = [row["loans"] for row in rows]
-    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    figure, (http, sql) = plt.subplots(1, 2, figsize=(10.0, 4.0), dpi=110)
     for key, style in (("p50", "o-"), ("p99", "s-")):
-        axes.plot(sizes, [row["result"]["latency_ms"][key] for row in rows], style, label=key)
-    axes.set_xscale("log")
-    axes.set_ylim(bottom=0)
-    axes.set_xlabel("loans in the registry (as many earlier inquiries)")
-    axes.set_ylabel("POST /v1/inquiries latency, ms")
-    axes.set_title("Inquiry latency against data size (PostgreSQL, gunicorn)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+        http.plot(sizes, [row["result"]["latency_ms"][key] for row in rows], style, label=key)
+    http.set_ylabel("POST /v1/inquiries, client latency, ms")
+    http.set_title("Inquiry over HTTP (gunicorn, 2 workers)")
+    for kind, style in (("multi", "o-"), ("single", "s-"), ("unknown", "^-")):
+        sql.plot(sizes, [_statement_ms(row, kind) for row in rows], style, label=f"{kind} token")
+    sql.set_ylabel("the inquiry's statements, execution ms")
+    sql.set_title("In PostgreSQL (EXPLAIN ANALYZE, summed)")
+    for axes in (http, sql):
+        axes.set_xscale("log")
+        axes.set_ylim(bottom=0)
+        axes.set_xlabel("loans (and as many earlier inquiries)")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
+
+
+def _statement_ms(row: dict[str, Any], kind: str) -> float:
+    # auth and policy are explained once (with the first token); the rest per token.
+    return float(
+        sum(
+            plan["execution_ms"]
+            for plan in row["explain"]
+            if plan["token"] == kind or plan["statement"] in ("auth", "policy")
+        )
+    )
 
 
 def main() -> int:
@@ -149,6 +169,12 @@ def main() -> int:
     if "@127.0.0.1:" not in pg_url:
         log("BENCH_PG_URL must point at 127.0.0.1")
         return 2
+    plot_path = Path(
+        os.environ.get("BENCH_SCALE_PLOT", ROOT / "docs/benchmarks/latency_vs_size.png")
+    )
+    if sys.argv[1:] == ["--replot"]:  # the figure again from bench-output/scale.json
+        plot(json.loads((OUTPUT / "scale.json").read_text())["sizes"], plot_path)
+        return 0
     sizes = [
         int(s.replace("_", ""))
         for s in os.environ.get("BENCH_SCALE_SIZES", "100000,1000000,10000000").split(",")
