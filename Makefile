@@ -34,13 +34,16 @@ postgres:
 	} || echo "WARNING: could not start PostgreSQL; its tests will fail (REGISTRY_TEST_BACKENDS=sqlite runs SQLite only)"
 
 # Then the storage-layer tests once more on PostgreSQL with the per-borrower tables
-# hash-partitioned by token (registry/partitioning.py): the key rules Citus imposes.
+# hash-partitioned by token (registry/partitioning.py): the key rules Citus imposes (about 5
+# minutes; the models-against-migrations comparison is left out: partitions are not models).
 test: $(STAMP) postgres
 	$(BIN)/pytest
 	$(MAKE) test-partitioned
 
 test-partitioned: $(STAMP) postgres
-	REGISTRY_TEST_PARTITIONED=1 REGISTRY_TEST_BACKENDS=postgresql $(BIN)/pytest -q -m 'not faults' -n 2 tests/api tests/services
+	REGISTRY_TEST_PARTITIONED=1 REGISTRY_TEST_BACKENDS=postgresql $(BIN)/pytest -q -m 'not faults' -n 2 \
+	  --deselect 'tests/services/test_migrations.py::test_schema_matches_the_models[postgresql]' \
+	  tests/api tests/services
 
 # The fault tests alone (make test runs them with the rest; about two minutes): the registry
 # killed mid-upload, PostgreSQL stopped, a faulty network, races, a full or read-only SQLite

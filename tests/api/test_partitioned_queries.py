@@ -140,7 +140,9 @@ def test_each_hot_statement_about_one_borrower_touches_one_partition(
     assert asked.status_code in (200, 201), asked.get_json()
     touched = {table for touch in touches for table in TABLE_WORD.findall(touch.sql)}
     # The hot paths' tables were all seen: the test would notice a path that went quiet.
-    assert {"loans", "loan_history", "loan_months", "inquiries"} <= touched
+    # (New history rows go in by COPY, which has no statement to explain: a COPY into a
+    # partitioned table routes each row to its token's partition.)
+    assert {"loans", "loan_months", "inquiries"} <= touched
     # The plans do name partitions (the schema is partitioned, the pattern finds them).
     assert any(len(touch.partitions().get("loans", ())) == 1 for touch in touches)
     assert any(len(touch.partitions().get("inquiries", ())) == 1 for touch in touches)
