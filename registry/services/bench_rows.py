@@ -124,28 +124,48 @@ class BookRows:
         self.calendar = Calendar(now)
         self.lender_ids, self.submission_ids, self.months = lender_ids, submission_ids, months
         self.tally = Tally()
-        self.next_borrower = 1
+        self.counts: list[int] = []
+        self.order: list[int] = []
+        self.position = 0
         self.origin = now.timestamp()
         self.build_id = rng.getrandbits(32)
         self.next_inquiry = 0
         self.minutes: list[str] = []
 
-    def loans(self, chunk: Chunk, borrowers: int, loans_left: int) -> None:
-        """Up to `borrowers` more borrowers (fewer if `loans_left` runs out)."""
+    def plan(self, loans: int) -> int:
+        """Draw every borrower's number of loans (summing to `loans`), and the order to write
+        them in: by token, the leading column of every per-borrower key, so that the keys
+        are rebuilt from presorted rows. Returns the number of borrowers."""
         r, rng = self.r, self.rng
-        for _ in range(borrowers):
-            if loans_left <= 0:
-                return
+        counts: list[int] = []
+        made = 0
+        while made < loans:
             fewest, most = _loans_for(r())
-            count = min(fewest if fewest == most else rng.randint(fewest, most), loans_left)
+            count = min(fewest if fewest == most else rng.randint(fewest, most), loans - made)
+            counts.append(count)
+            made += count
+        self.counts = counts
+        self.order = sorted(range(1, len(counts) + 1), key=borrower_token)
+        self.position = 0
+        return len(counts)
+
+    def loans(self, chunk: Chunk, borrowers: int) -> None:
+        """The next `borrowers` borrowers of the plan (fewer at its end)."""
+        rng = self.rng
+        numbers = self.order[self.position : self.position + borrowers]
+        self.position += len(numbers)
+        for number in numbers:
+            count = self.counts[number - 1]
             self.tally.loans_by_borrower_count[count] += 1
-            token = _copy_bytea(self.next_borrower)
+            token = _copy_bytea(number)
             for j, lender_id in enumerate(rng.sample(self.lender_ids, count)):
-                self._loan(chunk, token, lender_id, f"B{self.next_borrower}-{j}")
-            self.next_borrower += 1
+                self._loan(chunk, token, lender_id, f"B{number}-{j}")
             chunk.borrowers += 1
             chunk.loans += count
-            loans_left -= count
+
+    @property
+    def planned(self) -> bool:
+        return self.position < len(self.order)
 
     def _loan(self, chunk: Chunk, token: str, lender_id: int, loan_ref: str) -> None:
         r, calendar = self.r, self.calendar
