@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test test-partitioned faults install lint format typecheck check lock bench bench-console bench-tokenise bench-scale postgres clean
+.PHONY: run test test-partitioned faults install lint format typecheck check lock bench bench-inquiry bench-console bench-tokenise bench-scale postgres clean
 
 # Two distributions from this repository: the SDK (sdk/: lender_client, registry_protocol,
 # rfc9497) and the registry (.), both editable, at the versions pinned in requirements-dev.lock.
@@ -91,6 +91,10 @@ bench: $(STAMP) postgres
 # `registry bench-data` (bench-output/scale.json, docs/benchmarks/latency_vs_size.png).
 bench-scale: $(STAMP) postgres
 	$(BIN)/python -m tests.bench.scale
+
+# Issue 15's targets 1 and 5 alone: inquiries against /healthz (wrk), and on SQLite.
+bench-inquiry: $(STAMP) postgres
+	BENCH_SECTIONS=ratio,sqlite $(BIN)/python -m tests.bench.run
 
 # Server time of each console page, on a data set built as bench builds it (bench-output/console.json).
 bench-console: $(STAMP) postgres
