@@ -1,9 +1,11 @@
 """A real browser against a real server: Debian's Chromium, driven by Playwright.
 
-Used by tests/test_console_browser.py and by `python -m tests.bench.screenshots`. Nothing here
-downloads a browser: Playwright launches /usr/bin/chromium (`apt-get install -y chromium`).
-When it (or the playwright package) is missing, `require_browser()` skips the calling test,
-or fails it when REGISTRY_REQUIRE_BROWSER=1 (as in CI).
+Used by tests/console/test_*browser.py and by `python -m tests.bench.screenshots`. Each browser
+test runs once, on its own SQLite database (`console_database`: the browser adds nothing per
+backend). Nothing here downloads a browser: Playwright launches /usr/bin/chromium
+(`apt-get install -y chromium`). When it (or the playwright package) is missing,
+`require_browser()` skips the calling test, or fails it when REGISTRY_REQUIRE_BROWSER=1 (as in
+CI).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from werkzeug.serving import make_server
 
 from registry import create_app
 from registry.clock import SystemClock
+from registry.migrations import upgrade
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Response
@@ -39,6 +42,8 @@ CHROMIUM_ARGS = (
     "--disable-background-networking",
 )
 STEP_TIMEOUT_MS = 15_000  # every wait of a step: navigation, selector, expectation
+HTTP_TIMEOUT = 10  # seconds, for the tests' own API calls beside the browser
+SHOTS = ROOT / "test-output" / "browser"
 ENABLE_HINT = "install it with 'apt-get install -y chromium', then run 'make test'"
 
 
@@ -103,6 +108,22 @@ def create_operator(database_url: str, username: str, password: str, role: str =
         )
 
 
+def console_database(tmp_path: Path) -> str:
+    """A fresh SQLite database at the newest migration, for one browser test; also makes the
+    screenshot folder."""
+    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    upgrade(database_url)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return database_url
+
+
+def new_operator(database_url: str, username: str, role: str = "admin") -> str:
+    """An operator with a fresh password; returns the password."""
+    password = new_password()
+    create_operator(database_url, username, password, role=role)
+    return password
+
+
 @dataclass
 class BrowserProblems:
     """What went wrong in the browser: console errors (CSP violations among them), uncaught
@@ -132,6 +153,9 @@ class BrowserProblems:
 
     def report(self) -> str:
         return "\n".join(self.entries)
+
+    def assert_none(self) -> None:
+        assert not self.entries, "the browser reported problems:\n" + self.report()
 
 
 @contextmanager
@@ -171,3 +195,15 @@ def login(page: Page, base_url: str, username: str, password: str) -> None:
     except Exception as exc:
         flashes = page.locator(".flash").all_inner_texts()
         raise AssertionError(f"login as {username!r} failed: {flashes or page.url}") from exc
+
+
+@contextmanager
+def signed_in(
+    base_url: str, username: str, password: str
+) -> Iterator[tuple[Page, BrowserProblems]]:
+    """A fresh page logged in to the console; when the block ends without an error, the test
+    fails if the browser reported any problem on the way."""
+    with chromium_page() as (page, problems):
+        login(page, base_url, username, password)
+        yield page, problems
+    problems.assert_none()

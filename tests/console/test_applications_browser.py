@@ -3,8 +3,7 @@ outcome, each outcome in its own colour from the stylesheet (the CSP allows no s
 attribute), and the inquiries page filters by outcome through its form. No console error (a
 CSP violation is one), no script error, no server error on the way.
 
-Once, on its own SQLite database, like tests/console/test_browser.py. Without /usr/bin/chromium
-it is skipped, or failed when REGISTRY_REQUIRE_BROWSER=1 (CI)."""
+How it runs: see tests/console/browser.py."""
 
 from __future__ import annotations
 
@@ -15,23 +14,20 @@ from pathlib import Path
 import pytest
 
 from registry.db import make_engine, make_session_factory
-from registry.migrations import upgrade
 from registry.models import ApplicationOutcome, Inquiry
 from registry.services import lenders
 from tests.console.browser import (
-    ROOT,
-    chromium_page,
-    create_operator,
-    login,
-    new_password,
+    SHOTS,
+    console_database,
+    new_operator,
     require_browser,
     serve,
+    signed_in,
 )
 from tests.helpers import token
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
-SHOTS = ROOT / "test-output" / "browser"
 # (hours ago, outcome) of each application; None: no outcome yet.
 APPLICATIONS = [(1, "approved"), (1, "approved"), (2, "declined"), (3, None), (26, "withdrawn")]
 
@@ -82,15 +78,11 @@ def test_applications_chart_and_outcome_filter_in_a_real_browser(tmp_path: Path)
     require_browser()
     from playwright.sync_api import expect
 
-    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
-    upgrade(database_url)
+    database_url = console_database(tmp_path)
     _seed(database_url, datetime.now(UTC))
-    password = new_password()
-    create_operator(database_url, "root", password, role="admin")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    password = new_operator(database_url, "root", role="admin")
 
-    with serve(database_url) as base, chromium_page() as (page, problems):
-        login(page, base, "root", password)
+    with serve(database_url) as base, signed_in(base, "root", password) as (page, _):
         chart = page.locator("svg#chart-applications")
         expect(chart).to_be_visible()
         box = chart.bounding_box()
@@ -131,5 +123,3 @@ def test_applications_chart_and_outcome_filter_in_a_real_browser(tmp_path: Path)
         expect(page.locator("#outcome-rate-value")).to_have_text("80%")
         expect(page.locator("#expired-provisional-count")).to_have_text("0")
         page.screenshot(path=SHOTS / "lender-outcomes.png", full_page=True)
-
-    assert not problems.entries, "the browser reported problems:\n" + problems.report()

@@ -4,9 +4,7 @@ An admin logs in, onboards a lender, reads its new API key off the page, and the
 the lender API; the admin suspends the lender and the same key is refused; the dashboard
 draws its charts. The browser must report no console error (a CSP violation is one), no
 uncaught script error and no server error on the way. Screenshots go to test-output/browser/.
-
-It runs once, on its own SQLite database (the browser adds nothing per backend). Without
-/usr/bin/chromium it is skipped, or failed when REGISTRY_REQUIRE_BROWSER=1 (CI).
+How it runs (once, without /usr/bin/chromium or with it): see tests/console/browser.py.
 """
 
 from __future__ import annotations
@@ -21,23 +19,20 @@ import requests
 from click.testing import CliRunner
 
 from registry.cli import main
-from registry.migrations import upgrade
 from registry.services.lenders import KEY_PATTERN
 from tests.console.browser import (
-    ROOT,
+    HTTP_TIMEOUT,
+    SHOTS,
     chromium_page,
-    create_operator,
+    console_database,
     login,
-    new_password,
+    new_operator,
     require_browser,
     serve,
 )
 from tests.helpers import bearer, iso, loan
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
-
-SHOTS = ROOT / "test-output" / "browser"
-HTTP_TIMEOUT = 10
 
 
 def _book(today: date, now: datetime) -> list[dict[str, object]]:
@@ -55,11 +50,8 @@ def test_operator_onboards_and_suspends_a_lender_in_a_real_browser(tmp_path: Pat
     require_browser()
     from playwright.sync_api import expect
 
-    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
-    upgrade(database_url)
-    password = new_password()
-    create_operator(database_url, "root", password, role="admin")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    database_url = console_database(tmp_path)
+    password = new_operator(database_url, "root", role="admin")
 
     with serve(database_url) as base, chromium_page() as (page, problems):
         # Log in.
@@ -126,7 +118,7 @@ def test_operator_onboards_and_suspends_a_lender_in_a_real_browser(tmp_path: Pat
         page.goto(f"{base}/console/")
         page.wait_for_url(f"{base}/console/login**")
 
-    assert not problems.entries, "the browser reported problems:\n" + problems.report()
+    problems.assert_none()
 
 
 def test_a_new_user_on_the_demo_finds_the_way_in_a_real_browser(
@@ -140,17 +132,14 @@ def test_a_new_user_on_the_demo_finds_the_way_in_a_real_browser(
     require_browser()
     from playwright.sync_api import expect
 
-    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    database_url = console_database(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
     monkeypatch.setenv("REGISTRY_OPRF_KEY_DIR", str(tmp_path / "oprf-keys"))
     monkeypatch.delenv("REGISTRY_ENV", raising=False)
-    upgrade(database_url)
     demo = CliRunner().invoke(main, ["demo"])
     assert demo.exit_code == 0, demo.output
-    password = new_password()
-    create_operator(database_url, "root", password, role="admin")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    password = new_operator(database_url, "root", role="admin")
 
     with serve(database_url) as base, chromium_page() as (page, problems):
         # 6: the address `make run` prints is a page, and it leads to the console.
@@ -221,4 +210,4 @@ def test_a_new_user_on_the_demo_finds_the_way_in_a_real_browser(
         expect(page.get_by_text("Lenders, not inquiries")).to_be_visible()
         page.screenshot(path=SHOTS / "borrower.png", full_page=True)
 
-    assert not problems.entries, "the browser reported problems:\n" + problems.report()
+    problems.assert_none()

@@ -2,10 +2,8 @@
 server (issue 11): a lender relays a dispute through the API; the operator finds it on the
 disputes page, looks the borrower up, attaches their statement, opens a second dispute at the
 desk, sees the lender's answer, and produces the print-ready disclosure. No console error (a
-CSP violation is one), no script error, no server error on the way.
-
-It runs once, on its own SQLite database (the browser adds nothing per backend). Without
-/usr/bin/chromium it is skipped, or failed when REGISTRY_REQUIRE_BROWSER=1 (CI).
+CSP violation is one), no script error, no server error on the way. How it runs: see
+tests/console/browser.py.
 """
 
 from __future__ import annotations
@@ -20,23 +18,20 @@ import requests
 from click.testing import CliRunner
 
 from registry.cli import main
-from registry.migrations import upgrade
 from registry.services.lenders import KEY_PATTERN
 from tests.console.browser import (
-    ROOT,
-    chromium_page,
-    create_operator,
-    login,
-    new_password,
+    HTTP_TIMEOUT,
+    SHOTS,
+    console_database,
+    new_operator,
     require_browser,
     serve,
+    signed_in,
 )
 from tests.helpers import bearer, iso, loan, token
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
 
-SHOTS = ROOT / "test-output" / "browser"
-HTTP_TIMEOUT = 10
 BORROWER = token("browser-dispute")
 
 
@@ -61,18 +56,15 @@ def test_a_dispute_from_the_api_to_the_printed_disclosure(tmp_path: Path) -> Non
     require_browser()
     from playwright.sync_api import expect
 
-    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
-    upgrade(database_url)
-    password = new_password()
-    create_operator(database_url, "desk", password, role="analyst")
+    database_url = console_database(tmp_path)
+    password = new_operator(database_url, "desk", role="analyst")
     owner_key = _lender(database_url, "owner", "Owner Finance")
     second_key = _lender(database_url, "second", "Second Credit")
     asker_key = _lender(database_url, "asker", "Asking Bank")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     as_of = iso(now - timedelta(minutes=5))
 
-    with serve(database_url) as base, chromium_page() as (page, problems):
+    with serve(database_url) as base, signed_in(base, "desk", password) as (page, _):
         # The lenders' side, through the API: two loans, an inquiry, a relayed dispute.
         for key, ref, opened in ((owner_key, "O-1", 200), (second_key, "S-1", 100)):
             record = loan(
@@ -98,7 +90,6 @@ def test_a_dispute_from_the_api_to_the_printed_disclosure(tmp_path: Path) -> Non
         dispute_id = relayed.json()["id"]
 
         # The operator finds it on the disputes page.
-        login(page, base, "desk", password)
         page.locator("nav.mainnav a", has_text="Disputes").click()
         page.wait_for_url(f"{base}/console/disputes")
         row = page.locator(f'tr.dispute[data-id="{dispute_id}"]')
@@ -168,5 +159,3 @@ def test_a_dispute_from_the_api_to_the_printed_disclosure(tmp_path: Path) -> Non
         page.pdf(path=str(SHOTS / "disclosure.pdf"))
         page.emulate_media(media="screen")
         page.screenshot(path=SHOTS / "disclosure.png", full_page=True)
-
-    assert not problems.entries, "the browser reported problems:\n" + problems.report()

@@ -3,8 +3,7 @@ token is made in the page, so no request the browser sends carries the ID, its n
 the pepper or their HMAC, and a proof that does not verify stops the look-up.
 
 The page must reach the token the lender SDK reaches for the same ID (lender_client, over
-real HTTP against the same server). Without /usr/bin/chromium it is skipped, or failed when
-REGISTRY_REQUIRE_BROWSER=1 (CI).
+real HTTP against the same server). How it runs: see tests/console/browser.py.
 """
 
 from __future__ import annotations
@@ -25,19 +24,18 @@ from lender_client import RegistryClient
 from registry import create_app
 from registry.clock import SystemClock
 from registry.db import transaction
-from registry.migrations import upgrade
 from registry.models import AuditEvent
 from registry.services import audit, lenders
 from registry.services.tokens import init_key, set_pepper_fingerprint
 from registry_protocol.ids import normalize_id, token_input
 from registry_protocol.pepper import pepper_fingerprint
 from tests.console.browser import (
-    chromium_page,
-    create_operator,
-    login,
-    new_password,
+    HTTP_TIMEOUT,
+    console_database,
+    new_operator,
     require_browser,
     serve,
+    signed_in,
 )
 from tests.helpers import bearer, iso, loan
 
@@ -49,7 +47,6 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
 PEPPER = bytes.fromhex("3c" * 8 + "d7" * 8 + "91" * 16)
 TYPED = " 11010519491231002x "  # as an operator might type it: spaces, a lower-case x
 CANONICAL = normalize_id("cn_resident_id", TYPED)
-HTTP_TIMEOUT = 10
 
 
 @dataclass
@@ -161,12 +158,10 @@ def test_the_lookup_by_id_keeps_the_id_and_the_pepper_in_the_browser(tmp_path: P
     require_browser()
     from playwright.sync_api import expect
 
-    database_url = f"sqlite:///{tmp_path / 'registry.db'}"
-    upgrade(database_url)
+    database_url = console_database(tmp_path)
     key_dir = tmp_path / "keys"
     key_id, api_key = _registry(database_url, key_dir)
-    password = new_password()
-    create_operator(database_url, "ana", password, role="analyst")
+    password = new_operator(database_url, "ana", role="analyst")
 
     with serve(database_url, {"oprf_key_dir": str(key_dir)}) as base:
         # What a lender's SDK makes of the same ID, and a loan reported under it.
@@ -189,8 +184,7 @@ def test_the_lookup_by_id_keeps_the_id_and_the_pepper_in_the_browser(tmp_path: P
         )
         assert response.json()["accepted"] == 1, response.text
 
-        with chromium_page() as (page, problems):
-            login(page, base, "ana", password)
+        with signed_in(base, "ana", password) as (page, _):
             sent = Sent([])
             page.on("request", sent.record)
 
@@ -233,8 +227,6 @@ def test_the_lookup_by_id_keeps_the_id_and_the_pepper_in_the_browser(tmp_path: P
             expect(page.locator("#id-pepper")).to_have_attribute("aria-invalid", "true")
             assert [url for method, url, _, _ in sent.requests if method != "GET"] == []
             assert _carries_a_secret(sent) == []
-
-        assert not problems.entries, "the browser reported problems:\n" + problems.report()
 
     looked_up = _audit(database_url, "lookup")
     assert [(e.target, e.details["reason"]) for e in looked_up] == [(expected, "dispute 42")]

@@ -202,6 +202,24 @@ def lender_client(
     )
 
 
+def upload_book(
+    url: str, api_key: str, path: Path, batch_size: int, *, cwd: Path, stdout: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    """`lender-client upload PATH --batch-size N --no-progress` in a subprocess: the upload a
+    fault test breaks the registry or its database under."""
+    return lender_client(
+        url,
+        api_key,
+        "upload",
+        str(path),
+        "--batch-size",
+        str(batch_size),
+        "--no-progress",
+        cwd=cwd,
+        stdout=stdout,
+    )
+
+
 # -- a PostgreSQL server of the test's own ---------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from tests.faults.processes import (
     TestPostgres,
     figure,
     group_alive,
-    lender_client,
+    upload_book,
 )
 
 pytestmark = pytest.mark.faults
@@ -147,17 +147,7 @@ def test_postgresql_stopped_and_started_during_uploads_and_inquiries(
     output = tmp_path / "upload.out"
     try:
         with output.open("wb") as out:
-            upload = lender_client(
-                server.url,
-                api_key,
-                "upload",
-                str(path),
-                "--batch-size",
-                str(BATCH),
-                "--no-progress",
-                cwd=tmp_path,
-                stdout=out,
-            )
+            upload = upload_book(server.url, api_key, path, BATCH, cwd=tmp_path, stdout=out)
             deadline = time.monotonic() + 120
             while _count(url, select(func.count()).select_from(Submission)) < 3:
                 assert upload.poll() is None and time.monotonic() < deadline, output.read_text()

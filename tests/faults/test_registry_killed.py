@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from registry.db import make_engine
 from registry.models import Submission
 from tests.faults.book import file_checksum, loan_row, make_lender, stored_book, write_book
-from tests.faults.processes import RegistryServer, figure, lender_client
+from tests.faults.processes import RegistryServer, figure, upload_book
 
 pytestmark = pytest.mark.faults
 
@@ -52,17 +52,7 @@ def test_upload_survives_a_registry_killed_and_restarted(
     try:
         with output.open("wb") as out:
             started = time.monotonic()
-            upload = lender_client(
-                server.url,
-                api_key,
-                "upload",
-                str(path),
-                "--batch-size",
-                str(BATCH),
-                "--no-progress",
-                cwd=tmp_path,
-                stdout=out,
-            )
+            upload = upload_book(server.url, api_key, path, BATCH, cwd=tmp_path, stdout=out)
             while _acknowledged(url) < KILL_AFTER_BATCHES:
                 assert upload.poll() is None, output.read_text()
                 assert time.monotonic() - started < 120, "the upload is too slow"

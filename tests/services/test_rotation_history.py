@@ -19,16 +19,15 @@ from registry.db import transaction
 from registry.models import (
     ApplicationOutcome,
     AuditEvent,
-    BorrowerPhone,
     BorrowerStatement,
     Dispute,
     Inquiry,
     Loan,
-    PhoneBorrower,
     RotationKind,
 )
 from registry.services import audit, tokens
 from registry.services.errors import Conflict
+from registry.services.loans import record_phones
 from registry.services.tokens.rotation_drop import drop_mapping
 from registry.services.tokens.rotation_rows import PHONE_TABLES, REKEYED
 from registry.services.tokens.rotation_status import rotation_status
@@ -131,18 +130,6 @@ def book(client, db_session, new_lender, token_key):
                     status="open",
                 ),
                 BorrowerStatement(borrower=bytes.fromhex(P2), text="I repaid", created_at=NOW),
-                BorrowerPhone(
-                    borrower=bytes.fromhex(P1),
-                    phone=bytes.fromhex(token("phone")),
-                    first_seen_at=NOW,
-                    last_seen_at=NOW,
-                ),
-                PhoneBorrower(
-                    phone=bytes.fromhex(token("phone")),
-                    borrower=bytes.fromhex(P1),
-                    first_seen_at=NOW,
-                    last_seen_at=NOW,
-                ),
                 Inquiry(
                     borrower=bytes.fromhex(P5),
                     id=str(uuid.uuid4()),
@@ -155,6 +142,7 @@ def book(client, db_session, new_lender, token_key):
                 ),
             ]
         )
+        record_phones(db_session, [(bytes.fromhex(P1), bytes.fromhex(token("phone")))], NOW)
     return alpha, beta
 
 
