@@ -49,6 +49,23 @@ def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
     return required(data, key, str) if data.get(key) is not None else None
 
 
+def _shared_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What every dispute's JSON holds alike, whoever sees it: its reason, deadline and
+    outcome (the raw object too)."""
+    resolution = _optional_text(data, "resolution")
+    return {
+        "id": required(data, "id", str),
+        "reason": required(data, "reason", str),
+        "opened_at": parse_timestamp(required(data, "opened_at", str)),
+        "due_at": parse_timestamp(required(data, "due_at", str)),
+        "status": enum_or_str(DisputeStatus, required(data, "status", str)),
+        "overdue": required(data, "overdue", bool),
+        "resolution": enum_or_str(DisputeResolution, resolution) if resolution else None,
+        "answered_at": _optional_time(data, "answered_at"),
+        "raw": dict(data),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Dispute:
     """A dispute of one of your records: ``loan_ref`` is your loan; answer by ``due_at``.
@@ -72,21 +89,12 @@ class Dispute:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Dispute:
         try:
-            resolution = _optional_text(data, "resolution")
             return cls(
-                id=required(data, "id", str),
                 borrower=required(data, "borrower", str),
                 loan_ref=required(data, "loan_ref", str),
-                reason=required(data, "reason", str),
                 opened_via=required(data, "opened_via", str),
-                opened_at=parse_timestamp(required(data, "opened_at", str)),
-                due_at=parse_timestamp(required(data, "due_at", str)),
-                status=enum_or_str(DisputeStatus, required(data, "status", str)),
-                overdue=required(data, "overdue", bool),
-                resolution=enum_or_str(DisputeResolution, resolution) if resolution else None,
                 note=_optional_text(data, "note"),
-                answered_at=_optional_time(data, "answered_at"),
-                raw=dict(data),
+                **_shared_fields(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable dispute in response: {exc}") from exc
@@ -112,19 +120,10 @@ class OpenedDispute:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OpenedDispute:
         try:
-            resolution = _optional_text(data, "resolution")
             return cls(
-                id=required(data, "id", str),
                 inquiry_id=_optional_text(data, "inquiry_id"),
                 tradeline=required(data, "tradeline", str),
-                reason=required(data, "reason", str),
-                opened_at=parse_timestamp(required(data, "opened_at", str)),
-                due_at=parse_timestamp(required(data, "due_at", str)),
-                status=enum_or_str(DisputeStatus, required(data, "status", str)),
-                overdue=required(data, "overdue", bool),
-                resolution=enum_or_str(DisputeResolution, resolution) if resolution else None,
-                answered_at=_optional_time(data, "answered_at"),
-                raw=dict(data),
+                **_shared_fields(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponseError(f"unreadable dispute in response: {exc}") from exc

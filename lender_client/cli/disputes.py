@@ -4,6 +4,8 @@ disputes of your own records."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -12,11 +14,14 @@ from rich.text import Text
 
 from lender_client.cli.failures import fail
 from lender_client.cli.options import get_settings
+from lender_client.client import RegistryClient
 from lender_client.disputes import STATUS_FILTERS, Dispute, DisputeResolution, OpenedDispute
 from lender_client.errors import RegistryError
 from lender_client.formatting import format_timestamp
 
 __all__ = ["disputes"]
+
+Shown = TypeVar("Shown", Dispute, OpenedDispute)
 
 
 @click.group(short_help="Disputes of records: open one, list and answer yours.")
@@ -45,18 +50,12 @@ def open_dispute(
     """Open a dispute of tradeline TRADELINE (its label: B, or B/2 for the second under B) of
     your report INQUIRY_ID (at most 90 days old). The registry asks the lender whose record it
     is to answer; you never learn which lender that is."""
-    settings = get_settings(ctx)
-    with settings.client() as client:
-        try:
-            opened = client.open_dispute(inquiry_id, tradeline, reason)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        except RegistryError as exc:
-            fail(exc, settings)
-    if as_json:
-        click.echo(json.dumps(opened.raw, indent=2, ensure_ascii=False))
-        return
-    render_opened(Console(), opened)
+    _call_and_show(
+        ctx,
+        lambda client: client.open_dispute(inquiry_id, tradeline, reason),
+        render_opened,
+        as_json,
+    )
 
 
 @disputes.command("list", short_help="The disputes of your records.")
@@ -109,18 +108,34 @@ def answer_dispute(
     """Answer dispute ID, once. RESOLUTION is confirmed (the record stands), corrected (you
     have sent a correction of the loan since the dispute opened: a report with
     "correction": true) or retracted (you have retracted the loan since it opened)."""
+    _call_and_show(
+        ctx,
+        lambda client: client.answer_dispute(dispute_id, resolution, note=note),
+        render_answered,
+        as_json,
+    )
+
+
+def _call_and_show(
+    ctx: click.Context,
+    call: Callable[[RegistryClient], Shown],
+    render: Callable[[Console, Shown], None],
+    as_json: bool,
+) -> None:
+    """One dispute call: an argument the SDK refuses is a usage error, a refusal of the
+    registry's a failure; its JSON as it is, or rendered."""
     settings = get_settings(ctx)
     with settings.client() as client:
         try:
-            answered = client.answer_dispute(dispute_id, resolution, note=note)
+            shown = call(client)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         except RegistryError as exc:
             fail(exc, settings)
     if as_json:
-        click.echo(json.dumps(answered.raw, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(shown.raw, indent=2, ensure_ascii=False))
         return
-    render_answered(Console(), answered)
+    render(Console(), shown)
 
 
 def _deadline(item: Dispute | OpenedDispute) -> Text:

@@ -3,7 +3,8 @@ rotation window (what it still has to cover, the next tokens it sends)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -127,15 +128,8 @@ class PendingItemOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: PendingRow) -> PendingItemOut:
-        return cls(
-            kind=cast(Any, row.kind),
-            borrower=row.borrower.hex(),
-            loan_ref=row.loan_ref,
-            inquiry_id=row.inquiry_id,
-            dispute_id=row.dispute_id,
-            status=row.status,
-            created_at=row.created_at,
-        )
+        # The fields by name, the token as hex (pydantic would decode bytes as text).
+        return cls.model_validate(asdict(row) | {"borrower": row.borrower.hex()})
 
 
 class PendingTotalsOut(BaseModel):
@@ -148,14 +142,7 @@ class PendingTotalsOut(BaseModel):
 
     @classmethod
     def from_totals(cls, totals: PendingTotals) -> PendingTotalsOut:
-        return cls(
-            loans=totals.loans,
-            inquiries=totals.inquiries,
-            application_outcomes=totals.application_outcomes,
-            disputes=totals.disputes,
-            borrowers=totals.borrowers,
-            total=totals.total,
-        )
+        return cls.model_validate(totals, from_attributes=True)  # `total` is a property
 
 
 class PendingPageOut(BaseModel):

@@ -18,7 +18,7 @@ Each disclosure is audited (`disclosure`), in the caller's unit of work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -30,7 +30,7 @@ from registry.services import audit
 from registry.services.dispute_log import DisputeRow, for_borrower
 from registry.services.errors import FieldError, InvalidInput
 from registry.services.policy import load_policy
-from registry.services.report.book import read_book
+from registry.services.report.book import LoanRow, read_book
 from registry.services.report.tradelines import string_months
 from registry.services.retention import RECORD_RETENTION_MONTHS, first_kept_day, retained
 from registry.services.retention_loans import brought_current_days
@@ -48,25 +48,19 @@ __all__ = [
 MAX_REFERENCE = 200
 
 
-@dataclass(frozen=True)
-class DisclosedTradeline:
+@dataclass(kw_only=True)
+class DisclosedTradeline(LoanRow):
+    """A kept loan as the report reads it, with its lender named and its disputes."""
+
     lender_code: str
     lender_name: str
-    loan_ref: str
-    product: str
-    currency: str
-    credit_limit: int
-    outstanding: int
-    amount_past_due: int
-    days_past_due: int
-    status: str
-    special_event: str | None
-    opened_on: date
-    closed_on: date | None
-    last_reported_on: date
     status_24m: str
     disputed: bool  # an open dispute
     disputes: list[DisputeRow] = field(default_factory=list)
+
+    @property
+    def last_reported_on(self) -> date:
+        return self.as_of.date()
 
 
 @dataclass(frozen=True)
@@ -135,20 +129,9 @@ def _tradelines(
         own = [d for d in disputes if d.lender_code == code and d.loan_ref == loan.loan_ref]
         lines.append(
             DisclosedTradeline(
+                **{column.name: getattr(loan, column.name) for column in fields(LoanRow)},
                 lender_code=code,
                 lender_name=name,
-                loan_ref=loan.loan_ref,
-                product=loan.product or "",  # a stored loan always has one
-                currency=loan.currency,
-                credit_limit=loan.credit_limit,
-                outstanding=loan.outstanding,
-                amount_past_due=loan.amount_past_due,
-                days_past_due=loan.days_past_due,
-                status=loan.status,
-                special_event=loan.special_event,
-                opened_on=loan.opened_on,
-                closed_on=loan.closed_on,
-                last_reported_on=loan.as_of.date(),
                 status_24m=status_string(
                     {month: m.status for month, m in loan.months.items()}, this_month
                 ),
@@ -268,7 +251,7 @@ def to_json(d: Disclosure) -> dict[str, Any]:
                 "lender": line.lender_name,
                 "lender_code": line.lender_code,
                 "loan_ref": line.loan_ref,
-                "product": line.product,
+                "product": line.product or "",  # a stored loan always has one
                 "currency": line.currency,
                 "credit_limit": line.credit_limit,
                 "outstanding": line.outstanding,

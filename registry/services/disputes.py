@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from registry.models import (
     Dispute,
@@ -314,34 +314,49 @@ def _resolution(raw: str) -> DisputeResolution:
         ) from None
 
 
-def _corrected_since(session: Session, dispute: Dispute) -> bool:
+def _changed_since(
+    session: Session,
+    dispute: Dispute,
+    change: type[LoanCorrection] | type[LoanRetraction],
+    at: InstrumentedAttribute[datetime],
+) -> bool:
+    """Whether the disputed loan has a correction (or a retraction) made at `at` or after
+    the dispute opened."""
     return bool(
         session.scalar(
             select(
                 exists().where(
-                    LoanCorrection.borrower == dispute.borrower,
-                    LoanCorrection.lender_id == dispute.lender_id,
-                    LoanCorrection.loan_ref == dispute.loan_ref,
-                    LoanCorrection.corrected_at >= dispute.opened_at,
+                    change.borrower == dispute.borrower,
+                    change.lender_id == dispute.lender_id,
+                    change.loan_ref == dispute.loan_ref,
+                    at >= dispute.opened_at,
                 )
             )
         )
     )
 
 
-def _retracted_since(session: Session, dispute: Dispute) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    LoanRetraction.lender_id == dispute.lender_id,
-                    LoanRetraction.loan_ref == dispute.loan_ref,
-                    LoanRetraction.borrower == dispute.borrower,
-                    LoanRetraction.retracted_at >= dispute.opened_at,
-                )
-            )
+def _require_backing(session: Session, dispute: Dispute, resolution: DisputeResolution) -> None:
+    """`corrected` and `retracted` must be true of the loan: a correction (a retraction) of
+    it since the dispute opened."""
+    if resolution == DisputeResolution.CORRECTED:
+        backed = _changed_since(session, dispute, LoanCorrection, LoanCorrection.corrected_at)
+        title, needs = (
+            "no correction",
+            f"corrected needs a correction of loan {dispute.loan_ref} sent since the "
+            'dispute opened (a report with "correction": true); send it first',
         )
-    )
+    elif resolution == DisputeResolution.RETRACTED:
+        backed = _changed_since(session, dispute, LoanRetraction, LoanRetraction.retracted_at)
+        title, needs = (
+            "not retracted",
+            f"retracted needs loan {dispute.loan_ref} retracted since the dispute "
+            "opened (DELETE /v1/loans/<loan_ref>); retract it first",
+        )
+    else:
+        return
+    if not backed:
+        raise InvalidInput(title, [FieldError("resolution", needs)])
 
 
 def answer(
@@ -369,28 +384,7 @@ def answer(
         )
     resolution = _resolution(raw_resolution)
     note = check_text(raw_note, "note", MAX_NOTE, required=False)
-    if resolution == DisputeResolution.CORRECTED and not _corrected_since(session, dispute):
-        raise InvalidInput(
-            "no correction",
-            [
-                FieldError(
-                    "resolution",
-                    f"corrected needs a correction of loan {dispute.loan_ref} sent since the "
-                    'dispute opened (a report with "correction": true); send it first',
-                )
-            ],
-        )
-    if resolution == DisputeResolution.RETRACTED and not _retracted_since(session, dispute):
-        raise InvalidInput(
-            "not retracted",
-            [
-                FieldError(
-                    "resolution",
-                    f"retracted needs loan {dispute.loan_ref} retracted since the dispute "
-                    "opened (DELETE /v1/loans/<loan_ref>); retract it first",
-                )
-            ],
-        )
+    _require_backing(session, dispute, resolution)
     late = now > dispute.due_at
     dispute.status = DisputeStatus.ANSWERED
     dispute.resolution = resolution.value
