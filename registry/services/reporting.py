@@ -11,32 +11,34 @@ never commits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.models import (
     STATE_FIELDS,
     Lender,
-    Loan,
-    LoanHistory,
-    LoanRef,
     LoanStatus,
-    RejectedFingerprint,
     Submission,
 )
 from registry.schemas.common import FieldErrorOut
 from registry.schemas.loans import MAX_BATCH as MAX_BATCH  # re-exported: callers batch by it
 from registry.schemas.loans import RecordWarning, RejectedRecord, SubmissionOut
 from registry.services import corrections
-from registry.services.bulk import insert_rows, one_of
 from registry.services.errors import Conflict, FieldError
 from registry.services.idempotency import REUSED_KEY, fingerprint
 from registry.services.loan_months import Months
 from registry.services.loan_report import LoanReport, loan_ref_of, parse_record
+from registry.services.loan_store import (
+    BatchWrites,
+    CurrentLoan,
+    load_current,
+    remember_rejections,
+    write_batch,
+)
 from registry.services.loans import record_reported_phones
 from registry.services.tokens import open_rotation
 from registry_protocol.payment_status import month_of
@@ -106,23 +108,6 @@ class _Tally:
         )
 
 
-@dataclass
-class _Current:
-    """A loan's state while the batch is being decided."""
-
-    borrower: bytes
-    state: tuple[Any, ...]
-    as_of: datetime
-    first_reported_at: datetime
-    borrower_next: bytes | None = None
-    touched: bool = False
-    # Set by the first accepted written_off report of this batch; the upsert keeps a value
-    # already stored (the first write-off ever), so that it survives later states.
-    written_off: tuple[int, Any] | None = None
-    # The loan's history rows by as_of, when the batch corrects the loan (or creates it).
-    history: dict[datetime, dict[str, Any]] | None = None
-
-
 def check(records: list[Any], now: datetime) -> CheckedBatch:
     """Judge each record on its own. No database: call it before the unit of work begins,
     so that a large batch is not validated while the lender's lock is held."""
@@ -173,17 +158,17 @@ def submit(
     valid = batch.valid
     if any(report.borrower_next for _, report in valid) and open_rotation(session) is None:
         valid = _without_next_tokens(valid, tally)
-    current = _load_current(session, lender_id, [report for _, report in valid])
+    current = load_current(session, lender_id, [report for _, report in valid])
     corrected = {r.loan_ref for _, r in valid if r.correction and r.loan_ref in current}
     for ref, rows in corrections.load_history(
         session, lender_id, {ref: current[ref].borrower for ref in corrected}
     ).items():
         current[ref].history = rows
-    decided = _Decided(Months())
+    decided = BatchWrites(Months())
     _decide(valid, current, lender_id, tally, now, decided)
-    _write(session, lender_id, current, decided, tally.submission_id, now)
+    write_batch(session, lender_id, current, decided, tally.submission_id, now)
     record_reported_phones(session, valid, tally.rejected, now)
-    repeated = _remember_rejections(session, lender_id, batch.records, tally.rejected, now)
+    repeated = remember_rejections(session, lender_id, batch.records, tally.rejected, now)
     answer = tally.answer(batch.warnings)
     session.add(
         Submission(
@@ -237,27 +222,13 @@ def _without_next_tokens(
     return kept
 
 
-@dataclass
-class _Decided:
-    """What a batch's decisions write: new references, history rows, months, corrections."""
-
-    months: Months
-    new_refs: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    # Stored history rows a correction rewrote (borrower, loan_ref, row), and the trail.
-    corrected: dict[tuple[str, datetime], tuple[bytes, str, dict[str, Any]]] = field(
-        default_factory=dict
-    )
-    trail: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _decide(
     valid: list[tuple[int, LoanReport]],
-    current: dict[str, _Current],
+    current: dict[str, CurrentLoan],
     lender_id: int,
     tally: _Tally,
     now: datetime,
-    decided: _Decided,
+    decided: BatchWrites,
 ) -> None:
     """Judge each record in batch order against the state so far (the table in
     docs/architecture.md), gathering what to write in `decided`."""
@@ -273,7 +244,7 @@ def _decide(
             continue
         state = report.state()
         if loan is None:
-            loan = current[report.loan_ref] = _Current(
+            loan = current[report.loan_ref] = CurrentLoan(
                 token, state, report.as_of, now, token_next, True, history={}
             )
             decided.new_refs.append(
@@ -310,12 +281,12 @@ def _decide(
 
 
 def _accept(
-    loan: _Current,
+    loan: CurrentLoan,
     report: LoanReport,
     lender_id: int,
     tally: _Tally,
     now: datetime,
-    decided: _Decided,
+    decided: BatchWrites,
 ) -> None:
     """A new state: its history row, its month, and a first write-off remembered."""
     row = _history_row(lender_id, report, loan.borrower, loan.state, tally.submission_id, now)
@@ -333,11 +304,11 @@ def _accept(
 def _correct(
     index: int,
     report: LoanReport,
-    loan: _Current | None,
+    loan: CurrentLoan | None,
     lender_id: int,
     tally: _Tally,
     now: datetime,
-    decided: _Decided,
+    decided: BatchWrites,
 ) -> None:
     """A correction: the history row with the same as_of takes the reported state."""
     rows = loan.history if loan is not None else None
@@ -374,109 +345,6 @@ def _correct(
     tally.accepted += 1
 
 
-def _write(
-    session: Session,
-    lender_id: int,
-    current: dict[str, _Current],
-    decided: _Decided,
-    submission_id: str,
-    now: datetime,
-) -> None:
-    """A fixed handful of set-based statements, whatever the batch size: the new references,
-    the loans, the history rows, the months; and in a batch with corrections, the rewritten
-    history rows, their trail and the recomputed months."""
-    insert_rows(session, LoanRef.__table__, decided.new_refs)  # type: ignore[arg-type]
-    upserts = [
-        {
-            "borrower": loan.borrower,
-            "lender_id": lender_id,
-            "loan_ref": ref,
-            **dict(zip(STATE_FIELDS, loan.state, strict=True)),
-            "as_of": loan.as_of,
-            "first_reported_at": loan.first_reported_at,
-            "last_reported_at": now,
-            "last_submission_id": submission_id,
-            "borrower_next": loan.borrower_next,
-            "written_off_amount": loan.written_off[0] if loan.written_off else None,
-            "written_off_on": loan.written_off[1] if loan.written_off else None,
-        }
-        for ref, loan in current.items()
-        if loan.touched
-    ]
-    insert_rows(session, Loan.__table__, upserts, _on_loan_conflict)  # type: ignore[arg-type]
-    insert_rows(session, LoanHistory.__table__, decided.history)  # type: ignore[arg-type]
-    corrections.write(session, lender_id, list(decided.corrected.values()), decided.trail)
-    decided.months.write(session, lender_id)
-
-
-def _remember_rejections(
-    session: Session,
-    lender_id: int,
-    records: list[Any],
-    rejected: list[RejectedRecord],
-    now: datetime,
-) -> int:
-    """How many rejected records repeat one this lender had rejected before (in an earlier
-    upload, or earlier in this one); the new ones are remembered. Two statements, and none
-    for a batch without rejections."""
-    if not rejected:
-        return 0
-    prints = [fingerprint(records[rejection.index]) for rejection in rejected]
-    known = set(
-        session.scalars(
-            select(RejectedFingerprint.fingerprint).where(
-                RejectedFingerprint.lender_id == lender_id,
-                one_of(session, RejectedFingerprint.fingerprint, set(prints)),
-            )
-        )
-    )
-    new: list[bytes] = []
-    for print_ in prints:
-        if print_ not in known:
-            known.add(print_)
-            new.append(print_)
-    if new:
-        insert_rows(
-            session,
-            RejectedFingerprint.__table__,  # type: ignore[arg-type]
-            [{"lender_id": lender_id, "fingerprint": p, "first_rejected_at": now} for p in new],
-        )
-    return len(prints) - len(new)
-
-
-def _load_current(
-    session: Session, lender_id: int, reports: list[LoanReport]
-) -> dict[str, _Current]:
-    refs = {r.loan_ref for r in reports}
-    if not refs:
-        return {}
-    known = dict(
-        session.execute(
-            select(LoanRef.loan_ref, LoanRef.borrower).where(
-                LoanRef.lender_id == lender_id, one_of(session, LoanRef.loan_ref, refs)
-            )
-        )
-        .tuples()
-        .all()
-    )
-    if not known:
-        return {}
-    columns = [getattr(Loan, name) for name in STATE_FIELDS]
-    rows = session.execute(
-        select(
-            Loan.loan_ref, Loan.as_of, Loan.first_reported_at, Loan.borrower_next, *columns
-        ).where(
-            one_of(session, Loan.borrower, set(known.values())),
-            Loan.lender_id == lender_id,
-            one_of(session, Loan.loan_ref, known.keys()),
-        )
-    )
-    current = {}
-    for ref, as_of, first_reported_at, borrower_next, *state in rows:
-        current[ref] = _Current(known[ref], tuple(state), as_of, first_reported_at, borrower_next)
-    return current
-
-
 def _history_row(
     lender_id: int,
     report: LoanReport,
@@ -495,20 +363,3 @@ def _history_row(
         recorded_at=now,
     )
     return row
-
-
-def _on_loan_conflict(statement: Any) -> Any:
-    """A loan already stored takes the new state; its first write-off stays."""
-    updated = (*STATE_FIELDS, "as_of", "last_reported_at", "last_submission_id", "borrower_next")
-    stored = Loan.__table__.c
-    return statement.on_conflict_do_update(
-        index_elements=["borrower", "lender_id", "loan_ref"],
-        set_={
-            **{name: statement.excluded[name] for name in updated},
-            # The first write-off ever reported stays (negative history survives).
-            **{
-                name: func.coalesce(stored[name], statement.excluded[name])
-                for name in ("written_off_amount", "written_off_on")
-            },
-        },
-    )
