@@ -280,6 +280,8 @@ def prepare(
         borrower_next=bytes.fromhex(request.borrower_next) if request.borrower_next else None,
         phone=phone,
         consent_ref=request.consent_ref,
+        amount_requested=request.amount_requested,
+        currency=request.currency,
         request_hash=request_hash,
         idempotency_key=idempotency_key,
     )

@@ -61,6 +61,8 @@ class PreparedInquiry:
     borrower_next: bytes | None
     phone: bytes | None
     consent_ref: str | None
+    amount_requested: int | None
+    currency: str | None
     request_hash: bytes
     idempotency_key: str | None
     answer: InquiryReportOut
@@ -100,8 +102,8 @@ def record(session: Session, prepared: PreparedInquiry) -> InquiryOutcome:
             "lender_id": prepared.caller_id,
             "purpose": answer.purpose.value,
             "consent_ref": prepared.consent_ref,
-            "amount_requested": answer.requested.amount if answer.requested else None,
-            "currency": answer.requested.currency if answer.requested else None,
+            "amount_requested": prepared.amount_requested,
+            "currency": prepared.currency,
             "flags": [flag.code for flag in answer.flags],
             "created_at": prepared.now,
             # Without the token: the row's own column holds it, and a rotation rewrites it.
